@@ -1,3 +1,44 @@
-"""nst-tf: learn and do neural style transfer with TensorFlow/Keras."""
+"""nst-tf: learn and do neural style transfer with TensorFlow/Keras.
+
+Modules follow the lessons: ``features`` (01), ``gram`` (02), ``losses`` (03),
+``optimize`` and ``progress`` (04), ``controls`` (05), ``fast`` (06); ``images``,
+``display`` and ``data`` for pictures in and out; ``checks`` for the exercises.
+
+The most used names are available at the top level and imported on first use, so
+``import nst_tf`` stays quick and the command-line tool can quiet TensorFlow first.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "feature_extractor": "features",
+    "load_vgg": "features",
+    "gram_matrix": "gram",
+    "content_loss": "losses",
+    "style_layer_loss": "losses",
+    "style_loss": "losses",
+    "tv_loss": "losses",
+    "StyleTransfer": "optimize",
+    "stylize": "optimize",
+    "load_image": "images",
+    "save_image": "images",
+    "show_image": "display",
+    "show_images": "display",
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'nst_tf' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_EXPORTS))
+
+
+__all__ = ["__version__", *_EXPORTS]

@@ -1,0 +1,12 @@
+"""Checks for the lessons' exercises: friendly messages, tested against typical mistakes.
+
+Each ``check_*`` function takes the student's function, runs it on small inputs, and
+prints one short confirmation or raises :class:`ExerciseError` with a paragraph that
+names the likely mistake. Lessons call them as ``checks.check_gram_matrix(gram_matrix)``.
+"""
+
+from ._common import ExerciseError  # noqa: F401
+from .lesson01 import *  # noqa: F401,F403
+from .lesson02 import *  # noqa: F401,F403
+from .lesson03 import *  # noqa: F401,F403
+from .lesson04 import *  # noqa: F401,F403

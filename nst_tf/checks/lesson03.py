@@ -1,0 +1,3 @@
+"""Checks for lesson 03 (filled in with the lesson)."""
+
+__all__: list[str] = []

@@ -1,0 +1,165 @@
+"""Content, style and total-variation costs (lesson 03).
+
+Every cost here takes activations of shape ``(batch, nH, nW, nC)`` and returns a scalar
+(the mean over the batch). Each has a ``normalization`` argument naming the constant
+in front of the sum, because learners meet several:
+
+``"mse"`` (default)
+    a plain mean of squared differences. Content: ``mean((a_C - a_G)^2)``; style:
+    ``mean((G_S - G_G)^2)`` with Gram matrices divided by ``nH*nW``. Neither grows
+    with the image, so one set of weights works from 128 to 1024 px.
+``"course"``
+    the Coursera course and blog posts: content ``1/(4 nH nW nC) * sum((a_C - a_G)^2)``,
+    style ``1/(4 nC^2 (nH nW)^2) * sum((G_S - G_G)^2)`` with raw Gram matrices. Both are
+    a quarter of ``"mse"`` (for the style cost, when both images have the same size).
+``"gatys"``
+    the paper: content ``1/2 * sum((F - P)^2)`` (grows with the image), style ``E_l``
+    which has the same constant as ``"course"``.
+
+The total cost is ``content_weight * content + style_weight * style + tv_weight * tv``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Union
+
+import tensorflow as tf
+
+from .gram import StyleStatistic, style_statistic
+
+__all__ = [
+    "NORMALIZATIONS",
+    "TV_KINDS",
+    "content_loss",
+    "style_layer_loss",
+    "style_layer_loss_from_target",
+    "style_loss",
+    "tv_loss",
+    "total_loss",
+    "normalize_layer_weights",
+]
+
+NORMALIZATIONS = ("mse", "course", "gatys")
+TV_KINDS = ("l2", "l1", "sum_abs")
+
+
+def _check_normalization(normalization: str) -> None:
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(
+            f"Unknown normalization {normalization!r}; choose one of {', '.join(NORMALIZATIONS)}."
+        )
+
+
+def _batched(x) -> tf.Tensor:
+    x = tf.convert_to_tensor(x)
+    return x[tf.newaxis] if x.shape.rank == 3 else x
+
+
+def content_loss(content_features, generated_features, normalization: str = "mse") -> tf.Tensor:
+    """Content cost of one layer: how far the generated image's activations are from the content image's.
+
+    Args:
+        content_features, generated_features: ``(batch, nH, nW, nC)`` (or ``(nH, nW, nC)``).
+        normalization: ``"mse"``, ``"course"`` or ``"gatys"`` (see the module docstring).
+    """
+    _check_normalization(normalization)
+    a_content, a_generated = _batched(content_features), _batched(generated_features)
+    squared = tf.square(a_generated - a_content)
+    if normalization == "gatys":
+        return tf.reduce_mean(0.5 * tf.reduce_sum(squared, axis=(1, 2, 3)))
+    mse = tf.reduce_mean(squared)
+    return mse / 4.0 if normalization == "course" else mse
+
+
+def style_layer_loss_from_target(
+    target,
+    generated_features,
+    normalization: str = "mse",
+    statistic: Union[str, StyleStatistic] = "gram",
+) -> tf.Tensor:
+    """Style cost of one layer against a precomputed target statistic (see :func:`style_layer_loss`).
+
+    ``target`` is ``statistic(style_features)``, computed once per run.
+    """
+    _check_normalization(normalization)
+    stat = style_statistic(statistic)
+    difference = tf.reduce_mean(tf.square(stat(_batched(generated_features)) - target))
+    return difference if normalization == "mse" else difference / 4.0
+
+
+def style_layer_loss(
+    style_features,
+    generated_features,
+    normalization: str = "mse",
+    statistic: Union[str, StyleStatistic] = "gram",
+) -> tf.Tensor:
+    """Style cost of one layer (lesson 03): the distance between two images' style statistics.
+
+    With the default Gram statistic (divided by ``nH*nW``), ``"course"`` and ``"gatys"``
+    equal ``1/(4 nC^2 (nH nW)^2) * sum((G_S - G_G)^2)`` of the raw Gram matrices when
+    both images have the same size; written per position they also accept a style image
+    of another size. Other statistics: ``"gram_centered"``, ``"mean_std"`` or a function.
+    """
+    target = style_statistic(statistic)(_batched(style_features))
+    return style_layer_loss_from_target(target, generated_features, normalization, statistic)
+
+
+def normalize_layer_weights(layer_weights: Mapping[str, float] | list[str] | tuple[str, ...]) -> dict[str, float]:
+    """Per-layer weights lambda_l divided by their sum (a list of names means equal weights)."""
+    if not isinstance(layer_weights, Mapping):
+        layer_weights = {name: 1.0 for name in layer_weights}
+    total = float(sum(layer_weights.values()))
+    if not layer_weights or total <= 0 or any(w < 0 for w in layer_weights.values()):
+        raise ValueError("Layer weights must be non-negative and sum to more than zero.")
+    return {name: float(w) / total for name, w in layer_weights.items()}
+
+
+def style_loss(
+    style_targets: Mapping[str, tf.Tensor],
+    generated_features: Mapping[str, tf.Tensor],
+    layer_weights: Mapping[str, float] | None = None,
+    normalization: str = "mse",
+    statistic: Union[str, StyleStatistic] = "gram",
+) -> tf.Tensor:
+    """Style cost over several layers: ``sum_l lambda_l * E_l`` with the lambdas summing to 1.
+
+    Args:
+        style_targets: ``{layer: statistic(style_features)}``, computed once.
+        generated_features: ``{layer: activations}`` of the generated image.
+        layer_weights: ``{layer: lambda_l}``; default equal weights over ``style_targets``.
+    """
+    weights = normalize_layer_weights(layer_weights if layer_weights is not None else list(style_targets))
+    return tf.add_n(
+        [
+            weight
+            * style_layer_loss_from_target(style_targets[name], generated_features[name], normalization, statistic)
+            for name, weight in weights.items()
+        ]
+    )
+
+
+def tv_loss(image, kind: str = "l2") -> tf.Tensor:
+    """Total variation: how much neighbouring pixels differ (lesson 04).
+
+    ``image`` is ``(batch, H, W, 3)``. ``"l2"`` (default): mean squared difference to the
+    right and lower neighbour, summed over the two directions; ``"l1"``: the same with
+    absolute values. Both are means, so they do not grow with image size. ``"sum_abs"``
+    is ``tf.image.total_variation`` (a sum over pixels, as in the TensorFlow tutorial).
+    """
+    image = _batched(image)
+    if kind == "sum_abs":
+        return tf.reduce_mean(tf.image.total_variation(image))
+    if kind not in TV_KINDS:
+        raise ValueError(f"Unknown TV kind {kind!r}; choose one of {', '.join(TV_KINDS)}.")
+    down = image[:, 1:, :, :] - image[:, :-1, :, :]
+    right = image[:, :, 1:, :] - image[:, :, :-1, :]
+    penalty: Callable[[tf.Tensor], tf.Tensor] = tf.square if kind == "l2" else tf.abs
+    return tf.reduce_mean(penalty(down)) + tf.reduce_mean(penalty(right))
+
+
+def total_loss(
+    content_cost, style_cost, tv_cost=0.0, *, content_weight: float = 1.0, style_weight: float = 1.0,
+    tv_weight: float = 0.0,
+) -> tf.Tensor:
+    """``content_weight * content_cost + style_weight * style_cost + tv_weight * tv_cost``."""
+    return content_weight * content_cost + style_weight * style_cost + tv_weight * tv_cost

@@ -1,0 +1,499 @@
+"""The optimisation loop on the pixels (lesson 04).
+
+The generated image is the only trainable variable; the network is frozen. Each step
+runs the image through VGG, compares its activations with targets computed once from
+the content and style images, and moves the pixels down the gradient of
+
+    content_weight * content_loss + style_weight * style_loss + tv_weight * tv_loss.
+
+Two optimisers: L-BFGS (``scipy.optimize.minimize(method="L-BFGS-B")`` with the
+pixels bounded to [0, 1], driven by a compiled value-and-gradient function; few
+evaluations to a good image, the default) and Adam (Keras; every step compiled and
+kept on the device).
+
+>>> image, history = stylize("content/chelsea", "style/swirls", size=128, steps=50)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence, Union
+
+import numpy as np
+import tensorflow as tf
+
+from . import losses as L
+from .features import FeatureExtractor, feature_extractor
+from .gram import StyleStatistic
+from .gram import style_statistic as lookup_statistic
+from .progress import History, LivePreview, ProgressBar
+
+__all__ = [
+    "DEFAULT_CONTENT_LAYERS",
+    "DEFAULT_STYLE_LAYERS",
+    "DEFAULT_WEIGHTS",
+    "NonFiniteLossError",
+    "StyleTransfer",
+    "StyleTransferResult",
+    "stylize",
+    "prepare_image",
+]
+
+DEFAULT_CONTENT_LAYERS = ("block4_conv2",)
+DEFAULT_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
+#: Weights for the default ("mse") costs; they hold from 128 to 1024 px (see tests/test_balance.py).
+DEFAULT_WEIGHTS = {"content_weight": 1.0, "style_weight": 1e-2, "tv_weight": 5e2}
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise", "style")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The cost became NaN or infinite."""
+
+
+def _as_image_array(image) -> np.ndarray:
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise ValueError(f"Expected an RGB image of shape (height, width, 3), got {array.shape}.")
+    return np.clip(array, 0.0, 1.0)
+
+
+def prepare_image(source, max_size: int | None = None) -> np.ndarray:
+    """An image array (H, W, 3) in [0, 1] from an array, a file path, a URL or a sample name."""
+    from . import images
+
+    if isinstance(source, (str, os.PathLike)):
+        from . import data
+
+        return data.load(source, max_size=max_size)
+    array = _as_image_array(source)
+    return images.resize_image(array, max_size) if max_size else array
+
+
+def _resize_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    from . import images
+
+    return images.resize_image(image, size=(height, width))
+
+
+def _scaled_style(style: np.ndarray, content_shape: tuple[int, int], style_scale: float) -> np.ndarray:
+    """The style image with its long side ``style_scale`` times the content's long side."""
+    from . import images
+
+    target = max(int(round(max(content_shape) * style_scale)), images.MIN_SIZE)
+    height, width = style.shape[:2]
+    factor = target / max(height, width)
+    return _resize_to(style, max(int(round(height * factor)), 1), max(int(round(width * factor)), 1))
+
+
+@dataclass
+class StyleTransferResult:
+    """What a run returns: the image ``(H, W, 3)`` in [0, 1] and the :class:`History`."""
+
+    image: np.ndarray
+    history: History
+    interrupted: bool = False
+    evaluations: int = 0
+    seconds: float = 0.0
+
+    def __iter__(self):  # allows ``image, history = stylize(...)``
+        return iter((self.image, self.history))
+
+
+@dataclass
+class _Targets:
+    content: dict = field(default_factory=dict)
+    style: dict = field(default_factory=dict)
+
+
+class StyleTransfer:
+    """Gatys-style transfer as an object a lesson can inspect and step through.
+
+    Args:
+        content_image: ``(H, W, 3)`` in [0, 1]; the output has its size.
+        style_images: one ``(h, w, 3)`` image or a list of them (any sizes).
+        style_blend: one weight per style image (normalised to sum to 1); default equal.
+            The blended target is the weighted mean of the styles' statistics, which has the
+            same minimiser as the weighted sum of the separate style costs.
+        content_layers, style_layers: Keras layer names; ``style_layers`` may be a dict
+            ``{layer: lambda_l}`` of relative per-layer weights.
+        content_weight, style_weight, tv_weight: the weights of the three costs. They are
+            ``tf.Variable`` s inside, so changing them (``st.style_weight = 1e-2``) never retraces.
+        content_normalization, style_normalization: ``"mse"``, ``"course"`` or ``"gatys"``.
+        style_statistic: ``"gram"``, ``"gram_centered"``, ``"mean_std"`` or a function.
+        tv_kind: ``"l2"``, ``"l1"`` or ``"sum_abs"`` (see :func:`nst_tf.losses.tv_loss`).
+        weights, net, pooling: which VGG (see :func:`nst_tf.features.feature_extractor`).
+        init: ``"content"``, ``"noise"``, ``"style"`` or an image array of the content's size.
+        seed: for the noise initialisation.
+        jit_compile: compile the step with XLA (pays on some GPUs; not on CPU).
+        extractor: a ready :class:`FeatureExtractor` to reuse (skips ``weights``/``net``).
+    """
+
+    def __init__(
+        self,
+        content_image,
+        style_images,
+        *,
+        style_blend: Sequence[float] | None = None,
+        content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
+        style_layers: Union[Sequence[str], Mapping[str, float]] = DEFAULT_STYLE_LAYERS,
+        content_weight: float = DEFAULT_WEIGHTS["content_weight"],
+        style_weight: float = DEFAULT_WEIGHTS["style_weight"],
+        tv_weight: float = DEFAULT_WEIGHTS["tv_weight"],
+        content_normalization: str = "mse",
+        style_normalization: str = "mse",
+        style_statistic: Union[str, StyleStatistic] = "gram",
+        tv_kind: str = "l2",
+        weights: str | os.PathLike | None = "auto",
+        net: str = "vgg19",
+        pooling: str = "max",
+        init: Union[str, np.ndarray] = "content",
+        seed: int = 0,
+        jit_compile: bool = False,
+        extractor: FeatureExtractor | None = None,
+    ):
+        self.content_image = _as_image_array(content_image)
+        single = isinstance(style_images, (np.ndarray, tf.Tensor)) and len(style_images.shape) == 3
+        styles = [style_images] if single else list(style_images)
+        self.style_images = [_as_image_array(style) for style in styles]
+        if not self.style_images:
+            raise ValueError("Give at least one style image.")
+        self.style_blend = self._blend_weights(style_blend, len(self.style_images))
+        for normalization in (content_normalization, style_normalization):
+            if normalization not in L.NORMALIZATIONS:
+                raise ValueError(f"Unknown normalization {normalization!r}; choose one of {', '.join(L.NORMALIZATIONS)}.")
+        if tv_kind not in L.TV_KINDS:
+            raise ValueError(f"Unknown TV kind {tv_kind!r}; choose one of {', '.join(L.TV_KINDS)}.")
+        self.content_layers = [content_layers] if isinstance(content_layers, str) else list(content_layers)
+        self.style_layer_weights = L.normalize_layer_weights(
+            [style_layers] if isinstance(style_layers, str) else style_layers
+        )
+        self.content_normalization = content_normalization
+        self.style_normalization = style_normalization
+        self.statistic = lookup_statistic(style_statistic)
+        self.tv_kind = tv_kind
+        self.seed = int(seed)
+        layers = list(dict.fromkeys(self.content_layers + list(self.style_layer_weights)))
+        self.extractor = extractor or feature_extractor(layers, weights=weights, net=net, pooling=pooling)
+        missing = [name for name in layers if name not in self.extractor.layers]
+        if missing:
+            raise ValueError(f"The given extractor does not compute {missing}.")
+        self._weights = tf.Variable(
+            [content_weight, style_weight, tv_weight], dtype=tf.float32, trainable=False, name="loss_weights"
+        )
+        self.targets = self._compute_targets()
+        self.image = tf.Variable(self._initial_image(init)[np.newaxis], dtype=tf.float32, name="generated_image")
+        self._value_and_grad = tf.function(self._value_and_grad_eager, jit_compile=jit_compile)
+        self._components = tf.function(self._components_eager, jit_compile=jit_compile)
+        self.jit_compile = jit_compile
+
+    # ----- weights -------------------------------------------------------------------
+    @staticmethod
+    def _blend_weights(style_blend, count: int) -> list[float]:
+        blend = [1.0] * count if style_blend is None else [float(w) for w in style_blend]
+        if len(blend) != count:
+            raise ValueError(f"Got {len(blend)} style blend weights for {count} style images.")
+        if any(w < 0 for w in blend) or sum(blend) <= 0:
+            raise ValueError("Style blend weights must be non-negative and not all zero.")
+        return [w / sum(blend) for w in blend]
+
+    def _get_weight(index: int):  # noqa: N805 - property factory
+        def getter(self) -> float:
+            return float(self._weights[index].numpy())
+
+        def setter(self, value: float) -> None:
+            self._weights[index].assign(float(value))
+
+        return property(getter, setter)
+
+    content_weight = _get_weight(0)
+    style_weight = _get_weight(1)
+    tv_weight = _get_weight(2)
+    del _get_weight
+
+    # ----- targets, computed once ---------------------------------------------------
+    def _compute_targets(self) -> _Targets:
+        targets = _Targets()
+        content_features = self.extractor(self.content_image[np.newaxis])
+        targets.content = {name: tf.constant(content_features[name]) for name in self.content_layers}
+        blended: dict[str, tf.Tensor] = {}
+        for weight, style in zip(self.style_blend, self.style_images):
+            style_features = self.extractor(style[np.newaxis])
+            for name in self.style_layer_weights:
+                statistic = weight * self.statistic(style_features[name])
+                blended[name] = blended[name] + statistic if name in blended else statistic
+        targets.style = {name: tf.constant(value) for name, value in blended.items()}
+        return targets
+
+    def _initial_image(self, init) -> np.ndarray:
+        height, width = self.content_image.shape[:2]
+        if isinstance(init, str):
+            if init == "content":
+                return self.content_image.copy()
+            if init == "noise":
+                return np.random.default_rng(self.seed).uniform(0.0, 1.0, (height, width, 3)).astype(np.float32)
+            if init == "style":
+                return _resize_to(self.style_images[0], height, width)
+            raise ValueError(f"Unknown init {init!r}; choose one of {', '.join(INITS)} or pass an image.")
+        array = _as_image_array(init)
+        if array.shape[:2] != (height, width):
+            array = _resize_to(array, height, width)
+        return array
+
+    # ----- the costs -------------------------------------------------------------------
+    def _components_eager(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        features = self.extractor.model(image, training=False)
+        content = tf.add_n(
+            [
+                L.content_loss(self.targets.content[name], features[name], self.content_normalization)
+                for name in self.content_layers
+            ]
+        ) / float(len(self.content_layers))
+        style = L.style_loss(
+            self.targets.style, features, self.style_layer_weights, self.style_normalization, self.statistic
+        )
+        tv = L.tv_loss(image, self.tv_kind)
+        weighted = {
+            "content": self._weights[0] * content,
+            "style": self._weights[1] * style,
+            "tv": self._weights[2] * tv,
+        }
+        weighted["total"] = weighted["content"] + weighted["style"] + weighted["tv"]
+        return weighted
+
+    def _value_and_grad_eager(self, image: tf.Tensor):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            components = self._components_eager(image)
+        return components, tape.gradient(components["total"], image)
+
+    def losses(self, image=None) -> dict[str, float]:
+        """The weighted costs of ``image`` (default: the current generated image) as floats."""
+        image = self.image if image is None else tf.convert_to_tensor(_as_image_array(image)[np.newaxis])
+        return {key: float(value) for key, value in self._components(tf.convert_to_tensor(image)).items()}
+
+    def value_and_gradient(self, image=None):
+        """``(weighted costs dict, gradient of the total w.r.t. the image)``, compiled."""
+        image = self.image if image is None else tf.convert_to_tensor(image, tf.float32)
+        return self._value_and_grad(tf.convert_to_tensor(image))
+
+    @property
+    def generated_image(self) -> np.ndarray:
+        """The current image, ``(H, W, 3)`` in [0, 1]."""
+        return self.image.numpy()[0]
+
+    def reset(self, init="content") -> None:
+        self.image.assign(self._initial_image(init)[np.newaxis])
+
+    # ----- Adam -------------------------------------------------------------------------
+    def make_adam_step(self, learning_rate: float = 0.02, beta_1: float = 0.99, epsilon: float = 0.1):
+        """A fresh Adam optimiser and a compiled step function bound to it (one trace per call).
+
+        The step returns the weighted costs as tensors and keeps the pixels in [0, 1].
+        """
+        import keras
+
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, epsilon=epsilon)
+        optimizer.build([self.image])
+
+        def step():
+            components, gradient = self._value_and_grad_eager(self.image)
+            optimizer.apply_gradients([(gradient, self.image)])
+            self.image.assign(tf.clip_by_value(self.image, 0.0, 1.0))
+            return components
+
+        return tf.function(step, jit_compile=self.jit_compile)
+
+    # ----- running -----------------------------------------------------------------------
+    def run(
+        self,
+        steps: int = 200,
+        optimizer: str = "lbfgs",
+        *,
+        learning_rate: float = 0.02,
+        callback: Callable[[int, np.ndarray, dict], bool | None] | None = None,
+        callback_every: int = 10,
+        log_every: int = 10,
+        progress: bool = True,
+        preview: bool = False,
+        preview_every: int = 10,
+    ) -> StyleTransferResult:
+        """Optimise for ``steps`` evaluations of the cost and return the result.
+
+        ``callback(step, image, losses)`` is called every ``callback_every`` steps with the
+        image as an array; returning ``False`` stops early. On Ctrl-C (KeyboardInterrupt) the
+        best image so far (L-BFGS; the current one with Adam) is returned with ``interrupted=True``. A NaN or infinite cost raises
+        :class:`NonFiniteLossError`.
+        """
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"Unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
+        if int(steps) < 1:
+            raise ValueError("steps must be at least 1.")
+        live = LivePreview() if preview else None
+        watch = _Watcher(self, int(steps), callback, callback_every, progress, live, preview_every)
+        try:
+            if optimizer == "adam":
+                self._run_adam(int(steps), learning_rate, watch, max(1, int(log_every)))
+            else:
+                self._run_lbfgs(int(steps), watch)
+        except KeyboardInterrupt:
+            watch.interrupted = True
+        finally:
+            watch.close()
+        if watch.best_image is not None:
+            self.image.assign(watch.best_image[np.newaxis])
+        return StyleTransferResult(
+            image=self.generated_image,
+            history=watch.history,
+            interrupted=watch.interrupted,
+            evaluations=watch.evaluations,
+            seconds=time.perf_counter() - watch.start,
+        )
+
+    def _run_adam(self, steps: int, learning_rate: float, watch: "_Watcher", log_every: int) -> None:
+        step = self.make_adam_step(learning_rate)
+        pending: list[dict] = []
+        for index in range(1, steps + 1):
+            pending.append(step())  # stays on the device; no host round trip per step
+            if index % log_every == 0 or index == steps or watch.wants(index):
+                stacked = {key: np.asarray(tf.stack([p[key] for p in pending])) for key in pending[0]}
+                first = index - len(pending) + 1
+                for offset in range(len(pending)):
+                    values = {key: stacked[key][offset] for key in stacked}
+                    watch.record(first + offset, values, image=None)
+                pending.clear()
+                if not watch.after_steps(index, self.image):
+                    break
+
+    def _run_lbfgs(self, steps: int, watch: "_Watcher") -> None:
+        from scipy.optimize import Bounds, minimize
+
+        shape = tuple(self.image.shape)
+        x0 = self.image.numpy().astype(np.float64).ravel()
+
+        def value_and_gradient(x: np.ndarray):
+            image = tf.constant(x.reshape(shape), dtype=tf.float32)
+            components, gradient = self._value_and_grad(image)
+            values = {key: float(value) for key, value in components.items()}
+            step = watch.evaluations + 1
+            watch.record(step, values, image=x)
+            if not watch.after_steps(step, None, x.reshape(shape)) or step >= steps:
+                raise _StopEarly
+            return values["total"], gradient.numpy().astype(np.float64).ravel()
+
+        try:
+            minimize(
+                value_and_gradient,
+                x0,
+                jac=True,
+                method="L-BFGS-B",
+                bounds=Bounds(0.0, 1.0),
+                options={"maxfun": steps, "maxiter": steps, "maxcor": 20, "ftol": 0.0, "gtol": 0.0},
+            )
+        except _StopEarly:
+            pass
+
+
+class _StopEarly(Exception):
+    pass
+
+
+class _Watcher:
+    """Bookkeeping shared by both optimisers: history, best image, progress, callbacks."""
+
+    def __init__(self, transfer, steps, callback, callback_every, progress, live, preview_every):
+        self.transfer = transfer
+        self.steps = steps
+        self.callback, self.callback_every = callback, max(1, int(callback_every))
+        self.live, self.preview_every = live, max(1, int(preview_every))
+        self.history = History()
+        self.bar = ProgressBar(steps, enabled=progress)
+        self.start = time.perf_counter()
+        self.evaluations = 0
+        self.best_total = np.inf
+        self.best_image: np.ndarray | None = None
+        self.interrupted = False
+        self._shown = 0
+
+    def wants(self, step: int) -> bool:
+        return (self.callback is not None and step % self.callback_every == 0) or (
+            self.live is not None and step % self.preview_every == 0
+        )
+
+    def record(self, step: int, values: Mapping[str, float], image) -> None:
+        total = float(values["total"])
+        if not np.isfinite(total):
+            weights = self.transfer
+            raise NonFiniteLossError(
+                f"The cost became {total} at step {step}: the weights are probably too large "
+                f"(content_weight={weights.content_weight:g}, style_weight={weights.style_weight:g}, "
+                f"tv_weight={weights.tv_weight:g}) or the learning rate too high; try smaller values."
+            )
+        self.evaluations = step
+        self.history.append(step, values, time.perf_counter() - self.start)
+        if image is not None and total < self.best_total:
+            self.best_total = total
+            self.best_image = np.asarray(image, dtype=np.float32).reshape(self.transfer.image.shape)[0].copy()
+
+    def after_steps(self, step: int, variable=None, image=None) -> bool:
+        """Progress, preview and callback after ``step``; returns False to stop."""
+        self.bar.update(step - self._shown, self.history.last())
+        self._shown = step
+        if not self.wants(step) and step != self.steps:
+            return True
+        if image is None:
+            image = variable.numpy()
+        array = np.clip(np.asarray(image, dtype=np.float32).reshape(self.transfer.image.shape)[0], 0.0, 1.0)
+        if self.live is not None and (step % self.preview_every == 0 or step == self.steps):
+            self.live.update(array, self.history)
+        if self.callback is not None and step % self.callback_every == 0:
+            return self.callback(step, array, self.history.last()) is not False
+        return True
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def stylize(
+    content_image,
+    style_image,
+    *,
+    size: int | None = 384,
+    steps: int = 200,
+    optimizer: str = "lbfgs",
+    style_scale: float = 1.0,
+    progress: bool = True,
+    preview: bool = False,
+    callback=None,
+    callback_every: int = 10,
+    learning_rate: float = 0.02,
+    **options,
+) -> StyleTransferResult:
+    """Stylize ``content_image`` with ``style_image`` (one or a list) and return ``(image, history)``.
+
+    Images may be arrays ``(H, W, 3)`` in [0, 1], file paths, URLs or sample names such
+    as ``"content/chelsea"``. ``size`` is the output's longest side (``None`` keeps the
+    content's size); the style image is resized to ``style_scale`` times that.
+    Other keyword arguments go to :class:`StyleTransfer` (``content_weight``,
+    ``style_weight``, ``tv_weight``, ``style_layers``, ``content_layers``, ``init``,
+    ``seed``, ``style_blend``, ``weights``, ``net``, ...).
+
+    >>> image, history = stylize("content/chelsea", "style/swirls", size=128, steps=50)  # doctest: +SKIP
+    """
+    content = prepare_image(content_image, size)
+    styles_in = style_image if isinstance(style_image, (list, tuple)) else [style_image]
+    styles = [_scaled_style(prepare_image(style), content.shape[:2], style_scale) for style in styles_in]
+    transfer = StyleTransfer(content, styles, **options)
+    return transfer.run(
+        steps,
+        optimizer,
+        learning_rate=learning_rate,
+        callback=callback,
+        callback_every=callback_every,
+        progress=progress,
+        preview=preview,
+    )

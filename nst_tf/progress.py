@@ -1,0 +1,127 @@
+"""Watching an optimisation: progress bars, loss history and a live preview (lesson 04)."""
+
+from __future__ import annotations
+
+import io
+from typing import Iterable, Mapping
+
+import numpy as np
+
+__all__ = ["History", "ProgressBar", "LivePreview", "in_notebook"]
+
+LOSS_KEYS = ("total", "content", "style", "tv")
+
+
+class History(dict):
+    """The losses of a run, one list per key: ``step``, ``total``, ``content``, ``style``, ``tv``, ``time``.
+
+    ``history["style"]`` is a plain list of floats; ``history.plot()`` draws them.
+    """
+
+    def __init__(self):
+        super().__init__({key: [] for key in ("step", *LOSS_KEYS, "time")})
+
+    def append(self, step: int, losses: Mapping[str, float], seconds: float) -> None:
+        self["step"].append(int(step))
+        for key in LOSS_KEYS:
+            self[key].append(float(losses[key]))
+        self["time"].append(float(seconds))
+
+    def last(self) -> dict[str, float]:
+        return {key: values[-1] for key, values in self.items() if values}
+
+    def plot(self, ax=None, keys: Iterable[str] = LOSS_KEYS, log: bool = True):
+        """Each loss against the step, on a log scale; returns the Axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3))
+        for key in keys:
+            if any(self[key]):
+                ax.plot(self["step"], self[key], label=key)
+        if log:
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel("weighted cost")
+        ax.legend()
+        return ax
+
+
+def format_losses(losses: Mapping[str, float]) -> dict[str, str]:
+    return {key: f"{losses[key]:.3g}" for key in LOSS_KEYS if key in losses}
+
+
+class ProgressBar:
+    """A ``tqdm.auto`` bar (a widget in notebooks, text in a terminal) showing the losses."""
+
+    def __init__(self, total: int, enabled: bool = True, description: str = "stylizing"):
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=description, unit="step", leave=True, dynamic_ncols=True)
+
+    def update(self, count: int, losses: Mapping[str, float] | None = None) -> None:
+        if self.bar is None:
+            return
+        if losses:
+            self.bar.set_postfix(format_losses(losses), refresh=False)
+        self.bar.update(count)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter / Colab kernel."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    pixels = (np.clip(np.asarray(image), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class LivePreview:
+    """One image and one loss plot that update in place in a notebook (ipywidgets).
+
+    Outside a notebook it does nothing, so scripts can pass ``preview=True`` safely.
+    """
+
+    def __init__(self, width: int = 320, show_losses: bool = True):
+        self.active = in_notebook()
+        if not self.active:
+            return
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        self.image = widgets.Image(format="png", width=width)
+        self.plot = widgets.Output() if show_losses else None
+        children = [self.image] + ([self.plot] if self.plot is not None else [])
+        display(widgets.HBox(children))
+
+    def update(self, image: np.ndarray, history: History | None = None) -> None:
+        if not self.active:
+            return
+        self.image.value = _png_bytes(image)
+        if self.plot is not None and history is not None and history["step"]:
+            import matplotlib.pyplot as plt
+            from IPython.display import display
+
+            with self.plot:
+                self.plot.clear_output(wait=True)
+                fig, ax = plt.subplots(figsize=(4, 2.6))
+                history.plot(ax=ax)
+                fig.tight_layout()
+                display(fig)
+                plt.close(fig)
