@@ -41,6 +41,7 @@ __all__ = [
     "resolve_weights",
     "load_vgg",
     "feature_extractor",
+    "enable_gpu_memory_growth",
     "FeatureExtractor",
 ]
 
@@ -204,8 +205,22 @@ def _announce(message: str) -> None:
     print(f"nst-tf: {message}", file=sys.stderr)
 
 
+def enable_gpu_memory_growth() -> None:
+    """Let TensorFlow take GPU memory as it needs it instead of all at once.
+
+    Called before the first model is built; harmless on a CPU, and a no-op once the GPU
+    has been initialised (TensorFlow then refuses the change).
+    """
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except (RuntimeError, ValueError):
+            pass
+
+
 @functools.lru_cache(maxsize=8)
 def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str) -> keras.Model:
+    enable_gpu_memory_growth()
     constructor = _vgg_constructor(net)
     if weights == "imagenet":
         try:
