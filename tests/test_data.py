@@ -1,0 +1,195 @@
+"""Tests for nst_tf.data: the sample images, their manifest, and loading by name, path or URL."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import io
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst_tf import data
+from nst_tf.images import ImageError
+
+ALL_NAMES = data.names()
+
+
+def _script(name: str) -> ModuleType:
+    """Import ``data/<name>.py`` (the folder is not a package)."""
+    file = data.data_dir() / f"{name}.py"
+    if not file.is_file():
+        pytest.skip(f"{file} is not installed here")
+    sys.path.insert(0, str(file.parent))  # make_manifest imports its siblings
+    try:
+        spec = importlib.util.spec_from_file_location(f"_nst_tf_data_{name}", file)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(file.parent))
+    return module
+
+
+def _decoded(jpeg: bytes | Path) -> np.ndarray:
+    raw = jpeg.read_bytes() if isinstance(jpeg, Path) else jpeg
+    with Image.open(io.BytesIO(raw)) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
+
+
+# ----------------------------------------------------------------------------- names and files
+
+
+def test_names_cover_both_kinds() -> None:
+    content, style = data.names("content"), data.names("style")
+    assert len(content) >= 3 and len(style) >= 4
+    assert sorted(content + style) == ALL_NAMES
+    assert all(n.startswith("content/") for n in content) and all(n.startswith("style/") for n in style)
+    assert {"style/swirls", "style/mosaic", "style/waves", "content/chelsea"} <= set(ALL_NAMES)
+
+
+def test_bad_kind_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="content, style"):
+        data.names("styles")
+
+
+@pytest.mark.parametrize("name", ALL_NAMES)
+def test_file_matches_manifest(name: str) -> None:
+    entry = data.manifest()[name]
+    file = data.path(name)
+    raw = file.read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == entry["sha256"], f"{file} changed: rerun data/make_manifest.py"
+    assert len(raw) == entry["bytes"] and len(raw) < 200 * 1024
+    assert entry["kind"] == name.split("/")[0] and entry["source"] and entry["licence"]
+    with Image.open(file) as im:
+        assert im.format == "JPEG" and im.mode == "RGB" and im.size == (entry["width"], entry["height"])
+
+
+def test_every_file_is_in_the_manifest() -> None:
+    on_disk = {f"{p.parent.name}/{p.stem}" for kind in data.KINDS for p in (data.data_dir() / kind).iterdir()}
+    assert on_disk == set(ALL_NAMES)
+
+
+def test_readme_and_manifest_are_up_to_date() -> None:
+    make_manifest = _script("make_manifest")
+    assert make_manifest.main(["--check"]) == 0
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+@pytest.mark.parametrize("name", ALL_NAMES)
+@pytest.mark.parametrize("max_size", [512, 200])
+def test_every_sample_loads(name: str, max_size: int) -> None:
+    image = data.load(name, max_size=max_size)
+    assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.float32
+    assert max(image.shape[:2]) <= max_size and min(image.shape[:2]) >= 32
+    assert 0.0 <= image.min() and image.max() <= 1.0
+    assert image.std() > 0.05  # a picture, not a flat colour
+
+
+def test_full_size_and_short_names() -> None:
+    full = data.load("content/coffee", max_size=None)
+    assert full.shape == (400, 600, 3)
+    np.testing.assert_array_equal(data.load("coffee", max_size=None), full)
+    assert data.path("waves") == data.path("style/waves")
+
+
+@pytest.mark.parametrize("bad", ["chelse", "style/nope", "content/swirls", "Chelsea"])
+def test_unknown_name_lists_valid_names(bad: str) -> None:
+    for call in (data.path, data.load):
+        with pytest.raises(ValueError) as info:
+            call(bad)
+        message = str(info.value)
+        assert bad in message and "\n" not in message
+        assert all(name in message for name in ALL_NAMES)
+
+
+def test_local_paths_load(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    pixels = (rng.random((60, 90, 3)) * 255).astype(np.uint8)
+    file = tmp_path / "noise.png"
+    Image.fromarray(pixels).save(file)
+    for source in (file, str(file)):
+        image = data.load(source, max_size=None)
+        np.testing.assert_allclose(image, pixels / 255.0, atol=1e-6)
+    assert data.load(file, max_size=72).shape == (48, 72, 3)
+    with pytest.raises(ImageError, match="does not exist"):
+        data.load(str(tmp_path / "missing.jpg"))
+
+
+def test_url_is_fetched_once_through_keras(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import keras
+
+    local = tmp_path / "downloaded.png"
+    Image.fromarray(np.full((40, 50, 3), 128, np.uint8)).save(local)
+    calls: list[dict[str, object]] = []
+
+    def fake_get_file(fname: str | None = None, origin: str | None = None, **kwargs: object) -> str:
+        calls.append({"fname": fname, "origin": origin, **kwargs})
+        return str(local)
+
+    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
+    url = "https://example.org/pictures/Cat.PNG?size=large"
+    image = data.load(url, max_size=None)
+    assert image.shape == (40, 50, 3) and np.allclose(image, 128 / 255)
+    assert len(calls) == 1 and calls[0]["origin"] == url and calls[0]["cache_subdir"] == "nst_tf"
+    fname = str(calls[0]["fname"])
+    assert fname.endswith(".png") and "/" not in fname
+    data.load("https://example.org/pictures/other.png")
+    assert calls[1]["fname"] != fname  # one cache file per URL
+
+
+def test_failed_download_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import keras
+
+    def failing_get_file(*args: object, **kwargs: object) -> str:
+        raise Exception("URL fetch failure on https://example.org/x.jpg: 404 -- Not Found\n(details)")
+
+    monkeypatch.setattr(keras.utils, "get_file", failing_get_file)
+    with pytest.raises(ImageError) as info:
+        data.load("https://example.org/x.jpg")
+    message = str(info.value)
+    assert "could not fetch https://example.org/x.jpg" in message and "404" in message and "\n" not in message
+    assert isinstance(info.value, ValueError)
+
+
+# ----------------------------------------------------------------------------- the scripts reproduce the files
+
+
+def test_make_styles_reproduces_the_committed_images() -> None:
+    """Paint every style at its stored size; coded as JPEG it must match the stored file.
+
+    Same library versions give the same bytes; the tolerance (3/255 mean absolute
+    difference) allows for other numpy / scipy / Pillow versions. All four take ~3 s.
+    """
+    make_styles = _script("make_styles")
+    assert set(data.names("style")) == {f"style/{n}" for n in make_styles.STYLES}
+    for name in make_styles.STYLES:
+        painted = make_styles.paint(name)
+        stored = _decoded(data.path(f"style/{name}"))
+        assert painted.dtype == np.uint8 and painted.shape == stored.shape
+        difference = np.abs(_decoded(make_styles.encode_jpeg(painted)) - stored).mean()
+        assert difference < 3 / 255, f"make_styles.py paints a different {name}: mean difference {difference * 255:.2f}/255"
+
+
+def test_painters_are_deterministic_at_any_size() -> None:
+    make_styles = _script("make_styles")
+    for name in make_styles.STYLES:
+        first, second = make_styles.paint(name, (96, 80)), make_styles.paint(name, (96, 80))
+        assert first.shape == (80, 96, 3)
+        np.testing.assert_array_equal(first, second)
+
+
+def test_make_content_reproduces_the_committed_photos() -> None:
+    make_content = _script("make_content")
+    assert set(data.names("content")) == {f"content/{n}" for n in make_content.CONTENT}
+    for name in make_content.CONTENT:
+        original = make_content.load(name) / 255.0
+        stored = _decoded(data.path(f"content/{name}"))
+        assert original.shape == stored.shape
+        assert np.abs(original - stored).mean() < 4 / 255  # JPEG quality 92
