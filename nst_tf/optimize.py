@@ -357,17 +357,25 @@ class StyleTransfer:
     def _run_adam(self, steps: int, learning_rate: float, watch: "_Watcher", log_every: int) -> None:
         step = self.make_adam_step(learning_rate)
         pending: list[dict] = []
-        for index in range(1, steps + 1):
-            pending.append(step())  # stays on the device; no host round trip per step
-            if index % log_every == 0 or index == steps or watch.wants(index):
+
+        def flush(last: int) -> None:
+            if pending:
                 stacked = {key: np.asarray(tf.stack([p[key] for p in pending])) for key in pending[0]}
-                first = index - len(pending) + 1
+                first = last - len(pending) + 1
                 for offset in range(len(pending)):
-                    values = {key: stacked[key][offset] for key in stacked}
-                    watch.record(first + offset, values, image=None)
+                    watch.record(first + offset, {key: stacked[key][offset] for key in stacked}, image=None)
                 pending.clear()
-                if not watch.after_steps(index, self.image):
-                    break
+
+        try:
+            for index in range(1, steps + 1):
+                pending.append(step())  # stays on the device; no host round trip per step
+                if index % log_every == 0 or index == steps or watch.wants(index):
+                    flush(index)
+                    if not watch.after_steps(index, self.image):
+                        break
+        except KeyboardInterrupt:
+            flush(watch.evaluations + len(pending))  # steps already applied stay in the history
+            raise
 
     def _run_lbfgs(self, steps: int, watch: "_Watcher") -> None:
         from scipy.optimize import Bounds, minimize
