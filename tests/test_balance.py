@@ -170,3 +170,32 @@ def test_tv_of_a_smooth_picture_depends_on_resolution():
     assert float(L.tv_loss(noise_big, "sum_abs")) / float(L.tv_loss(noise_small, "sum_abs")) == pytest.approx(
         FACTOR**2, rel=0.05
     )
+
+
+# --------------------------------------------------------------------------------------
+# After a short run on real sample images: the balance the user sees in the result.
+# --------------------------------------------------------------------------------------
+
+
+def _final_shares(size: int, **options) -> dict:
+    from nst_tf import data
+
+    content = data.load("content/chelsea", max_size=size)
+    style = data.load("style/swirls", max_size=size)
+    result = StyleTransfer(content, style, weights="offline", **options).run(25, progress=False)
+    return shares(result.history.last())
+
+
+@pytest.mark.slow
+def test_short_runs_at_two_sizes_end_with_the_same_balance():
+    """Measured: default shares within a factor ~1.7 between 96 and 256 px; the tutorial's
+    definition lets TV take over at the larger size, squeezing out style (~3x)."""
+    small, large = _final_shares(96), _final_shares(256)
+    for term in TERMS:
+        assert 0.5 <= large[term] / small[term] <= 2.0, (term, small, large)
+    assert min(small.values()) > 0.05 and min(large.values()) > 0.05, "every term should matter"
+
+    tutorial = DEFINITIONS["tutorial"]
+    t_small, t_large = _final_shares(96, **tutorial), _final_shares(256, **tutorial)
+    assert t_large["style"] < 0.5 * t_small["style"], (t_small, t_large)
+    assert t_large["tv"] > 0.8, "with a TV summed over pixels, TV dominates the larger run"
