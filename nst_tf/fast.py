@@ -1,0 +1,868 @@
+"""Real-time style transfer: a network that learns to stylize in one pass (lesson 06).
+
+Optimising the pixels (lesson 04) needs hundreds of VGG forward and backward passes
+for every picture. Johnson, Alahi and Fei-Fei (2016, "Perceptual Losses for Real-Time
+Style Transfer and Super-Resolution", https://arxiv.org/abs/1603.08155) train a
+*transformation network* once per style instead: it maps any photo to its stylized
+version in a single forward pass, and its training loss is the same content, style
+and total-variation cost as before (the "perceptual loss"), averaged over many photos.
+
+* :func:`transform_net` builds the network (RGB in [0, 1] -> RGB in [0, 1], any size);
+* :class:`PerceptualLoss` scores a batch of outputs against their photos and one style;
+* :func:`training_images` is the ``tf.data`` pipeline of random crops;
+* :func:`train` puts them together (Adam, checkpoints, ``tf.distribute``);
+* :func:`stylize_fast`, :func:`save_model` and :func:`load_model` use the result.
+
+>>> model, history = train("style/swirls", steps=2000, size=256)      # doctest: +SKIP
+>>> save_model(model, "swirls.keras")                                   # doctest: +SKIP
+>>> stylized = stylize_fast(load_model("swirls.keras"), photo)          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import tempfile
+import time
+import weakref
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping, Sequence, Union
+
+import numpy as np
+
+import keras
+import tensorflow as tf
+
+from . import losses as L
+from .features import FeatureExtractor, feature_extractor
+from .gram import style_statistic
+from .optimize import DEFAULT_STYLE_LAYERS, NonFiniteLossError, prepare_image
+from .progress import History, LivePreview, ProgressBar
+
+__all__ = [
+    "DEFAULT_FAST_CONTENT_LAYER",
+    "DEFAULT_FAST_STYLE_LAYERS",
+    "DEFAULT_FAST_WEIGHTS",
+    "IMAGE_SUFFIXES",
+    "ModelError",
+    "ReflectionPad2D",
+    "InstanceNormalization",
+    "PadToMultiple",
+    "CropToMatch",
+    "instance_norm",
+    "transform_net",
+    "PerceptualLoss",
+    "image_files",
+    "training_images",
+    "FastTrainingResult",
+    "train",
+    "stylize_fast",
+    "save_model",
+    "load_model",
+    "layer_table",
+]
+
+#: Johnson et al. compare content at relu2_2 (Keras: ``block2_conv2``, whose ReLU is built in).
+#: A network that must work for every photo keeps edges and small shapes there; the
+#: deeper ``block4_conv2`` of lesson 04 lets it wander further from the photo.
+DEFAULT_FAST_CONTENT_LAYER = "block2_conv2"
+#: The same style layers as the optimisation method (lesson 04), so the two compare directly.
+DEFAULT_FAST_STYLE_LAYERS = tuple(DEFAULT_STYLE_LAYERS)
+#: Weights of the three "mse" costs for the default layers (content at block2_conv2).
+DEFAULT_FAST_WEIGHTS = {"content_weight": 1.0, "style_weight": 2e-3, "tv_weight": 1e3}
+#: File endings that :func:`image_files` treats as pictures.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+#: A folder with at most this many pictures is read into memory once; larger ones stream from disk.
+IN_MEMORY_LIMIT = 256
+
+
+class ModelError(ValueError):
+    """A file is not a usable transformation network (the message is one line)."""
+
+
+# --------------------------------------------------------------------------------------
+# The layers of the transformation network
+# --------------------------------------------------------------------------------------
+
+
+@keras.saving.register_keras_serializable(package="nst_tf")
+class ReflectionPad2D(keras.layers.Layer):
+    """Pad height and width by ``padding`` pixels, mirroring the image at its border.
+
+    Zero padding would show the network a dark frame around every picture, and it
+    learns to paint one; mirrored borders look like more of the picture.
+    ``(B, H, W, C) -> (B, H + 2p, W + 2p, C)``; needs ``H, W > padding``.
+    """
+
+    def __init__(self, padding: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = int(padding)
+
+    def call(self, inputs):
+        p = self.padding
+        return tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        grow = lambda side: None if side is None else side + 2 * self.padding  # noqa: E731
+        return (batch, grow(height), grow(width), channels)
+
+    def get_config(self):
+        return {**super().get_config(), "padding": self.padding}
+
+
+def instance_norm(features: tf.Tensor, epsilon: float = 1e-5) -> tf.Tensor:
+    """Normalise each channel of each image over its positions (Ulyanov et al., 2016).
+
+    ``(B, H, W, C) -> (B, H, W, C)``: for every image ``b`` and channel ``c``,
+    ``(x - mean) / sqrt(variance + epsilon)`` with mean and variance over ``H, W``.
+    Unlike batch normalisation, an image's result does not depend on the rest of the
+    batch, and the contrast of the input photo is divided away (lesson 06).
+    """
+    mean, variance = tf.nn.moments(features, axes=[1, 2], keepdims=True)
+    return (features - mean) * tf.math.rsqrt(variance + epsilon)
+
+
+@keras.saving.register_keras_serializable(package="nst_tf")
+class InstanceNormalization(keras.layers.Layer):
+    """:func:`instance_norm` followed by a learned scale ``gamma`` and shift ``beta`` per channel.
+
+    The same as ``keras.layers.GroupNormalization(groups=-1)``, written out.
+    """
+
+    def __init__(self, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.gamma = self.add_weight(shape=(channels,), initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta")
+
+    def call(self, inputs):
+        return instance_norm(inputs, self.epsilon) * self.gamma + self.beta
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="nst_tf")
+class PadToMultiple(keras.layers.Layer):
+    """Mirror-pad the bottom and right edges so height and width are multiples of ``multiple``.
+
+    The network halves the image twice and doubles it twice; on a multiple of 4 it
+    comes back at exactly the input's size. :class:`CropToMatch` removes the padding.
+    """
+
+    def __init__(self, multiple: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        self.multiple = int(multiple)
+
+    def call(self, inputs):
+        shape = tf.shape(inputs)
+        pad_height = (-shape[1]) % self.multiple
+        pad_width = (-shape[2]) % self.multiple
+        # "SYMMETRIC" (edge pixel repeated) also works on images only a few pixels wide.
+        return tf.pad(inputs, [[0, 0], [0, pad_height], [0, pad_width], [0, 0]], mode="SYMMETRIC")
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, channels = input_shape
+        up = lambda side: None if side is None else -(-side // self.multiple) * self.multiple  # noqa: E731
+        return (batch, up(height), up(width), channels)
+
+    def get_config(self):
+        return {**super().get_config(), "multiple": self.multiple}
+
+
+@keras.saving.register_keras_serializable(package="nst_tf")
+class CropToMatch(keras.layers.Layer):
+    """``[images, reference] -> images[:, :H, :W]`` where ``H, W`` are the reference's height and width."""
+
+    def call(self, inputs):
+        images, reference = inputs
+        shape = tf.shape(reference)
+        return images[:, : shape[1], : shape[2], :]
+
+    def compute_output_shape(self, input_shapes):
+        images, reference = input_shapes
+        return (images[0], reference[1], reference[2], images[3])
+
+
+# --------------------------------------------------------------------------------------
+# The transformation network
+# --------------------------------------------------------------------------------------
+
+
+class _Seeds:
+    """A different, reproducible initialiser seed for each convolution (no global state)."""
+
+    def __init__(self, seed: int | None):
+        self.seed, self.count = seed, 0
+
+    def initializer(self):
+        if self.seed is None:
+            return "glorot_uniform"
+        self.count += 1
+        return keras.initializers.GlorotUniform(seed=int(self.seed) * 1009 + self.count)
+
+
+def _conv(x, filters: int, kernel: int, name: str, seeds: _Seeds, *, strides: int = 1, activation=None,
+          use_bias: bool = False):
+    """Mirror padding, then a 'valid' convolution: the output keeps the size (divided by ``strides``)."""
+    x = ReflectionPad2D(kernel // 2, name=f"{name}_pad")(x)
+    return keras.layers.Conv2D(filters, kernel, strides=strides, padding="valid", use_bias=use_bias,
+                               activation=activation, kernel_initializer=seeds.initializer(), name=name)(x)
+
+
+def _conv_norm_relu(x, filters: int, kernel: int, name: str, seeds: _Seeds, *, strides: int = 1):
+    x = _conv(x, filters, kernel, f"{name}_conv", seeds, strides=strides)
+    x = InstanceNormalization(name=f"{name}_norm")(x)
+    return keras.layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _residual_block(x, filters: int, name: str, seeds: _Seeds):
+    """``x + IN(conv(relu(IN(conv(x)))))``: the block can only add detail to what it gets."""
+    shortcut = x
+    x = _conv_norm_relu(x, filters, 3, f"{name}_a", seeds)
+    x = _conv(x, filters, 3, f"{name}_b_conv", seeds)
+    x = InstanceNormalization(name=f"{name}_b_norm")(x)
+    return keras.layers.Add(name=f"{name}_add")([shortcut, x])
+
+
+def _upsample(x, filters: int, name: str, seeds: _Seeds):
+    """Resize-convolution: nearest-neighbour x2, then a 3x3 conv (no checkerboard, unlike Conv2DTranspose)."""
+    x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
+    return _conv_norm_relu(x, filters, 3, name, seeds)
+
+
+def transform_net(
+    filters: int = 32, residual_blocks: int = 5, name: str = "transform_net", *, seed: int | None = None
+) -> keras.Model:
+    """The image transformation network of Johnson et al. (2016), lesson 06.
+
+    ``(B, H, W, 3)`` RGB in [0, 1] -> ``(B, H, W, 3)`` in [0, 1], for any ``H, W`` (at
+    least 8 px): mirror-pad to a multiple of 4, a 9x9 convolution, two stride-2
+    convolutions (``filters`` -> ``2 filters`` -> ``4 filters`` channels at a quarter
+    of the size), ``residual_blocks`` residual blocks, two resize-convolutions back up,
+    a 9x9 convolution to 3 channels with a sigmoid, and a crop back to the input size.
+    Every convolution but the last is followed by instance normalisation and a ReLU.
+    With the defaults it has about 1.7 million weights. ``seed`` makes the
+    initial weights reproducible.
+    """
+    if int(filters) < 1 or int(residual_blocks) < 0:
+        raise ValueError("filters must be at least 1 and residual_blocks at least 0.")
+    seeds = _Seeds(seed)
+    content_image = keras.Input(shape=(None, None, 3), name="content_image")
+    x = PadToMultiple(4, name="pad_to_multiple_of_4")(content_image)
+    x = _conv_norm_relu(x, filters, 9, "in", seeds)
+    x = _conv_norm_relu(x, 2 * filters, 3, "down1", seeds, strides=2)
+    x = _conv_norm_relu(x, 4 * filters, 3, "down2", seeds, strides=2)
+    for index in range(1, int(residual_blocks) + 1):
+        x = _residual_block(x, 4 * filters, f"res{index}", seeds)
+    x = _upsample(x, 2 * filters, "up1", seeds)
+    x = _upsample(x, filters, "up2", seeds)
+    # sigmoid(t) = (tanh(t / 2) + 1) / 2: the paper's scaled tanh, mapped to [0, 1].
+    x = _conv(x, 3, 9, "out_conv", seeds, activation="sigmoid", use_bias=True)
+    generated_image = CropToMatch(name="crop_to_input")([x, content_image])
+    return keras.Model(content_image, generated_image, name=name)
+
+
+def layer_table(model: keras.Model, height: int = 256, width: int = 256, *, skip_pads: bool = True) -> list[tuple]:
+    """``[(layer name, kind, output shape, weights)]`` for an input of ``height x width`` (lesson 06).
+
+    A text stand-in for ``keras.utils.plot_model``: it runs a zero image through the
+    model once and records each layer's output shape. Padding layers are left out
+    unless ``skip_pads=False``.
+    """
+    outputs = [layer.output for layer in model.layers[1:]]
+    probe = keras.Model(model.input, outputs)
+    values = probe(tf.zeros((1, height, width, 3)), training=False)
+    rows = []
+    for layer, value in zip(model.layers[1:], values):
+        if skip_pads and isinstance(layer, ReflectionPad2D):
+            continue
+        rows.append((layer.name, type(layer).__name__, tuple(value.shape[1:]), layer.count_params()))
+    return rows
+
+
+# --------------------------------------------------------------------------------------
+# The perceptual loss
+# --------------------------------------------------------------------------------------
+
+
+def _distributed_copy(extractor: FeatureExtractor) -> keras.Model:
+    """The extractor's VGG rebuilt inside the current ``tf.distribute`` scope (mirrored weights)."""
+    clone = keras.models.clone_model(extractor.vgg)
+    clone.set_weights(extractor.vgg.get_weights())
+    clone.trainable = False
+    clone.nst_description = extractor.description  # type: ignore[attr-defined]
+    return clone
+
+
+class PerceptualLoss:
+    """Content, style and total-variation costs of a *batch* of generated images (lesson 06).
+
+    ``loss(content_images, generated_images)`` returns the weighted costs
+    ``{"content", "style", "tv", "total"}`` (scalars, means over the batch), computed
+    with :func:`nst_tf.losses.content_loss`, :func:`~nst_tf.losses.style_loss` and
+    :func:`~nst_tf.losses.tv_loss`. The style targets (Gram matrices) come from
+    ``style_image`` once; the content targets are each photo's own features, so the
+    content part of VGG runs only up to ``content_layer``.
+
+    Args:
+        style_image: ``(h, w, 3)`` in [0, 1], a path or a sample name.
+        content_layer: default ``block2_conv2`` as in Johnson et al. (see
+            :data:`DEFAULT_FAST_CONTENT_LAYER`).
+        style_layers: names, or ``{layer: lambda_l}``; default the lesson-04 layers.
+        content_weight, style_weight, tv_weight: ``tf.Variable`` s inside; assigning
+            ``loss.style_weight = 0.2`` takes effect without retracing.
+        style_size: the style image's longest side in pixels (``None``: as given).
+        weights, net: which VGG (see :func:`nst_tf.features.feature_extractor`); VGG16
+            by default, like the paper and the offline weights.
+
+    Built inside ``strategy.scope()``, it keeps its own mirrored copy of VGG.
+    """
+
+    def __init__(
+        self,
+        style_image,
+        *,
+        content_layer: str = DEFAULT_FAST_CONTENT_LAYER,
+        style_layers: Union[Sequence[str], Mapping[str, float]] = DEFAULT_FAST_STYLE_LAYERS,
+        content_weight: float = DEFAULT_FAST_WEIGHTS["content_weight"],
+        style_weight: float = DEFAULT_FAST_WEIGHTS["style_weight"],
+        tv_weight: float = DEFAULT_FAST_WEIGHTS["tv_weight"],
+        style_size: int | None = None,
+        weights: str | os.PathLike | None = "auto",
+        net: str = "vgg16",
+        extractor: FeatureExtractor | None = None,
+    ):
+        for label, value in (("content_weight", content_weight), ("style_weight", style_weight),
+                             ("tv_weight", tv_weight)):
+            if not np.isfinite(value) or value < 0:
+                raise ValueError(f"{label} must be a finite number >= 0, got {value!r}.")
+        self.content_layer = str(content_layer)
+        self.style_layer_weights = L.normalize_layer_weights(
+            [style_layers] if isinstance(style_layers, str) else style_layers
+        )
+        layers = list(dict.fromkeys([self.content_layer, *self.style_layer_weights]))
+        extractor = extractor or feature_extractor(layers, weights=weights, net=net)
+        vgg = _distributed_copy(extractor) if tf.distribute.has_strategy() else extractor.vgg
+        self.extractor = FeatureExtractor(vgg, layers, extractor.net, extractor.weights)
+        self.content_extractor = FeatureExtractor(vgg, [self.content_layer], extractor.net, extractor.weights)
+        self.style_image = prepare_image(style_image, style_size)
+        gram = style_statistic("gram")
+        features = self.extractor(self.style_image[np.newaxis])
+        self.style_targets = {name: tf.constant(gram(features[name])) for name in self.style_layer_weights}
+        self._weights = tf.Variable([content_weight, style_weight, tv_weight], dtype=tf.float32,
+                                    trainable=False, name="perceptual_loss_weights")
+
+    def _weight(index: int):  # noqa: N805 - property factory
+        def getter(self) -> float:
+            return float(self._weights[index].numpy())
+
+        def setter(self, value: float) -> None:
+            self._weights[index].assign(float(value))
+
+        return property(getter, setter)
+
+    content_weight = _weight(0)
+    style_weight = _weight(1)
+    tv_weight = _weight(2)
+    del _weight
+
+    def __call__(self, content_images, generated_images) -> dict[str, tf.Tensor]:
+        """Weighted costs of ``generated_images`` ``(B, H, W, 3)`` for their ``content_images``."""
+        content_target = tf.stop_gradient(self.content_extractor.model(content_images, training=False)[
+            self.content_layer])
+        features = self.extractor.model(generated_images, training=False)
+        content = L.content_loss(content_target, features[self.content_layer])
+        style = L.style_loss(self.style_targets, features, self.style_layer_weights)
+        tv = L.tv_loss(generated_images)
+        weighted = {
+            "content": self._weights[0] * content,
+            "style": self._weights[1] * style,
+            "tv": self._weights[2] * tv,
+        }
+        weighted["total"] = weighted["content"] + weighted["style"] + weighted["tv"]
+        return weighted
+
+    def evaluate(self, model: keras.Model, content_images) -> dict[str, float]:
+        """The weighted costs of ``model`` on a fixed batch ``(B, H, W, 3)``, as floats."""
+        content_images = tf.convert_to_tensor(content_images, tf.float32)
+        values = self(content_images, model(content_images, training=False))
+        return {key: float(value) for key, value in values.items()}
+
+
+# --------------------------------------------------------------------------------------
+# Training images: a tf.data pipeline of random crops
+# --------------------------------------------------------------------------------------
+
+
+def image_files(folder: str | os.PathLike) -> list[Path]:
+    """The picture files in ``folder`` and its subfolders, sorted (hidden files skipped)."""
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise ValueError(f"{os.fspath(folder)} is not a folder of images.")
+    return sorted(
+        path for path in root.rglob("*")
+        if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".") and path.is_file()
+    )
+
+
+def _warn(message: str) -> None:
+    print(f"nst-tf: warning: {message}", file=sys.stderr)
+
+
+def _load_uint8(path, max_size: int) -> np.ndarray | None:
+    """A picture as uint8 ``(H, W, 3)`` shrunk to ``max_size``, or ``None`` if it cannot be read."""
+    from .images import ImageError, load_image
+
+    try:
+        image = load_image(path, max_size=max_size)
+    except ImageError:
+        return None
+    return np.rint(image * 255.0).astype(np.uint8)
+
+
+def _in_memory_dataset(sources: Sequence, max_size: int, seed: int) -> tf.data.Dataset:
+    """Pictures read once and padded into one uint8 array; elements are ``(H, W, 3)`` uint8."""
+    from . import data
+
+    pictures = []
+    for source in sources:
+        if isinstance(source, Path):
+            picture = _load_uint8(source, max_size)
+        else:  # a sample name
+            picture = np.rint(data.load(source, max_size=max_size) * 255.0).astype(np.uint8)
+        if picture is None:
+            _warn(f"skipping {source}: not a readable image of at least 32 px")
+        else:
+            pictures.append(picture)
+    if not pictures:
+        raise ValueError("None of the training images could be read.")
+    height = max(p.shape[0] for p in pictures)
+    width = max(p.shape[1] for p in pictures)
+    padded = np.zeros((len(pictures), height, width, 3), np.uint8)
+    for index, picture in enumerate(pictures):
+        padded[index, : picture.shape[0], : picture.shape[1]] = picture
+    sizes = np.array([p.shape[:2] for p in pictures], np.int32)
+    dataset = tf.data.Dataset.from_tensor_slices((padded, sizes))
+    dataset = dataset.shuffle(len(pictures), seed=seed).repeat()
+
+    @tf.autograph.experimental.do_not_convert
+    def unpad(picture, size):
+        return picture[: size[0], : size[1]]
+
+    return dataset.map(unpad)
+
+
+def _streaming_dataset(files: Sequence[Path], max_size: int, seed: int) -> tf.data.Dataset:
+    """Pictures read from disk as needed (large folders such as COCO); unreadable ones are skipped."""
+
+    def load(path):
+        name = path.numpy().decode("utf-8")
+        picture = _load_uint8(name, max_size)
+        if picture is None:
+            _warn(f"skipping {name}: not a readable image of at least 32 px")
+            return np.zeros((0, 0, 3), np.uint8)
+        return picture
+
+    @tf.autograph.experimental.do_not_convert
+    def load_op(path):
+        picture = tf.py_function(load, [path], tf.uint8)
+        picture.set_shape([None, None, 3])
+        return picture
+
+    @tf.autograph.experimental.do_not_convert
+    def readable(picture):
+        return tf.size(picture) > 0
+
+    # A folder with no readable picture at all would make the filter below wait forever.
+    if not any(_load_uint8(path, max_size) is not None for path in files[:32]):
+        raise ValueError(f"None of the first {min(len(files), 32)} training images could be read, e.g. {files[0]}.")
+    dataset = tf.data.Dataset.from_tensor_slices([os.fspath(f) for f in files])
+    dataset = dataset.shuffle(min(len(files), 10_000), seed=seed).repeat()
+    dataset = dataset.map(load_op, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.filter(readable)
+
+
+@tf.autograph.experimental.do_not_convert
+def _random_crop(picture: tf.Tensor, seed: tf.Tensor, size: int) -> tf.Tensor:
+    """A random square crop (side between ``size`` and the picture's shorter side) resized to ``size``, maybe flipped."""
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
+    picture = tf.image.convert_image_dtype(picture, tf.float32)
+    shape = tf.shape(picture)
+    shorter = tf.minimum(shape[0], shape[1])
+    smallest = tf.minimum(size, shorter)
+    fraction = tf.random.stateless_uniform([], seeds[0])
+    side = smallest + tf.cast(fraction * tf.cast(shorter - smallest + 1, tf.float32), tf.int32)
+    side = tf.minimum(side, shorter)
+    crop = tf.image.stateless_random_crop(picture, tf.stack([side, side, 3]), seeds[1])
+    crop = tf.image.resize(crop, [size, size], method="bilinear", antialias=True)
+    crop = tf.image.stateless_random_flip_left_right(crop, seeds[2])
+    return tf.clip_by_value(crop, 0.0, 1.0)
+
+
+def training_images(
+    images: str | os.PathLike | Sequence | None = None,
+    *,
+    size: int = 256,
+    batch_size: int = 4,
+    seed: int = 0,
+) -> tf.data.Dataset:
+    """Endless batches ``(batch_size, size, size, 3)`` of random crops in [0, 1] (lesson 06).
+
+    ``images``: a folder (searched recursively for :data:`IMAGE_SUFFIXES`), a list of
+    files or sample names, or ``None`` for the sample content photos that ship with
+    nst-tf (:func:`nst_tf.data.names`). Each crop is a random square whose side lies
+    between ``size`` and the picture's shorter side, resized to ``size`` (so one
+    photo gives views at several scales), flipped left-right half the time.
+    Pictures are first shrunk to at most ``2 * size`` pixels. Up to
+    :data:`IN_MEMORY_LIMIT` pictures are read into memory once; more are read from
+    disk in parallel, and unreadable files are skipped. A real model wants tens of
+    thousands of photos, e.g. COCO (``train2014/``, 83k pictures).
+    """
+    from . import data
+
+    size, batch_size = int(size), int(batch_size)
+    if size < 16 or batch_size < 1:
+        raise ValueError(f"size must be at least 16 px and batch_size at least 1, got {size} and {batch_size}.")
+    max_size = 2 * size
+    if images is None:
+        sources: list = data.names("content")
+    elif isinstance(images, (str, os.PathLike)):
+        sources = image_files(images)
+        if not sources:
+            raise ValueError(f"{os.fspath(images)} holds no image files ({' '.join(IMAGE_SUFFIXES)}).")
+    else:
+        sources = [Path(s) if Path(s).is_file() else s for s in images]
+    if images is None or len(sources) <= IN_MEMORY_LIMIT:
+        pictures = _in_memory_dataset(sources, max_size, seed)
+    else:
+        pictures = _streaming_dataset(sources, max_size, seed)
+    crop_seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    dataset = tf.data.Dataset.zip((pictures, crop_seeds))
+    dataset = dataset.map(functools.partial(_random_crop, size=size), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+# --------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class FastTrainingResult:
+    """What :func:`train` returns; unpacks as ``model, history = train(...)``.
+
+    ``previews`` is a list of ``(step, image)`` with the preview image stylized by the
+    network at that step; ``step`` the number of steps done (including resumed ones).
+    """
+
+    model: keras.Model
+    history: History
+    previews: list = field(default_factory=list)
+    step: int = 0
+    interrupted: bool = False
+    seconds: float = 0.0
+    checkpoint: str | None = None
+
+    def __iter__(self):
+        return iter((self.model, self.history))
+
+
+def _replicas(strategy) -> int:
+    return int(strategy.num_replicas_in_sync)
+
+
+def _preview_array(preview_image, images, size: int) -> np.ndarray:
+    """The picture used for previews: given, or the first training picture, at most ``max(2 * size, 128)`` px."""
+    from . import data
+
+    limit = max(2 * size, 128)
+    if preview_image is not None:
+        return prepare_image(preview_image, limit)
+    if images is None or not isinstance(images, (str, os.PathLike)):
+        first = data.names("content")[0] if images is None else list(images)[0]
+        return prepare_image(first, limit)
+    for path in image_files(images):
+        picture = _load_uint8(path, limit)
+        if picture is not None:
+            return picture.astype(np.float32) / 255.0
+    raise ValueError(f"{os.fspath(images)} holds no readable image for the preview.")
+
+
+def train(
+    style_image,
+    images: str | os.PathLike | Sequence | None = None,
+    *,
+    steps: int = 2000,
+    batch_size: int = 4,
+    size: int = 256,
+    learning_rate: float = 1e-3,
+    content_weight: float = DEFAULT_FAST_WEIGHTS["content_weight"],
+    style_weight: float = DEFAULT_FAST_WEIGHTS["style_weight"],
+    tv_weight: float = DEFAULT_FAST_WEIGHTS["tv_weight"],
+    content_layer: str = DEFAULT_FAST_CONTENT_LAYER,
+    style_layers: Union[Sequence[str], Mapping[str, float]] = DEFAULT_FAST_STYLE_LAYERS,
+    style_size: int | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 500,
+    resume: bool = True,
+    preview_every: int | None = None,
+    preview_image=None,
+    preview: bool = False,
+    callback: Callable[[int, np.ndarray, dict], bool | None] | None = None,
+    progress: bool = True,
+    log_every: int = 10,
+    strategy: tf.distribute.Strategy | None = None,
+    seed: int = 0,
+    weights: str | os.PathLike | None = "auto",
+    net: str = "vgg16",
+    filters: int = 32,
+    residual_blocks: int = 5,
+    model: keras.Model | None = None,
+) -> FastTrainingResult:
+    """Train a transformation network for one style (Johnson et al., 2016; lesson 06).
+
+    Args:
+        style_image: ``(h, w, 3)`` in [0, 1], a path, URL or sample name.
+        images: the training photos: a folder, a list of files, or ``None`` for the few
+            sample photos that ship with nst-tf (fine for a demo; a real model wants a
+            large set such as COCO). See :func:`training_images`.
+        steps: total number of Adam steps (a resumed run continues up to ``steps``).
+        batch_size: photos per step, over all replicas (a multiple of their number).
+        size: side of the square training crops in pixels.
+        learning_rate: Adam's step size.
+        content_weight, style_weight, tv_weight: the weights of the perceptual loss.
+        content_layer, style_layers, style_size, weights, net: see :class:`PerceptualLoss`;
+            ``style_size`` defaults to ``size`` (at least 64 px).
+        checkpoint_dir: where ``tf.train.CheckpointManager`` keeps the last 3 checkpoints
+            (every ``checkpoint_every`` steps, at the end and on Ctrl-C); with ``resume``
+            an existing checkpoint there is restored first.
+        preview_every: stylize the preview picture every so many steps (default: 5 times
+            per run; 0 for never); the images are in ``result.previews``, shown live
+            with ``preview=True`` in a notebook and passed to ``callback(step, image,
+            losses)``, which may return ``False`` to stop.
+        progress: a tqdm bar with the losses.
+        strategy: a ``tf.distribute`` strategy (default: the current one). The model,
+            optimiser and VGG are built in ``strategy.scope()`` and each step runs
+            through ``strategy.run``, so one GPU, several GPUs or a TPU run this code.
+        seed: the initial weights and the random crops.
+        filters, residual_blocks: the network's size (see :func:`transform_net`).
+        model: continue training this network instead of building a new one.
+
+    Returns:
+        :class:`FastTrainingResult`, which unpacks as ``model, history``.
+    """
+    steps, batch_size, size = int(steps), int(batch_size), int(size)
+    if steps < 1:
+        raise ValueError("steps must be at least 1.")
+    if not np.isfinite(learning_rate) or learning_rate <= 0:
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
+    strategy = strategy or tf.distribute.get_strategy()
+    if batch_size < 1 or batch_size % _replicas(strategy):
+        raise ValueError(
+            f"batch_size ({batch_size}) must be a positive multiple of the number of replicas ({_replicas(strategy)})."
+        )
+    preview_every = max(steps // 5, 1) if preview_every is None else int(preview_every)
+    dataset = training_images(images, size=size, batch_size=batch_size, seed=seed)
+    preview_picture = _preview_array(preview_image, images, size) if preview_every > 0 else None
+
+    with strategy.scope():
+        loss = PerceptualLoss(
+            style_image, content_layer=content_layer, style_layers=style_layers, content_weight=content_weight,
+            style_weight=style_weight, tv_weight=tv_weight, style_size=style_size or max(size, 64),
+            weights=weights, net=net,
+        )
+        model = model or transform_net(filters, residual_blocks, seed=seed)
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        optimizer.build(model.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+    manager = None
+    if checkpoint_dir is not None:
+        manager = tf.train.CheckpointManager(checkpoint, os.fspath(checkpoint_dir), max_to_keep=3)
+        if resume and manager.latest_checkpoint:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    start = int(step.numpy())
+    saved = {"step": start, "path": manager.latest_checkpoint if manager is not None and start else None}
+    if start:  # different crops from those the first part of the run saw
+        dataset = training_images(images, size=size, batch_size=batch_size, seed=seed + start)
+    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+
+    def replica_step(content_images):
+        with tf.GradientTape() as tape:
+            generated_images = model(content_images, training=True)
+            components = loss(content_images, generated_images)
+            # Each replica sees batch_size / replicas photos; the optimiser sums the gradients.
+            scaled = components["total"] / _replicas(strategy)
+        gradients = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        return components
+
+    # No Python control flow depends on tensors here, so AutoGraph is not needed.
+    @functools.partial(tf.function, autograph=False)
+    def train_step(iterator):
+        per_replica = strategy.run(replica_step, args=(next(iterator),))
+        step.assign_add(1)
+        return {key: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                for key, value in per_replica.items()}
+
+    def apply_model(images):
+        return model(images, training=False)
+
+    @functools.partial(tf.function, autograph=False)
+    def preview_step(picture):
+        outputs = strategy.run(apply_model, args=(picture,))
+        return strategy.experimental_local_results(outputs)[0]
+
+    result = FastTrainingResult(model=model, history=History(), step=start, checkpoint=saved["path"])
+    live = LivePreview() if preview else None
+    bar = ProgressBar(steps, enabled=progress, description="training")
+    bar.update(start)
+    began = time.perf_counter()
+    pending: list[dict] = []
+
+    def flush(index: int) -> dict:
+        if not pending:
+            return result.history.last()
+        stacked = {key: np.asarray(tf.stack([p[key] for p in pending])) for key in pending[0]}
+        first = index - len(pending) + 1
+        for offset in range(len(pending)):
+            values = {key: float(stacked[key][offset]) for key in stacked}
+            if not np.isfinite(values["total"]):
+                raise NonFiniteLossError(
+                    f"The training cost became {values['total']} at step {first + offset}: lower the "
+                    f"learning rate ({learning_rate:g}) or the weights (content_weight={content_weight:g}, "
+                    f"style_weight={style_weight:g}, tv_weight={tv_weight:g})."
+                )
+            result.history.append(first + offset, values, time.perf_counter() - began)
+        bar.update(len(pending), result.history.last())
+        pending.clear()
+        return result.history.last()
+
+    def save_checkpoint() -> None:
+        done = int(step.numpy())
+        if manager is not None and done != saved["step"]:
+            saved["step"], saved["path"] = done, manager.save(checkpoint_number=done)
+            result.checkpoint = saved["path"]
+
+    try:
+        for index in range(start + 1, steps + 1):
+            pending.append(train_step(iterator))
+            previewing = preview_every > 0 and (index % preview_every == 0 or index == steps)
+            if index % max(1, int(log_every)) == 0 or index == steps or previewing:
+                losses = flush(index)
+            result.step = index
+            if manager is not None and index % max(1, int(checkpoint_every)) == 0:
+                save_checkpoint()
+            if previewing:
+                image = preview_step(tf.constant(preview_picture[np.newaxis])).numpy()[0]
+                result.previews.append((index, image))
+                if live is not None:
+                    live.update(image, result.history)
+                if callback is not None and callback(index, image, losses) is False:
+                    break
+    except KeyboardInterrupt:
+        result.interrupted = True
+    finally:
+        with contextlib.suppress(Exception):
+            flush(int(step.numpy()))
+        bar.close()
+        result.step = int(step.numpy())
+        result.seconds = time.perf_counter() - began
+    save_checkpoint()  # the end of the run (or where Ctrl-C stopped it), unless just saved
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# Using a trained network
+# --------------------------------------------------------------------------------------
+
+_COMPILED: "weakref.WeakKeyDictionary[keras.Model, Callable]" = weakref.WeakKeyDictionary()
+
+
+def _compiled(model: keras.Model) -> Callable:
+    """One ``tf.function`` per model that accepts any batch size and image size without retracing."""
+    function = _COMPILED.get(model)
+    if function is None:
+
+        def apply_model(batch):
+            return model(batch, training=False)
+
+        function = tf.function(apply_model, input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
+                               autograph=False)
+        _COMPILED[model] = function
+    return function
+
+
+def stylize_fast(model: keras.Model, images, *, batch_size: int = 8):
+    """Stylize one image ``(H, W, 3)``, a batch ``(N, H, W, 3)`` or a list of images in one pass each (lesson 06).
+
+    Values in [0, 1] (uint8 is scaled). Returns float32 NumPy arrays of the same
+    shape(s) in [0, 1]. A batch is run ``batch_size`` images at a time.
+    """
+    if isinstance(images, (list, tuple)):
+        return [stylize_fast(model, image, batch_size=batch_size) for image in images]
+    from .images import to_batch
+
+    batch = to_batch(images)
+    single = tf.convert_to_tensor(images).shape.rank == 3
+    function = _compiled(model)
+    step = max(1, int(batch_size))
+    outputs = [function(batch[start : start + step]).numpy() for start in range(0, int(batch.shape[0]), step)]
+    result = np.clip(np.concatenate(outputs, axis=0), 0.0, 1.0).astype(np.float32)
+    return result[0] if single else result
+
+
+def save_model(model: keras.Model, path: str | os.PathLike) -> Path:
+    """Write ``model`` to ``path`` (must end in ``.keras``) atomically: a crash leaves no half file."""
+    out = Path(path).expanduser()
+    if out.suffix != ".keras":
+        raise ModelError(f"cannot save {os.fspath(path)}: the file name must end in .keras")
+    if not out.parent.is_dir():
+        raise ModelError(f"cannot save {os.fspath(path)}: the folder {os.fspath(out.parent)} does not exist")
+    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".keras")
+    os.close(handle)
+    try:
+        model.save(temporary)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private (0600)
+        os.replace(temporary, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return out
+
+
+def load_model(path: str | os.PathLike) -> keras.Model:
+    """Load a network saved with :func:`save_model` / ``model.save``; :class:`ModelError` if it is not one.
+
+    The custom layers of this module are registered with Keras, so plain
+    ``keras.models.load_model(path)`` works too once ``nst_tf.fast`` is imported.
+    """
+    source = Path(path).expanduser()
+    name = os.fspath(path)
+    if not source.is_file():
+        raise ModelError(f"{name} does not exist" if not source.exists() else f"{name} is not a file")
+    if source.suffix != ".keras":
+        raise ModelError(f"{name} is not a .keras model file")
+    if not zipfile.is_zipfile(source):
+        raise ModelError(f"{name} is not a valid .keras model (not a zip archive)")
+    try:
+        model = keras.models.load_model(source, compile=False)
+    except Exception as error:  # noqa: BLE001 - zip, JSON, h5 and Keras errors all mean "not a model"
+        reason = " ".join(str(error).split())[:160] or type(error).__name__
+        raise ModelError(f"{name} is not a valid .keras model ({reason})") from None
+    shapes = [tuple(t.shape) for t in (*model.inputs, *model.outputs)] if isinstance(model, keras.Model) else []
+    if len(shapes) != 2 or any(len(s) != 4 or s[-1] != 3 for s in shapes):
+        raise ModelError(f"{name} is a Keras model but not an image-to-image network (RGB in, RGB out)")
+    return model

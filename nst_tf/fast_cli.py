@@ -1,0 +1,389 @@
+"""``nst-tf train-fast`` and ``nst-tf apply``: train a fast style network, then use it (lesson 06).
+
+    nst-tf train-fast style/swirls --images ~/coco/train2014 -o swirls.keras --steps 40000
+    nst-tf train-fast style/swirls -o swirls-demo.keras --steps 300 --size 128   # the sample photos
+    nst-tf apply swirls.keras photo.jpg -o photo-swirls.png
+    nst-tf apply swirls.keras holiday/ more.jpg -o stylized/                    # one file per input
+
+:mod:`nst_tf.cli` imports this module and calls :func:`register`. Nothing here imports
+TensorFlow until the arguments and input files have been checked, so mistakes are
+reported at once, as one line ``nst-tf: error: ...`` with exit status 2, and nothing
+is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+__all__ = ["register", "run_train_fast", "run_apply", "TRAIN_SUFFIXES"]
+
+#: Pictures that ``train-fast --images`` and a folder given to ``apply`` pick up (as :data:`nst_tf.fast.IMAGE_SUFFIXES`).
+TRAIN_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+_WEIGHT_CHOICES = ("auto", "imagenet", "offline")
+_EXIT_INTERRUPTED = 130
+
+
+# --------------------------------------------------------------------------- option types
+
+
+def _number(kind: str):
+    def convert(text: str):
+        try:
+            value = int(text) if kind in ("count", "size") else float(text)
+        except ValueError:
+            value = None
+        if kind == "count" and (value is None or value < 1):
+            raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+        if kind == "size":
+            from .images import MIN_SIZE  # Pillow and NumPy only
+
+            if value is None or value < MIN_SIZE:
+                raise argparse.ArgumentTypeError(f"must be a whole number of at least {MIN_SIZE} px, got {text!r}")
+        if kind in ("positive", "non_negative"):
+            ok = value is not None and math.isfinite(value) and (value > 0 if kind == "positive" else value >= 0)
+            if not ok:
+                wanted = "a positive number" if kind == "positive" else "a number >= 0"
+                raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+        return value
+
+    convert.__name__ = {"count": "whole number", "size": "size", "positive": "positive number",
+                        "non_negative": "number"}[kind]
+    return convert
+
+
+_count, _size, _positive, _non_negative = (_number(k) for k in ("count", "size", "positive", "non_negative"))
+
+
+def _fast_defaults() -> dict[str, Any]:
+    """``DEFAULT_FAST_WEIGHTS`` read from nst_tf/fast.py's source, so ``--help`` needs no TensorFlow."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("nst_tf.fast")
+        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))  # type: ignore[union-attr, arg-type]
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "DEFAULT_FAST_WEIGHTS" for t in node.targets):
+                return ast.literal_eval(node.value)
+    except Exception:  # noqa: BLE001 - help text only
+        pass
+    return {}
+
+
+# --------------------------------------------------------------------------- register
+
+
+def register(subparsers) -> None:
+    """Add ``train-fast`` and ``apply`` to the ``nst-tf`` command line (called by :mod:`nst_tf.cli`)."""
+    _register_train_fast(subparsers)
+    _register_apply(subparsers)
+
+
+def _register_train_fast(subparsers) -> None:
+    from .cli import add_common_arguments
+
+    weights = _fast_defaults()
+
+    def default(key: str) -> str:
+        return f"{weights[key]:g}" if key in weights else "the library's default"
+
+    parser = subparsers.add_parser(
+        "train-fast",
+        help="train a network that stylizes any photo in one pass (Johnson et al. 2016)",
+        description="Train a transformation network for the style STYLE on the photos in --images "
+                    "(a real model wants many, e.g. COCO's train2014 folder, and a GPU; without --images "
+                    "the few sample photos that ship with nst-tf are used, enough for a demo). "
+                    "Use the result with 'nst-tf apply'.",
+        epilog="Exit status: 0 success, 2 bad input or option (one line on stderr, nothing written), "
+               "1 the training failed (e.g. the cost became NaN: lower the learning rate), 130 interrupted "
+               "with Ctrl-C (the model so far is written, and checkpointed with --checkpoint-dir).",
+    )
+    parser.add_argument("style", metavar="STYLE", help="the style picture: a file, URL or sample name (style/swirls)")
+    parser.add_argument("--images", metavar="DIR",
+                        help="folder of training photos, searched recursively (default: the sample photos)")
+    parser.add_argument("-o", "--output", metavar="MODEL.keras", required=True,
+                        help="where to write the trained network (a .keras file)")
+    parser.add_argument("--steps", type=_count, default=2000, metavar="N",
+                        help="training steps; with --checkpoint-dir a resumed run continues up to N "
+                             "(default: %(default)s)")
+    parser.add_argument("--size", type=_size, default=256, metavar="PX",
+                        help="side of the square training crops in pixels (default: %(default)s)")
+    parser.add_argument("--batch-size", type=_count, default=4, metavar="B",
+                        help="photos per step (default: %(default)s)")
+    parser.add_argument("--learning-rate", type=_positive, default=1e-3, metavar="LR",
+                        help="Adam's step size (default: %(default)s)")
+    group = parser.add_argument_group("costs")
+    group.add_argument("--content-weight", type=_non_negative, metavar="A",
+                       help=f"weight of the content cost (default: {default('content_weight')})")
+    group.add_argument("--style-weight", type=_non_negative, metavar="B",
+                       help=f"weight of the style cost (default: {default('style_weight')})")
+    group.add_argument("--tv-weight", type=_non_negative, metavar="C",
+                       help=f"weight of the total-variation cost (default: {default('tv_weight')})")
+    group.add_argument("--style-size", type=_size, metavar="PX",
+                       help="longest side of the style picture; smaller gives finer strokes (default: --size, at least 64)")
+    parser.add_argument("--checkpoint-dir", metavar="D",
+                        help="keep checkpoints here and resume from the latest one found there")
+    parser.add_argument("--checkpoint-every", type=_count, default=500, metavar="N",
+                        help="steps between checkpoints (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="seed for the initial weights and the random crops (default: 0)")
+    add_common_arguments(parser, "weights", "overwrite", "progress")
+    parser.set_defaults(run=run_train_fast)
+
+
+def _register_apply(subparsers) -> None:
+    from .cli import add_common_arguments
+
+    parser = subparsers.add_parser(
+        "apply",
+        help="stylize photos with a network from 'nst-tf train-fast' (one pass each)",
+        description="Stylize each INPUT (an image file, a folder of images, a URL or a sample name) with "
+                    "the network MODEL.keras. With one input, OUT is the image to write (or a folder); with "
+                    "several inputs or a folder, OUT is a folder (created if needed) that gets one image per "
+                    "input with the same name.",
+        epilog="Exit status: 0 success, 2 bad input or option (one line on stderr, nothing written), "
+               "1 an unexpected failure, 130 interrupted (what was written is removed).",
+    )
+    parser.add_argument("model", metavar="MODEL.keras", help="the trained network")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="images or folders of images")
+    parser.add_argument("-o", "--output", metavar="OUT", required=True,
+                        help="an image file (one input) or a folder (any number of inputs)")
+    add_common_arguments(parser, "size", "overwrite", "progress")
+    parser.set_defaults(size=1024, run=run_apply)
+
+
+# --------------------------------------------------------------------------- shared checks
+
+
+def _is_url(text: str) -> bool:
+    return text.lower().startswith(("http://", "https://"))
+
+
+def _cli():
+    from . import cli
+
+    return cli
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """True if ``a`` and ``b`` name the same file (same inode, or equal resolved paths)."""
+    with contextlib.suppress(OSError):
+        if os.path.samefile(a, b):
+            return True
+    try:
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _check_weights(value: str) -> str:
+    if value in _WEIGHT_CHOICES:
+        return value
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise _cli().CLIError(
+            f"weights file not found: {value} (use {', '.join(_WEIGHT_CHOICES)} or a path to a .h5 file)"
+        )
+    return os.fspath(path)
+
+
+def _check_model_output(output: str, inputs: list[str], overwrite: bool) -> Path:
+    cli = _cli()
+    out = Path(output).expanduser()
+    if out.suffix != ".keras":
+        raise cli.CLIError(f"cannot save {output}: the model file name must end in .keras")
+    for source in cli.protected_paths(inputs):
+        if _same_file(out, Path(source)):
+            raise cli.CLIError(f"refusing to overwrite the input file {output}; choose another output name")
+    if out.is_dir():
+        raise cli.CLIError(f"cannot save {output}: it is a folder")
+    if not out.parent.is_dir():
+        raise cli.CLIError(f"cannot save {output}: the folder {os.fspath(out.parent)} does not exist")
+    if not os.access(out.parent, os.W_OK):
+        raise cli.CLIError(f"cannot save {output}: the folder {os.fspath(out.parent)} is not writable")
+    if out.exists() and not overwrite:
+        raise cli.CLIError(f"{output} already exists; add --overwrite to replace it")
+    return out
+
+
+def _pictures_in(folder: Path, recursive: bool) -> list[Path]:
+    found = folder.rglob("*") if recursive else folder.iterdir()
+    return sorted(p for p in found if p.suffix.lower() in TRAIN_SUFFIXES and not p.name.startswith(".")
+                  and p.is_file())
+
+
+# --------------------------------------------------------------------------- train-fast
+
+
+def run_train_fast(args) -> int:
+    """``nst-tf train-fast``: check everything, train, write the model atomically."""
+    cli = _cli()
+    started = time.perf_counter()
+    out = _check_model_output(args.output, [args.style], args.overwrite)
+    weights = _check_weights(args.weights)
+    images = None
+    if args.images is not None:
+        folder = Path(args.images).expanduser()
+        if not folder.is_dir():
+            raise cli.CLIError(f"--images {args.images}: " + ("not a folder" if folder.exists() else "no such folder"))
+        if not _pictures_in(folder, recursive=True):
+            raise cli.CLIError(f"--images {args.images} holds no image files ({' '.join(TRAIN_SUFFIXES)})")
+        images = os.fspath(folder)
+    if args.checkpoint_dir is not None and Path(args.checkpoint_dir).expanduser().exists() \
+            and not Path(args.checkpoint_dir).expanduser().is_dir():
+        raise cli.CLIError(f"--checkpoint-dir {args.checkpoint_dir} exists and is not a folder")
+    if _is_url(args.style):
+        cli.import_tensorflow(args.verbose)
+    style_size = args.style_size or max(args.size, 64)
+    style_image = cli.load_input(args.style, max_size=style_size)
+
+    cli.import_tensorflow(args.verbose)
+    from . import fast
+
+    options = {name: getattr(args, name) for name in ("content_weight", "style_weight", "tv_weight")
+               if getattr(args, name) is not None}
+    result = fast.train(
+        style_image, images, steps=args.steps, batch_size=args.batch_size, size=args.size,
+        learning_rate=args.learning_rate, style_size=style_size,
+        checkpoint_dir=None if args.checkpoint_dir is None else os.fspath(Path(args.checkpoint_dir).expanduser()),
+        checkpoint_every=args.checkpoint_every, preview_every=0, progress=args.progress, seed=args.seed,
+        weights=weights, **options,
+    )
+    if result.interrupted and not result.history["step"] and result.step == 0:
+        print("interrupted before the first step; nothing written", flush=True)
+        return _EXIT_INTERRUPTED
+    if out.exists() and not args.overwrite:  # appeared while we were training
+        raise cli.CLIError(f"{args.output} already exists; add --overwrite to replace it")
+    fast.save_model(result.model, out)
+    summary = f"{args.output} ({result.step} steps, {time.perf_counter() - started:.1f} s)"
+    if result.interrupted:
+        print(f"interrupted: wrote the network so far to {summary}", flush=True)
+        return _EXIT_INTERRUPTED
+    print(f"wrote {summary}", flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def _expand_inputs(inputs: list[str]) -> tuple[list[str], bool]:
+    """Files, URLs and sample names, with folders replaced by their pictures; and whether a folder was given."""
+    cli = _cli()
+    expanded, had_folder = [], False
+    for source in inputs:
+        path = Path(source).expanduser()
+        if not _is_url(source) and path.is_dir():
+            pictures = _pictures_in(path, recursive=False)
+            if not pictures:
+                raise cli.CLIError(f"{source} holds no image files ({' '.join(TRAIN_SUFFIXES)})")
+            expanded += [os.fspath(p) for p in pictures]
+            had_folder = True
+        else:
+            expanded.append(source)
+    return expanded, had_folder
+
+
+def _stem_and_suffix(source: str) -> tuple[str, str]:
+    from .images import SAVE_FORMATS
+
+    name = Path(urlparse(source).path if _is_url(source) else source)
+    suffix = name.suffix.lower() if name.suffix.lower() in SAVE_FORMATS else ".png"
+    return (name.stem or "image"), suffix
+
+
+def _plan_outputs(args, sources: list[str], had_folder: bool, also_protect: list[str]
+                  ) -> tuple[dict[str, Path], Path | None]:
+    """``{source: output file}`` and the folder to create (or ``None``), refusing anything unsafe."""
+    cli = _cli()
+    out = Path(args.output).expanduser()
+    protected = cli.protected_paths([*sources, *also_protect])
+    if len(sources) == 1 and not had_folder and not out.is_dir():
+        return {sources[0]: cli.check_output(args.output, [*sources, *also_protect], args.overwrite)}, None
+    if out.exists() and not out.is_dir():
+        raise cli.CLIError(f"{args.output} is not a folder; with several inputs -o must name a folder")
+    create = None
+    if not out.exists():
+        if not out.parent.is_dir():
+            raise cli.CLIError(f"cannot create the folder {args.output}: {os.fspath(out.parent)} does not exist")
+        create = out
+    elif not os.access(out, os.W_OK):
+        raise cli.CLIError(f"cannot write into {args.output}: the folder is not writable")
+    plan: dict[str, Path] = {}
+    claimed: dict[Path, str] = {}
+    for source in sources:
+        stem, suffix = _stem_and_suffix(source)
+        target = out / f"{stem}{suffix}"
+        if target in claimed:
+            raise cli.CLIError(f"{claimed[target]} and {source} would both be written to {os.fspath(target)}; "
+                               "rename one of them")
+        claimed[target] = source
+        for item in protected:
+            if _same_file(target, Path(item)):
+                raise cli.CLIError(f"refusing to overwrite the input file {os.fspath(target)}; "
+                                   "choose another output folder")
+        if target.exists() and not args.overwrite:
+            raise cli.CLIError(f"{os.fspath(target)} already exists; add --overwrite to replace it")
+        plan[source] = target
+    return plan, create
+
+
+def run_apply(args) -> int:
+    """``nst-tf apply``: check every input and output, then stylize and save one image per input."""
+    cli = _cli()
+    started = time.perf_counter()
+    model_path = Path(args.model).expanduser()
+    if not model_path.is_file():
+        raise cli.CLIError(f"{args.model} does not exist" if not model_path.exists() else f"{args.model} is not a file")
+    if model_path.suffix != ".keras":
+        raise cli.CLIError(f"{args.model} is not a .keras model file (train one with 'nst-tf train-fast')")
+    sources, had_folder = _expand_inputs(list(args.inputs))
+    plan, create = _plan_outputs(args, sources, had_folder, [os.fspath(model_path)])
+    if any(_is_url(source) for source in sources):
+        cli.import_tensorflow(args.verbose)
+    for source in sources:  # every input is read once before anything is written
+        cli.load_input(source, max_size=args.size)
+
+    cli.import_tensorflow(args.verbose)
+    from . import fast
+    from .images import save_image
+    from .progress import ProgressBar
+
+    model = fast.load_model(model_path)
+    protected = cli.protected_paths([*sources, os.fspath(model_path)])
+    written: list[Path] = []
+    bar = ProgressBar(len(plan), enabled=args.progress and len(plan) > 1, description="applying")
+    try:
+        if create is not None:
+            create.mkdir()
+        for source, target in plan.items():
+            existed = target.exists()
+            image = fast.stylize_fast(model, cli.load_input(source, max_size=args.size))
+            save_image(image, target, protect=protected)
+            if not existed:
+                written.append(target)
+            bar.update(1)
+    except BaseException:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if create is not None:
+            with contextlib.suppress(OSError):
+                create.rmdir()
+        raise
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - started
+    if len(plan) == 1 and create is None and not had_folder:
+        (target,) = plan.values()
+        height, width = image.shape[:2]
+        print(f"wrote {os.fspath(target)} ({width}x{height} px, {seconds:.1f} s)", flush=True)
+    else:
+        print(f"wrote {len(plan)} images to {args.output} ({seconds:.1f} s)", flush=True)
+    return 0
