@@ -28,17 +28,25 @@ _EXPORTS = {
     "save_image": "images",
     "show_image": "display",
     "show_images": "display",
+    "stylize_fast": "fast",
+    "transform_net": "fast",
 }
+
+
+_SUBMODULES = ("checks", "cli", "controls", "data", "display", "fast", "features", "gram", "images",
+               "losses", "optimize", "progress", "settings", "visualize")
 
 
 def __getattr__(name: str):
     if name in _EXPORTS:
         return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    if name in _SUBMODULES:  # ``nst_tf.settings`` works after a bare ``import nst_tf``
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'nst_tf' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_EXPORTS))
+    return sorted(list(globals()) + list(_EXPORTS) + list(_SUBMODULES))
 
 
 __all__ = ["__version__", *_EXPORTS]

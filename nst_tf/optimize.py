@@ -272,6 +272,13 @@ class StyleTransfer:
             components = self._components_eager(image)
         return components, tape.gradient(components["total"], image)
 
+    def loss_components(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The weighted costs of a batch ``(1, H, W, 3)`` as tensors, differentiable (not compiled).
+
+        Use it under your own ``tf.GradientTape``; :meth:`value_and_gradient` is the compiled version.
+        """
+        return self._components_eager(tf.convert_to_tensor(image, tf.float32))
+
     def losses(self, image=None) -> dict[str, float]:
         """The weighted costs of ``image`` (default: the current generated image) as floats."""
         image = self.image if image is None else tf.convert_to_tensor(_as_image_array(image)[np.newaxis])
@@ -480,6 +487,7 @@ def stylize(
     callback=None,
     callback_every: int = 10,
     learning_rate: float = 0.02,
+    log_every: int = 10,
     **options,
 ) -> StyleTransferResult:
     """Stylize ``content_image`` with ``style_image`` (one or a list) and return ``(image, history)``.
@@ -503,6 +511,7 @@ def stylize(
         learning_rate=learning_rate,
         callback=callback,
         callback_every=callback_every,
+        log_every=log_every,
         progress=progress,
         preview=preview,
     )
