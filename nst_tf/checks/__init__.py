@@ -10,3 +10,5 @@ from .lesson01 import *  # noqa: F401,F403
 from .lesson02 import *  # noqa: F401,F403
 from .lesson03 import *  # noqa: F401,F403
 from .lesson04 import *  # noqa: F401,F403
+from .lesson05 import *  # noqa: F401,F403
+from .lesson06 import *  # noqa: F401,F403
