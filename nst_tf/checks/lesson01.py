@@ -1,3 +1,125 @@
-"""Checks for lesson 01 (filled in with the lesson)."""
+"""Checks for lesson 01: reading the activations of a named VGG layer."""
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ._common import fail, passed
+
+__all__ = ["check_layer_activations"]
+
+_LAYERS = ("block1_conv2", "block3_conv1", "block4_conv2")
+
+
+def _near(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal up to float noise, relative to the size of ``b``."""
+    if a.shape != b.shape:
+        return False
+    return bool(np.allclose(a, b, rtol=1e-3, atol=1e-3 * (float(np.max(np.abs(b))) + 1e-6)))
+
+
+class _Reference:
+    """Every conv layer's activations from the same VGG the student uses, for a few inputs."""
+
+    def __init__(self, model):
+        self.names = [layer.name for layer in model.layers if "_conv" in layer.name]
+        self.model = keras.Model(model.inputs, [model.get_layer(name).output for name in self.names])
+        self._cache: dict[str, dict[str, np.ndarray]] = {}
+
+    def __call__(self, key: str, batch: np.ndarray) -> dict[str, np.ndarray]:
+        if key not in self._cache:
+            outputs = self.model(tf.constant(batch, tf.float32), training=False)
+            self._cache[key] = {name: np.asarray(out) for name, out in zip(self.names, outputs)}
+        return self._cache[key]
+
+
+def _diagnose_values(result, expected, layer, image, reference) -> None:
+    """The shape is right but the values are not: find the likely mistake."""
+    from keras.applications import vgg19
+
+    for name, activations in reference("image", image[np.newaxis]).items():
+        if name != layer and _near(result, activations):
+            fail(
+                f"You returned the activations of {name}, but {layer} was asked for. Build the model "
+                "from vgg.get_layer(layer_name).output, using the argument rather than a fixed name."
+            )
+    variants = {
+        "scaled": (
+            255.0 * image,
+            "The values match an image scaled to 0-255. The model from nst_tf.load_vgg() takes RGB values "
+            "in [0, 1] and does the scaling itself (its first layer, vgg_preprocess). Pass the image as it is.",
+        ),
+        "twice": (
+            vgg19.preprocess_input(255.0 * image),
+            "The image was preprocessed twice: you called preprocess_input yourself, but the model from "
+            "nst_tf.load_vgg() already turns RGB in [0, 1] into mean-subtracted BGR in 0-255 "
+            "(its first layer, vgg_preprocess). Pass the RGB image in [0, 1] as it is.",
+        ),
+        "bgr": (
+            image[..., ::-1],
+            "The colour channels are reversed: you turned RGB into BGR yourself, but the model's first "
+            "layer (vgg_preprocess) already does that. Pass the RGB image as it is.",
+        ),
+    }
+    for key, (variant, message) in variants.items():
+        if _near(result, reference(key, np.asarray(variant, np.float32)[np.newaxis])[layer]):
+            fail(message)
+    worst = float(np.max(np.abs(result - expected)))
+    fail(
+        f"The shape is right but the values of {layer} differ from VGG's (largest difference {worst:.3g}). "
+        "Use the model from nst_tf.load_vgg() (the same weights as this check), feed it the image "
+        "with a batch axis in front, and return the layer's output unchanged (the ReLU is part of the layer)."
+    )
+
+
+def _kind(value) -> str:
+    return "a NumPy array" if isinstance(value, np.ndarray) else f"a {type(value).__name__}"
+
+
+def check_layer_activations(layer_activations, model=None) -> None:
+    """Lesson 01 exercise: ``layer_activations(image, layer_name)`` -> ``(1, h, w, C)`` tensor.
+
+    ``image`` is RGB ``(H, W, 3)`` in [0, 1]. The answer is compared with the same VGG
+    (``model``, default ``nst_tf.load_vgg()``) on a seeded random image for three layers;
+    a failure names the likely mistake: not a tensor, the batch axis missing, the wrong
+    layer, or the preprocessing done by hand (scaled to 0-255, BGR, or applied twice).
+    """
+    from ..features import load_vgg
+
+    model = load_vgg() if model is None else model
+    reference = _Reference(model)
+    rng = np.random.default_rng(1)
+    image = rng.uniform(0.0, 1.0, (40, 56, 3)).astype(np.float32)
+    for layer in _LAYERS:
+        expected = reference("image", image[np.newaxis])[layer]
+        result = layer_activations(image, layer)
+        if isinstance(result, dict):
+            fail(
+                f"layer_activations returned a dict; return only the activations of the asked layer "
+                f"({layer}) as one tensor."
+            )
+        if not isinstance(result, (tf.Tensor, tf.Variable)):
+            fail(
+                f"layer_activations returned {_kind(result)}, not a TensorFlow tensor. Return "
+                "the model's output as it is (no .numpy()), so that later lessons can take gradients through it."
+            )
+        result = np.asarray(result)
+        if result.shape == expected.shape[1:]:
+            fail(
+                f"layer_activations returned shape {result.shape}, without the batch axis. Keep it: "
+                f"the activations of one image have shape {expected.shape} = (1, h, w, channels)."
+            )
+        if result.shape != expected.shape:
+            same_shape = [name for name, out in reference("image", image[np.newaxis]).items()
+                          if out.shape == result.shape]
+            if same_shape:
+                hint = (f"That is the shape of {' or '.join(same_shape[:2])}: build the model from "
+                        "vgg.get_layer(layer_name).output.")
+            else:
+                hint = "Each pooling layer halves the 40 x 56 input; did you resize or crop the image?"
+            fail(f"For {layer} the activations should have shape {expected.shape}, but yours have {result.shape}. {hint}")
+        if not _near(result, expected):
+            _diagnose_values(result, expected, layer, image, reference)
+    passed("Layer activations")

@@ -1,0 +1,195 @@
+#!/usr/bin/env python
+"""Generate the student notebooks ``notebooks/NN_*.ipynb`` from the solved ``solutions/NN_*.ipynb``.
+
+    python tools/make_student_notebooks.py           # (re)write notebooks/ from solutions/
+    python tools/make_student_notebooks.py --check   # exit 1 and list what is out of date
+    python tools/make_student_notebooks.py solutions/01_what_a_cnn_sees.ipynb   # only these
+
+In code cells of a solved notebook:
+
+* the lines from ``# BEGIN SOLUTION`` (optionally ``# BEGIN SOLUTION hint: <text>``) to
+  ``# END SOLUTION`` (same indentation), markers included, become ``# YOUR CODE HERE`` and
+  ``raise NotImplementedError("<text>")`` at that indentation;
+* a cell whose source starts with ``# SOLUTION CELL`` keeps only ``# YOUR CODE HERE``.
+
+Everything else is copied as it is, except that the Colab badge is pointed at the
+student copy and outputs are dropped. Files are written as nbformat writes them (JSON,
+indent 1, sorted keys, trailing newline), so the result is the same on every machine.
+``--check`` also reports notebooks stored with outputs or execution counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS, STUDENTS = "solutions", "notebooks"
+NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
+
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION(?:\s+hint:\s*(?P<hint>.*?))?\s*$")
+END = re.compile(r"^(?P<indent>[ \t]*)# END SOLUTION\s*$")
+SOLUTION_CELL = "# SOLUTION CELL"
+PLACEHOLDER = "# YOUR CODE HERE"
+DEFAULT_HINT = "Exercise: fill in this function"
+
+
+class MarkerError(ValueError):
+    """Unbalanced or badly indented solution markers (the message names the cell)."""
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def solution_blocks(source: str, where: str = "cell") -> list[tuple[int, int, str, str]]:
+    """``(first line, last line, indent, hint)`` of each marker pair, markers included.
+
+    Raises :class:`MarkerError` for a missing ``# END SOLUTION``, a stray one, nested
+    markers or an end marker at another indentation than its begin marker.
+    """
+    blocks, opened = [], None
+    for number, line in enumerate(source.splitlines()):
+        begin, end = BEGIN.match(line), END.match(line)
+        if begin:
+            if opened is not None:
+                raise MarkerError(f"{where}, line {number + 1}: '# BEGIN SOLUTION' inside another solution block.")
+            opened = (number, begin["indent"], begin["hint"] or DEFAULT_HINT)
+        elif end:
+            if opened is None:
+                raise MarkerError(f"{where}, line {number + 1}: '# END SOLUTION' without '# BEGIN SOLUTION'.")
+            if end["indent"] != opened[1]:
+                raise MarkerError(
+                    f"{where}, line {number + 1}: '# END SOLUTION' is not indented like its '# BEGIN SOLUTION'."
+                )
+            blocks.append((opened[0], number, opened[1], opened[2]))
+            opened = None
+    if opened is not None:
+        raise MarkerError(f"{where}, line {opened[0] + 1}: '# BEGIN SOLUTION' without '# END SOLUTION'.")
+    return blocks
+
+
+def strip_solutions(source: str, where: str = "cell") -> str:
+    """A code cell's source with every solution block replaced by the placeholder and a raise."""
+    if source.startswith(SOLUTION_CELL):
+        return PLACEHOLDER
+    lines = source.splitlines()
+    for first, last, indent, hint in reversed(solution_blocks(source, where)):
+        lines[first : last + 1] = [
+            f"{indent}{PLACEHOLDER}",
+            f"{indent}raise NotImplementedError({_quoted(hint)})",
+        ]
+    stripped = "\n".join(lines)
+    return stripped + "\n" if source.endswith("\n") else stripped
+
+
+def student_notebook(solved: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+    """The student version of a solved notebook (a new object; ``solved`` is unchanged)."""
+    student = copy.deepcopy(solved)
+    for index, cell in enumerate(student.cells):
+        if cell.cell_type == "code":
+            cell.source = strip_solutions(cell.source, f"{name}, cell {index}")
+            cell.outputs = []
+            cell.execution_count = None
+        elif cell.cell_type == "markdown":
+            cell.source = cell.source.replace(f"/blob/main/{SOLUTIONS}/", f"/blob/main/{STUDENTS}/")
+    return student
+
+
+def render(notebook: nbformat.NotebookNode) -> str:
+    """The file's text exactly as ``nbformat.write`` produces it (with a trailing newline)."""
+    text = nbformat.writes(notebook, version=4)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def solved_paths(root: Path = ROOT, only: list[str] | None = None) -> list[Path]:
+    """The solved notebooks, all of them or those named in ``only`` (paths or file names)."""
+    paths = sorted((root / SOLUTIONS).glob(NOTEBOOK_PATTERN))
+    if not only:
+        return paths
+    wanted = {Path(name).name for name in only}
+    unknown = wanted - {path.name for path in paths}
+    if unknown:
+        raise FileNotFoundError(f"no such solved notebook: {', '.join(sorted(unknown))}")
+    return [path for path in paths if path.name in wanted]
+
+
+def generated(root: Path = ROOT, only: list[str] | None = None) -> dict[Path, str]:
+    """``{path of the student notebook: its text}`` for every (or every named) solved notebook."""
+    result = {}
+    for path in solved_paths(root, only):
+        solved = nbformat.read(path, as_version=4)
+        result[root / STUDENTS / path.name] = render(student_notebook(solved, f"{SOLUTIONS}/{path.name}"))
+    return result
+
+
+def stored_with_outputs(path: Path) -> bool:
+    """True if any code cell of the notebook file has outputs or an execution count."""
+    notebook = nbformat.read(path, as_version=4)
+    return any(cell.get("outputs") or cell.get("execution_count") is not None
+               for cell in notebook.cells if cell.cell_type == "code")
+
+
+def problems(root: Path = ROOT, only: list[str] | None = None) -> list[str]:
+    """One line per notebook that is out of date, missing, orphaned or stored with outputs."""
+    found = []
+    expected = generated(root, only)
+    for path, text in expected.items():
+        relative = path.relative_to(root)
+        if not path.is_file():
+            found.append(f"{relative}: missing (run tools/make_student_notebooks.py)")
+        elif path.read_text(encoding="utf-8") != text:
+            found.append(f"{relative}: out of sync with {SOLUTIONS}/{path.name} (run tools/make_student_notebooks.py)")
+    for path in sorted((root / STUDENTS).glob(NOTEBOOK_PATTERN)):
+        if not only and path not in expected:
+            found.append(f"{path.relative_to(root)}: no {SOLUTIONS}/{path.name} to generate it from")
+    for path in solved_paths(root, only):
+        if stored_with_outputs(path):
+            found.append(f"{path.relative_to(root)}: stored with outputs or execution counts (clear them)")
+    return found
+
+
+def write(root: Path = ROOT, only: list[str] | None = None) -> list[Path]:
+    """Write every (or every named) student notebook whose text changed; returns the paths written."""
+    written = []
+    for path, text in generated(root, only).items():
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report; exit 1 if anything is out of date")
+    parser.add_argument("notebooks", nargs="*", help="solved notebooks to use (default: all in solutions/)")
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            found = problems(args.root, args.notebooks)
+            for line in found:
+                print(line)
+            if not found:
+                print(f"{len(solved_paths(args.root, args.notebooks))} student notebooks are in sync.")
+            return 1 if found else 0
+        for path in write(args.root, args.notebooks):
+            print(f"wrote {path.relative_to(args.root)}")
+        stale = [line for line in problems(args.root, args.notebooks)
+                 if "stored with outputs" in line or "no solutions/" in line]
+        for line in stale:
+            print(line)
+        return 1 if stale else 0
+    except (MarkerError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
