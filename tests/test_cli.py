@@ -1,0 +1,218 @@
+"""Tests for the ``nst-tf`` command line (nst_tf/cli.py).
+
+Offline and small: tiny images (48-64 px), 1-3 steps, ``--weights offline``. Most
+runs call :func:`nst_tf.cli.main` in-process; one runs ``python -m nst_tf.cli`` to
+check the exit status and that stderr carries no TensorFlow start-up noise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst_tf import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["--steps", "3", "--weights", "offline", "--no-progress"]
+NOISE_MARKERS = ("I0000", "W0000", "E0000", "cuInit", "oneDNN", "cuda", "absl", "Traceback", "WARNING")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def pics(tmp_path: Path) -> dict[str, Path]:
+    """A 96x72 gradient content PNG, an 80x80 noise style JPEG, a text file and a 20x20 PNG."""
+    y, x = np.mgrid[0:72, 0:96]
+    content = np.stack([x * 255 // 95, y * 255 // 71, (x + y) * 255 // 166], axis=2).astype(np.uint8)
+    Image.fromarray(content).save(tmp_path / "content.png")
+    noise = np.random.default_rng(0).integers(0, 256, (80, 80, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "style.jpg", quality=90)
+    (tmp_path / "notes.txt").write_text("not an image\n")
+    Image.new("RGB", (20, 20), (200, 10, 10)).save(tmp_path / "tiny.png")
+    Image.new("RGB", (40, 40), (1, 2, 3)).save(tmp_path / "existing.png")
+    return {
+        "content": tmp_path / "content.png",
+        "style": tmp_path / "style.jpg",
+        "text": tmp_path / "notes.txt",
+        "tiny": tmp_path / "tiny.png",
+        "existing": tmp_path / "existing.png",
+        "dir": tmp_path,
+    }
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def run_main(capsys, argv) -> tuple[int, str, str]:
+    status = cli.main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def longest_side(path: Path) -> int:
+    with Image.open(path) as im:
+        im.load()
+        return max(im.size)
+
+
+# --------------------------------------------------------------------------- success
+
+
+def test_stylize_in_process_writes_image_of_requested_size(pics, capsys):
+    out = pics["dir"] / "out.png"
+    status, stdout, _ = run_main(capsys, ["stylize", pics["content"], pics["style"], "-o", out, "--size", 64, *FAST])
+    assert status == 0
+    assert out.is_file() and longest_side(out) == 64
+    assert f"wrote {out}" in stdout and "64x48 px" in stdout and "3 steps" in stdout
+
+    # --overwrite replaces it; two styles with a blend, Adam, other layers and weights all go through.
+    status, stdout, _ = run_main(
+        capsys,
+        ["stylize", pics["content"], pics["style"], pics["style"], "--style-blend", 2, 1, "-o", out, "--overwrite",
+         "--size", 48, "--steps", 2, "--weights", "offline", "--no-progress", "--optimizer", "adam",
+         "--content-layers", "block3_conv2", "--style-layers", "block1_conv1", "block2_conv1",
+         "--tv-weight", 0, "--init", "noise", "--seed", 3, "--style-scale", 0.8, "--net", "vgg16"],
+    )
+    assert status == 0, stdout
+    assert longest_side(out) == 48
+
+
+def test_subprocess_exit_status_and_clean_stderr(pics):
+    out = pics["dir"] / "styled.jpg"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nst_tf.cli", "stylize", str(pics["content"]), str(pics["style"]),
+         "-o", str(out), "--size", "48", "--steps", "3", "--weights", "offline"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.is_file() and longest_side(out) == 48
+    assert f"wrote {out}" in proc.stdout
+    noise = [line for line in proc.stderr.splitlines() if any(marker in line for marker in NOISE_MARKERS)]
+    assert not noise, proc.stderr
+    assert "stylizing" in proc.stderr  # the progress bar is there
+
+
+def test_demo_writes_its_output(tmp_path, capsys):
+    out = tmp_path / "demo.png"
+    status, stdout, _ = run_main(capsys, ["demo", "-o", out, "--size", 64, *FAST])
+    assert status == 0
+    assert longest_side(out) == 64
+    assert cli.DEMO_CONTENT in stdout and cli.DEMO_STYLE in stdout and f"wrote {out}" in stdout
+
+
+def test_version_and_help(capsys):
+    from nst_tf import __version__
+
+    assert cli.main(["--version"]) == 0
+    assert __version__ in capsys.readouterr().out
+    for argv in (["--help"], ["stylize", "--help"], ["demo", "--help"]):
+        assert cli.main(argv) == 0
+        assert "usage: nst-tf" in capsys.readouterr().out
+
+
+def test_importing_the_cli_does_not_import_tensorflow():
+    code = "import sys, nst_tf.cli as c; c.build_parser(); sys.exit('tensorflow' in sys.modules)"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    assert subprocess.run([sys.executable, "-c", code], env=env, timeout=120).returncode == 0
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+BAD = {
+    "missing content file": lambda p: [p["dir"] / "nope.png", p["style"], "-o", p["dir"] / "o.png"],
+    "text file as style": lambda p: [p["content"], p["text"], "-o", p["dir"] / "o.png"],
+    "too small image": lambda p: [p["content"], p["tiny"], "-o", p["dir"] / "o.png"],
+    "size 0": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--size", 0],
+    "size -5": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--size", -5],
+    "size abc": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--size", "abc"],
+    "steps 0": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--steps", 0],
+    "negative weight": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--style-weight", -1],
+    "blend count": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--style-blend", 1, 2],
+    "unknown layer": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--style-layers", "block9_conv1"],
+    "weights path missing": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png",
+                                       "--weights", p["dir"] / "vgg.h5"],
+    "output is an input": lambda p: [p["content"], p["style"], "-o", p["style"], "--overwrite"],
+    "output is an input, other spelling": lambda p: [p["content"], p["style"], "-o",
+                                                     p["dir"] / "." / "content.png", "--overwrite"],
+    "existing output": lambda p: [p["content"], p["style"], "-o", p["existing"]],
+    "output folder missing": lambda p: [p["content"], p["style"], "-o", p["dir"] / "no" / "o.png"],
+    "unknown extension": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.xyz"],
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, pics, capsys):
+    before = snapshot(pics["dir"])
+    argv = ["stylize", "--size", 48, *FAST, *BAD[case](pics)]  # the case's own options come last and win
+    status, stdout, stderr = run_main(capsys, argv)
+    assert status == 2, (stdout, stderr)
+    lines = stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nst-tf: error: "), stderr
+    assert "wrote" not in stdout
+    assert snapshot(pics["dir"]) == before
+
+
+def test_usage_errors_are_one_line(capsys):
+    for argv in ([], ["frobnicate"], ["stylize", "a.png", "b.png"]):
+        status, _, stderr = run_main(capsys, argv)
+        assert status == 2
+        assert len(stderr.splitlines()) == 1 and stderr.startswith("nst-tf: error: "), stderr
+
+
+# --------------------------------------------------------------------------- failures during the run
+
+
+def test_non_finite_cost_exits_1(pics, capsys):
+    out = pics["dir"] / "o.png"
+    status, _, stderr = run_main(
+        capsys, ["stylize", pics["content"], pics["style"], "-o", out, "--size", 48, *FAST, "--style-weight", "1e38"]
+    )
+    assert status == 1
+    assert stderr.splitlines()[-1].startswith("nst-tf: error: The cost became")
+    assert not out.exists()
+
+
+def test_ctrl_c_writes_the_best_image_so_far(pics, capsys, monkeypatch):
+    from nst_tf import optimize
+
+    original = optimize._Watcher.after_steps
+
+    def interrupt_at_step_2(self, step, *args, **kwargs):
+        if step >= 2:
+            raise KeyboardInterrupt
+        return original(self, step, *args, **kwargs)
+
+    monkeypatch.setattr(optimize._Watcher, "after_steps", interrupt_at_step_2)
+    out = pics["dir"] / "o.png"
+    status, stdout, _ = run_main(capsys, ["stylize", pics["content"], pics["style"], "-o", out, "--size", 48, *FAST])
+    assert status == 130
+    assert "interrupted" in stdout and out.is_file()
+
+
+def test_unexpected_error_is_one_line_with_hint(pics, capsys, monkeypatch):
+    from nst_tf import optimize
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something odd\non two lines")
+
+    monkeypatch.setattr(optimize, "stylize", broken)
+    out = pics["dir"] / "o.png"
+    status, _, stderr = run_main(capsys, ["stylize", pics["content"], pics["style"], "-o", out, "--size", 48, *FAST])
+    assert status == 1
+    assert stderr.splitlines() == ["nst-tf: error: RuntimeError: something odd on two lines (run with --verbose for details)"]
+    status, _, stderr = run_main(capsys, ["stylize", pics["content"], pics["style"], "-o", out, "--size", 48, *FAST,
+                                          "--verbose"])
+    assert status == 1 and "Traceback" in stderr
+    assert not out.exists()
