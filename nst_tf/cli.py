@@ -248,6 +248,14 @@ def _register_stylize(subparsers) -> None:
     parser.add_argument("--style-scale", type=positive_float, default=1.0, metavar="F",
                         help="style image size relative to the result; smaller gives finer "
                              "brush strokes (default: %(default)s)")
+    parser.add_argument("--preserve-colors", choices=("none", "luminance", "histogram"), default="none",
+                        help="keep the content's colours: transfer luminance only, or match the style's "
+                             "colour histogram to the content's first (default: %(default)s)")
+    parser.add_argument("--mask", nargs="+", metavar="PATH", default=None,
+                        help="one mask image per STYLE (white = paint this style here)")
+    parser.add_argument("--multiscale", choices=("auto", "on", "off"), default="auto",
+                        help="coarse-to-fine: stylize small, upsample, refine; 'auto' does it above "
+                             "1024 px (default: %(default)s)")
     parser.set_defaults(run=run_stylize)
 
 
@@ -446,6 +454,16 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
             raise CLIError(f"--style-blend got {len(blend)} weights for {len(styles)} style images; give one per STYLE")
         if sum(blend) <= 0:
             raise CLIError("--style-blend weights must not all be zero")
+    masks = getattr(args, "mask", None)
+    if masks is not None:
+        if len(masks) != len(styles):
+            raise CLIError(f"--mask got {len(masks)} masks for {len(styles)} style images; give one per STYLE")
+        if blend is not None:
+            raise CLIError("--mask and --style-blend do not go together; the masks say where each style goes")
+        missing = [mask for mask in masks if not Path(mask).expanduser().is_file()]
+        if missing:
+            raise CLIError(f"mask file not found: {missing[0]}")
+        inputs = inputs + list(masks)
     out = check_output(args.output, inputs, args.overwrite)
     weights = os.fspath(Path(args.weights).expanduser()) if args.weights not in WEIGHT_CHOICES else args.weights
     if weights not in WEIGHT_CHOICES and weights != "random" and not Path(weights).is_file():
@@ -463,7 +481,7 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
 
     import_tensorflow(args.verbose)
     from . import features
-    from .optimize import stylize
+    from .controls import stylize
 
     requested_net = getattr(args, "net", None)
     resolved, net = features.resolve_weights(weights, requested_net or "vgg19")
@@ -477,11 +495,16 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
         value = getattr(args, name, None)
         if value is not None:
             options[name] = value
+    preserve = getattr(args, "preserve_colors", "none")
+    options["preserve_colors"] = None if preserve == "none" else preserve
+    if masks is not None:
+        options["style_masks"] = [os.fspath(Path(mask).expanduser()) for mask in masks]
+    options["multiscale"] = {"auto": "auto", "on": True, "off": False}[getattr(args, "multiscale", "auto")]
     steps = args.steps
     result = stylize(
         content_image,
         style_images,
-        size=None,  # already at its size
+        size=args.size,  # a smaller photo is enlarged to --size (coarse-to-fine above 1024 px)
         steps=steps,
         optimizer=getattr(args, "optimizer", "lbfgs"),
         learning_rate=getattr(args, "learning_rate", 0.02),

@@ -202,12 +202,12 @@ def test_ctrl_c_writes_the_best_image_so_far(pics, capsys, monkeypatch):
 
 
 def test_unexpected_error_is_one_line_with_hint(pics, capsys, monkeypatch):
-    from nst_tf import optimize
+    from nst_tf import controls
 
     def broken(*args, **kwargs):
         raise RuntimeError("something odd\non two lines")
 
-    monkeypatch.setattr(optimize, "stylize", broken)
+    monkeypatch.setattr(controls, "stylize", broken)
     out = pics["dir"] / "o.png"
     status, _, stderr = run_main(capsys, ["stylize", pics["content"], pics["style"], "-o", out, "--size", 48, *FAST])
     assert status == 1
@@ -216,3 +216,49 @@ def test_unexpected_error_is_one_line_with_hint(pics, capsys, monkeypatch):
                                           "--verbose"])
     assert status == 1 and "Traceback" in stderr
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- artist controls
+
+
+def _controls_images(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    content = tmp_path / "photo.png"
+    Image.fromarray((rng.uniform(0, 1, (48, 64, 3)) * 255).astype("uint8")).save(content)
+    mask = np.zeros((48, 64), "uint8")
+    mask[:, :32] = 255
+    left, right = tmp_path / "left.png", tmp_path / "right.png"
+    Image.fromarray(mask).save(left)
+    Image.fromarray(255 - mask).save(right)
+    return content, left, right
+
+
+def test_stylize_with_colour_preservation_and_masks(tmp_path, capsys):
+    content, left, right = _controls_images(tmp_path)
+    out = tmp_path / "out.png"
+    code = cli.main(["stylize", str(content), "style/swirls", "style/mosaic", "--mask", str(left), str(right),
+                 "--preserve-colors", "luminance", "-o", str(out), "--size", "48", "--steps", "3",
+                 "--weights", "offline", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    from nst_tf.images import load_image
+
+    assert max(load_image(out).shape[:2]) == 48
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--mask", "MISSING.png"], "mask file not found"),
+    (["--mask", "LEFT", "LEFT"], "masks for 1 style"),
+    (["--preserve-colors", "sepia"], "invalid choice"),
+])
+def test_stylize_control_options_are_validated(tmp_path, capsys, extra, message):
+    content, left, _ = _controls_images(tmp_path)
+    extra = [str(left) if e == "LEFT" else e for e in extra]
+    out = tmp_path / "out.png"
+    code = cli.main(["stylize", str(content), "style/swirls", "-o", str(out), "--size", "48", "--steps", "2",
+                 "--weights", "offline", "--no-progress", *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and not out.exists()
+    assert len([line for line in err if line.startswith("nst-tf: error:")]) == 1
+    assert message in err[-1] or any(message in line for line in err)
