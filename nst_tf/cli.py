@@ -45,6 +45,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from .images import same_file
+
 __all__ = [
     "CLIError",
     "COMMANDS",
@@ -395,14 +397,6 @@ def protected_paths(sources: Iterable[str]) -> list[str]:
     return paths
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    with contextlib.suppress(OSError):
-        if os.path.samefile(a, b):
-            return True
-    try:
-        return a.resolve() == b.resolve()
-    except (OSError, RuntimeError):
-        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def check_output(output: str, inputs: Iterable[str] = (), overwrite: bool = False) -> Path:
@@ -418,7 +412,7 @@ def check_output(output: str, inputs: Iterable[str] = (), overwrite: bool = Fals
         shown = f"'{out.suffix}'" if out.suffix else "no extension"
         raise CLIError(f"cannot save {output}: unknown image format {shown} (use one of {' '.join(SAVE_FORMATS)})")
     for source in protected_paths(inputs):
-        if _same_file(out, Path(source)):
+        if same_file(out, Path(source)):
             raise CLIError(f"refusing to overwrite the input file {output}; choose another output name")
     if out.is_dir():
         raise CLIError(f"cannot save {output}: it is a folder")

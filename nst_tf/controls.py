@@ -329,23 +329,9 @@ class MaskedStyleTransfer(StyleTransfer):
         features = self.extractor.model(image, training=False)
         return tf.stack(self._style_terms_from_features(features))
 
-    def _components_eager(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
-        features = self.extractor.model(image, training=False)
-        content = tf.add_n(
-            [
-                L.content_loss(self.targets.content[name], features[name], self.content_normalization)
-                for name in self.content_layers
-            ]
-        ) / float(len(self.content_layers))
-        style = tf.add_n(self._style_terms_from_features(features))
-        tv = L.tv_loss(image, self.tv_kind)
-        weighted = {
-            "content": self._weights[0] * content,
-            "style": self._weights[1] * style,
-            "tv": self._weights[2] * tv,
-        }
-        weighted["total"] = weighted["content"] + weighted["style"] + weighted["tv"]
-        return weighted
+    def _style_cost(self, features) -> tf.Tensor:
+        """Each style matched in its own region (the engine adds content and TV around it)."""
+        return tf.add_n(self._style_terms_from_features(features))
 
 
 def _is_single_image(style_images) -> bool:

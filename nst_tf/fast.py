@@ -303,7 +303,7 @@ def _distributed_copy(extractor: FeatureExtractor) -> keras.Model:
     return clone
 
 
-class PerceptualLoss:
+class PerceptualLoss(L.WeightedCosts):
     """Content, style and total-variation costs of a *batch* of generated images (lesson 06).
 
     ``loss(content_images, generated_images)`` returns the weighted costs
@@ -358,22 +358,7 @@ class PerceptualLoss:
         gram = style_statistic("gram")
         features = self.extractor(self.style_image[np.newaxis])
         self.style_targets = {name: tf.constant(gram(features[name])) for name in self.style_layer_weights}
-        self._weights = tf.Variable([content_weight, style_weight, tv_weight], dtype=tf.float32,
-                                    trainable=False, name="perceptual_loss_weights")
-
-    def _weight(index: int):  # noqa: N805 - property factory
-        def getter(self) -> float:
-            return float(self._weights[index].numpy())
-
-        def setter(self, value: float) -> None:
-            self._weights[index].assign(float(value))
-
-        return property(getter, setter)
-
-    content_weight = _weight(0)
-    style_weight = _weight(1)
-    tv_weight = _weight(2)
-    del _weight
+        self._init_weights(content_weight, style_weight, tv_weight)
 
     def __call__(self, content_images, generated_images) -> dict[str, tf.Tensor]:
         """Weighted costs of ``generated_images`` ``(B, H, W, 3)`` for their ``content_images``."""
@@ -383,13 +368,7 @@ class PerceptualLoss:
         content = L.content_loss(content_target, features[self.content_layer])
         style = L.style_loss(self.style_targets, features, self.style_layer_weights)
         tv = L.tv_loss(generated_images)
-        weighted = {
-            "content": self._weights[0] * content,
-            "style": self._weights[1] * style,
-            "tv": self._weights[2] * tv,
-        }
-        weighted["total"] = weighted["content"] + weighted["style"] + weighted["tv"]
-        return weighted
+        return self._weigh(content, style, tv)
 
     def evaluate(self, model: keras.Model, content_images) -> dict[str, float]:
         """The weighted costs of ``model`` on a fixed batch ``(B, H, W, 3)``, as floats."""

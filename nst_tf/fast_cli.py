@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from .images import same_file
+
 __all__ = ["register", "run_train_fast", "run_apply", "TRAIN_SUFFIXES"]
 
 #: Pictures that ``train-fast --images`` and a folder given to ``apply`` pick up (as :data:`nst_tf.fast.IMAGE_SUFFIXES`).
@@ -172,15 +174,6 @@ def _cli():
     return cli
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    """True if ``a`` and ``b`` name the same file (same inode, or equal resolved paths)."""
-    with contextlib.suppress(OSError):
-        if os.path.samefile(a, b):
-            return True
-    try:
-        return a.resolve() == b.resolve()
-    except (OSError, RuntimeError):
-        return os.path.abspath(a) == os.path.abspath(b)
 
 
 def _check_weights(value: str) -> str:
@@ -200,7 +193,7 @@ def _check_model_output(output: str, inputs: list[str], overwrite: bool) -> Path
     if out.suffix != ".keras":
         raise cli.CLIError(f"cannot save {output}: the model file name must end in .keras")
     for source in cli.protected_paths(inputs):
-        if _same_file(out, Path(source)):
+        if same_file(out, Path(source)):
             raise cli.CLIError(f"refusing to overwrite the input file {output}; choose another output name")
     if out.is_dir():
         raise cli.CLIError(f"cannot save {output}: it is a folder")
@@ -325,7 +318,7 @@ def _plan_outputs(args, sources: list[str], had_folder: bool, also_protect: list
                                "rename one of them")
         claimed[target] = source
         for item in protected:
-            if _same_file(target, Path(item)):
+            if same_file(target, Path(item)):
                 raise cli.CLIError(f"refusing to overwrite the input file {os.fspath(target)}; "
                                    "choose another output folder")
         if target.exists() and not args.overwrite:

@@ -44,6 +44,7 @@ __all__ = [
     "save_image",
     "to_batch",
     "to_numpy_image",
+    "same_file",
 ]
 
 #: Smallest accepted side in pixels: VGG halves the image in 5 pooling stages.
@@ -414,13 +415,13 @@ def _refuse_protected(out: Path, name: str, protect: Iterable[Any]) -> None:
     if isinstance(protect, (str, os.PathLike)):
         protect = [protect]
     for item in protect:
-        if isinstance(item, (str, os.PathLike)) and _same_path(out, Path(item)):
+        if isinstance(item, (str, os.PathLike)) and same_file(out, Path(item)):
             raise ImageError(
                 f"refusing to overwrite the input file {name}; choose another output name"
             )
 
 
-def _same_path(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
     """True if ``a`` and ``b`` name the same file (same inode, or equal resolved paths)."""
     with contextlib.suppress(OSError):
         if os.path.samefile(a, b):

@@ -111,7 +111,7 @@ class _Targets:
     style: dict = field(default_factory=dict)
 
 
-class StyleTransfer:
+class StyleTransfer(L.WeightedCosts):
     """Gatys-style transfer as an object a lesson can inspect and step through.
 
     Args:
@@ -183,9 +183,7 @@ class StyleTransfer:
         missing = [name for name in layers if name not in self.extractor.layers]
         if missing:
             raise ValueError(f"The given extractor does not compute {missing}.")
-        self._weights = tf.Variable(
-            [content_weight, style_weight, tv_weight], dtype=tf.float32, trainable=False, name="loss_weights"
-        )
+        self._init_weights(content_weight, style_weight, tv_weight)
         self.targets = self._compute_targets()
         self.image = tf.Variable(self._initial_image(init)[np.newaxis], dtype=tf.float32, name="generated_image")
         self._value_and_grad = tf.function(self._value_and_grad_eager, jit_compile=jit_compile)
@@ -201,20 +199,6 @@ class StyleTransfer:
         if any(w < 0 for w in blend) or sum(blend) <= 0:
             raise ValueError("Style blend weights must be non-negative and not all zero.")
         return [w / sum(blend) for w in blend]
-
-    def _get_weight(index: int):  # noqa: N805 - property factory
-        def getter(self) -> float:
-            return float(self._weights[index].numpy())
-
-        def setter(self, value: float) -> None:
-            self._weights[index].assign(float(value))
-
-        return property(getter, setter)
-
-    content_weight = _get_weight(0)
-    style_weight = _get_weight(1)
-    tv_weight = _get_weight(2)
-    del _get_weight
 
     # ----- targets, computed once ---------------------------------------------------
     def _compute_targets(self) -> _Targets:
@@ -254,17 +238,13 @@ class StyleTransfer:
                 for name in self.content_layers
             ]
         ) / float(len(self.content_layers))
-        style = L.style_loss(
+        return self._weigh(content, self._style_cost(features), L.tv_loss(image, self.tv_kind))
+
+    def _style_cost(self, features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+        """The (unweighted) style cost of the generated image's features; subclasses may override."""
+        return L.style_loss(
             self.targets.style, features, self.style_layer_weights, self.style_normalization, self.statistic
         )
-        tv = L.tv_loss(image, self.tv_kind)
-        weighted = {
-            "content": self._weights[0] * content,
-            "style": self._weights[1] * style,
-            "tv": self._weights[2] * tv,
-        }
-        weighted["total"] = weighted["content"] + weighted["style"] + weighted["tv"]
-        return weighted
 
     def _value_and_grad_eager(self, image: tf.Tensor):
         with tf.GradientTape() as tape:
