@@ -64,7 +64,8 @@ def make_lessons(weights: str) -> None:
 
     chelsea = data.load("content/chelsea", max_size=256)
     extract = feature_extractor(["block2_conv1"], weights=weights)
-    maps = extract(chelsea)["block2_conv1"].numpy()[0][..., :16]
+    maps = extract(chelsea)["block2_conv1"].numpy()[0]
+    maps = np.sqrt(maps[..., np.argsort(maps.mean(axis=(0, 1)))[-16:]])  # the 16 busiest channels
     save(tile(maps, 4), "lesson01", THUMB)
 
     mosaic = data.load("style/mosaic", max_size=256)
@@ -72,7 +73,8 @@ def make_lessons(weights: str) -> None:
     save(np.kron(colormap(gram.numpy()), np.ones((3, 3, 1))), "lesson02", THUMB)
 
     small = dict(size=THUMB, steps=60, weights=weights, progress=False)
-    image, _ = nst_tf.stylize("content/coffee", "style/mosaic", style_statistic="mean_std", **small)
+    image, _ = nst_tf.stylize("content/coffee", "style/mosaic", style_statistic="mean_std",
+                             style_weight=100.0, **small)  # mean/std costs are far smaller than Gram costs
     save(image, "lesson03")
     image, _ = nst_tf.stylize("content/astronaut", "style/waves", **small)
     save(image, "lesson04")
