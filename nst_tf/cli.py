@@ -140,7 +140,7 @@ positive_float = _float_check("positive")
 non_negative_float = _float_check("non_negative")
 
 
-def _size_type(text: str) -> int:
+def size_px(text: str) -> int:
     from .images import MIN_SIZE  # Pillow and NumPy only, no TensorFlow
 
     return _int_at_least(MIN_SIZE, " px")(text)
@@ -177,7 +177,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
         parser.add_argument("-o", "--output", metavar="OUT", required=True,
                             help="the image to write; its extension picks the format (.png .jpg .webp ...)")
     if "size" in names:
-        parser.add_argument("--size", type=_size_type, default=384, metavar="PX",
+        parser.add_argument("--size", type=size_px, default=384, metavar="PX",
                             help="longest side of the result in pixels; larger images are shrunk, "
                                  "never enlarged (default: %(default)s)")
     if "weights" in names:
@@ -269,7 +269,7 @@ def _register_demo(subparsers) -> None:
     )
     parser.add_argument("-o", "--output", metavar="OUT", default="nst-tf-demo.png",
                         help="the image to write (default: %(default)s)")
-    parser.add_argument("--size", type=_size_type, default=256, metavar="PX",
+    parser.add_argument("--size", type=size_px, default=256, metavar="PX",
                         help="longest side in pixels (default: %(default)s)")
     parser.add_argument("--steps", type=positive_int, default=100, metavar="N",
                         help="L-BFGS steps (default: %(default)s)")

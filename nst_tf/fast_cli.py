@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
-import math
 import os
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from . import cli
 from .images import same_file
 
 __all__ = ["register", "run_train_fast", "run_apply", "TRAIN_SUFFIXES"]
@@ -36,32 +36,8 @@ _EXIT_INTERRUPTED = 130
 # --------------------------------------------------------------------------- option types
 
 
-def _number(kind: str):
-    def convert(text: str):
-        try:
-            value = int(text) if kind in ("count", "size") else float(text)
-        except ValueError:
-            value = None
-        if kind == "count" and (value is None or value < 1):
-            raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
-        if kind == "size":
-            from .images import MIN_SIZE  # Pillow and NumPy only
-
-            if value is None or value < MIN_SIZE:
-                raise argparse.ArgumentTypeError(f"must be a whole number of at least {MIN_SIZE} px, got {text!r}")
-        if kind in ("positive", "non_negative"):
-            ok = value is not None and math.isfinite(value) and (value > 0 if kind == "positive" else value >= 0)
-            if not ok:
-                wanted = "a positive number" if kind == "positive" else "a number >= 0"
-                raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
-        return value
-
-    convert.__name__ = {"count": "whole number", "size": "size", "positive": "positive number",
-                        "non_negative": "number"}[kind]
-    return convert
-
-
-_count, _size, _positive, _non_negative = (_number(k) for k in ("count", "size", "positive", "non_negative"))
+# The same checks and messages as ``nst-tf stylize`` (cli.py is loaded before it registers us).
+_count, _size, _positive, _non_negative = cli.positive_int, cli.size_px, cli.positive_float, cli.non_negative_float
 
 
 def _fast_defaults() -> dict[str, Any]:
@@ -168,27 +144,18 @@ def _is_url(text: str) -> bool:
     return text.lower().startswith(("http://", "https://"))
 
 
-def _cli():
-    from . import cli
-
-    return cli
-
-
-
-
 def _check_weights(value: str) -> str:
     if value in _WEIGHT_CHOICES:
         return value
     path = Path(value).expanduser()
     if not path.is_file():
-        raise _cli().CLIError(
+        raise cli.CLIError(
             f"weights file not found: {value} (use {', '.join(_WEIGHT_CHOICES)} or a path to a .h5 file)"
         )
     return os.fspath(path)
 
 
 def _check_model_output(output: str, inputs: list[str], overwrite: bool) -> Path:
-    cli = _cli()
     out = Path(output).expanduser()
     if out.suffix != ".keras":
         raise cli.CLIError(f"cannot save {output}: the model file name must end in .keras")
@@ -217,7 +184,6 @@ def _pictures_in(folder: Path, recursive: bool) -> list[Path]:
 
 def run_train_fast(args) -> int:
     """``nst-tf train-fast``: check everything, train, write the model atomically."""
-    cli = _cli()
     started = time.perf_counter()
     out = _check_model_output(args.output, [args.style], args.overwrite)
     weights = _check_weights(args.weights)
@@ -268,7 +234,6 @@ def run_train_fast(args) -> int:
 
 def _expand_inputs(inputs: list[str]) -> tuple[list[str], bool]:
     """Files, URLs and sample names, with folders replaced by their pictures; and whether a folder was given."""
-    cli = _cli()
     expanded, had_folder = [], False
     for source in inputs:
         path = Path(source).expanduser()
@@ -294,7 +259,6 @@ def _stem_and_suffix(source: str) -> tuple[str, str]:
 def _plan_outputs(args, sources: list[str], had_folder: bool, also_protect: list[str]
                   ) -> tuple[dict[str, Path], Path | None]:
     """``{source: output file}`` and the folder to create (or ``None``), refusing anything unsafe."""
-    cli = _cli()
     out = Path(args.output).expanduser()
     protected = cli.protected_paths([*sources, *also_protect])
     if len(sources) == 1 and not had_folder and not out.is_dir():
@@ -329,7 +293,6 @@ def _plan_outputs(args, sources: list[str], had_folder: bool, also_protect: list
 
 def run_apply(args) -> int:
     """``nst-tf apply``: check every input and output, then stylize and save one image per input."""
-    cli = _cli()
     started = time.perf_counter()
     model_path = Path(args.model).expanduser()
     if not model_path.is_file():
