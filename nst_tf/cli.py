@@ -210,6 +210,11 @@ def _add_transfer_options(parser: argparse.ArgumentParser, defaults: dict[str, A
                         help="L-BFGS (few steps to a good image) or Adam (default: %(default)s)")
     parser.add_argument("--learning-rate", type=positive_float, default=0.02, metavar="LR",
                         help="Adam's step size (default: %(default)s)")
+    precondition = defaults.get("DEFAULT_PRECONDITION")
+    parser.add_argument("--precondition", type=non_negative_float, default=None, metavar="D",
+                        help="L-BFGS moves coarse detail first: each image frequency f is scaled by "
+                             "1/f**D; 0 optimises the pixels directly "
+                             f"(default: {precondition if precondition is not None else 'the library default'})")
     group = parser.add_argument_group("costs")
     group.add_argument("--content-weight", type=non_negative_float, metavar="A",
                        help=f"weight of the content cost (default: {default('content_weight')})")
@@ -494,6 +499,8 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
     if masks is not None:
         options["style_masks"] = [os.fspath(Path(mask).expanduser()) for mask in masks]
     options["multiscale"] = {"auto": "auto", "on": True, "off": False}[getattr(args, "multiscale", "auto")]
+    if getattr(args, "precondition", None) is not None:
+        options["precondition"] = args.precondition
     steps = args.steps
     result = stylize(
         content_image,

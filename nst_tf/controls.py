@@ -40,7 +40,7 @@ import tensorflow as tf
 
 from . import images
 from . import losses as L
-from .optimize import StyleTransfer, StyleTransferResult, _scaled_style, prepare_image
+from .optimize import DEFAULT_PRECONDITION, StyleTransfer, StyleTransferResult, _scaled_style, prepare_image
 from .progress import History
 
 __all__ = [
@@ -549,6 +549,7 @@ def stylize(
     callback=None,
     callback_every: int = 10,
     learning_rate: float = 0.02,
+    precondition: float = DEFAULT_PRECONDITION,
     log_every: int = 10,
     preserve_colors: str | None = None,
     match_luminance: bool = True,
@@ -586,6 +587,7 @@ def stylize(
             bar count the steps of each level from 1).
         enlarge: if the content is smaller than ``size``, enlarge it (default) so the output
             has the long side asked for; ``False`` keeps the engine's behaviour (never enlarge).
+        precondition: L-BFGS's preconditioner (see :mod:`nst_tf.optimize`; 0 = on the pixels).
 
     Returns:
         a :class:`MultiscaleResult` (a ``StyleTransferResult``; ``levels`` has one report
@@ -622,7 +624,8 @@ def stylize(
         return recombine_luminance(image, content) if preserve_colors == "luminance" else image
 
     run = dict(optimizer=optimizer, learning_rate=learning_rate, callback=callback, callback_every=callback_every,
-               log_every=log_every, progress=progress, preview=preview)
+               log_every=log_every, progress=progress, preview=preview,
+               precondition=precondition)
     reports, histories, extra = [], [], dict(options)
     interrupted, evaluations, started = False, 0, time.perf_counter()
     image = None

@@ -85,6 +85,12 @@ def test_stylize_in_process_writes_image_of_requested_size(pics, capsys):
     assert status == 0, stdout
     assert longest_side(out) == 48
 
+    # L-BFGS on the pixels, without the preconditioner
+    status, stdout, _ = run_main(capsys, ["stylize", pics["content"], pics["style"], "-o", out, "--overwrite",
+                                          "--size", 48, "--precondition", 0, *FAST])
+    assert status == 0, stdout
+    assert longest_side(out) == 48
+
 
 def test_subprocess_exit_status_and_clean_stderr(pics):
     out = pics["dir"] / "styled.jpg"
@@ -139,6 +145,7 @@ BAD = {
     "size abc": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--size", "abc"],
     "steps 0": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--steps", 0],
     "negative weight": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--style-weight", -1],
+    "negative precondition": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--precondition", -1],
     "blend count": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--style-blend", 1, 2],
     "unknown layer": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--style-layers", "block9_conv1"],
     "weights path missing": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png",

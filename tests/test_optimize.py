@@ -7,12 +7,21 @@ Inputs are synthetic NumPy pictures; nothing needs the network or nst_tf.data.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from nst_tf.features import feature_extractor
-from nst_tf.optimize import DEFAULT_WEIGHTS, NonFiniteLossError, StyleTransfer
+from nst_tf.optimize import (
+    DEFAULT_WEIGHTS,
+    NonFiniteLossError,
+    PRECONDITIONED_FRACTION,
+    StyleTransfer,
+    frequency_scale,
+    precondition_update,
+)
 
 SMALL_CONTENT_LAYERS = ["block2_conv2"]
 SMALL_STYLE_LAYERS = ["block1_conv1", "block2_conv1"]
@@ -368,3 +377,131 @@ def test_default_weights_are_what_the_docs_say():
     assert StyleTransfer.__init__.__kwdefaults__["content_weight"] == DEFAULT_WEIGHTS["content_weight"]
     assert StyleTransfer.__init__.__kwdefaults__["style_weight"] == DEFAULT_WEIGHTS["style_weight"]
     assert StyleTransfer.__init__.__kwdefaults__["tv_weight"] == DEFAULT_WEIGHTS["tv_weight"]
+
+
+# --------------------------------------------------------------------------- preconditioned L-BFGS
+
+
+def dct_reference(z: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """P z written with SciPy's orthonormal n-D DCT, independently of the TensorFlow version."""
+    import scipy.fft
+
+    spectrum = scipy.fft.dctn(z.astype(np.float64), axes=(1, 2), norm="ortho")
+    return scipy.fft.idctn(spectrum * scale[None, :, :, None], axes=(1, 2), norm="ortho")
+
+
+def test_frequency_scale_by_hand():
+    scale = frequency_scale(3, 4, 1.0)
+    # frequencies sqrt((k/6)^2 + (l/8)^2), the constant term at the lowest one, 1/8
+    frequency = np.array([[np.hypot(k / 6, l / 8) for l in range(4)] for k in range(3)])
+    frequency[0, 0] = 1 / 8
+    expected = 1 / frequency
+    np.testing.assert_allclose(scale, expected / np.sqrt(np.mean(expected**2)), rtol=1e-6)
+    assert scale.shape == (3, 4) and scale.dtype == np.float32
+    np.testing.assert_array_equal(frequency_scale(5, 7, 0.0), np.ones((5, 7), np.float32))
+    with pytest.raises(ValueError):
+        frequency_scale(5, 7, -0.5)
+
+
+def test_precondition_update_matches_scipy_dct():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(2, 5, 7, 3)).astype(np.float32)  # a batch, not square, odd sizes
+    scale = frequency_scale(5, 7, 0.5)
+    out = precondition_update(tf.constant(z), tf.constant(scale)).numpy()
+    np.testing.assert_allclose(out, dct_reference(z, scale), atol=1e-5)
+    # a wrong scale (transposed frequencies) would not pass
+    assert not np.allclose(out, dct_reference(z, scale[::-1, ::-1]), atol=1e-3)
+
+
+def test_precondition_update_is_symmetric_and_the_identity_without_decay():
+    rng = np.random.default_rng(2)
+    u, v = (rng.normal(size=(1, 6, 9, 3)).astype(np.float32) for _ in range(2))
+    scale = tf.constant(frequency_scale(6, 9, 0.5))
+    pu, pv = (precondition_update(tf.constant(a), scale).numpy() for a in (u, v))
+    assert float(np.sum(pu * v)) == pytest.approx(float(np.sum(u * pv)), rel=1e-4)
+    assert float(np.sum(pu * u)) > 0
+    identity = precondition_update(tf.constant(u), tf.constant(frequency_scale(6, 9, 0.0))).numpy()
+    np.testing.assert_allclose(identity, u, atol=1e-5)
+    # low frequencies are amplified: a constant image grows, a checkerboard shrinks
+    flat = np.ones((1, 6, 9, 3), np.float32)
+    checker = (np.indices((6, 9)).sum(axis=0)[None, :, :, None] % 2 * np.ones((1, 1, 1, 3)) - 0.5).astype(np.float32)
+    assert np.linalg.norm(precondition_update(tf.constant(flat), scale)) > 1.5 * np.linalg.norm(flat)
+    assert np.linalg.norm(precondition_update(tf.constant(checker), scale)) < 0.8 * np.linalg.norm(checker)
+
+
+def test_preconditioned_gradient_matches_finite_differences(make_small, small_images):
+    content, _ = small_images
+    noise = np.random.default_rng(3).uniform(0.3, 0.7, content.shape)
+    start = (0.5 * content + 0.5 * noise).astype(np.float32)
+    transfer = make_small(init=start, content_weight=1.0, style_weight=1.0, tv_weight=1.0)
+    raw = transfer.losses()
+    transfer.content_weight, transfer.style_weight, transfer.tv_weight = (1 / raw[k] for k in ("content", "style", "tv"))
+    height, width = content.shape[:2]
+    scale = frequency_scale(height, width, 0.5)
+    z0 = (0.01 * np.random.default_rng(4).normal(size=(1, height, width, 3))).astype(np.float64)
+    image0 = start[None] + dct_reference(z0, scale)
+    assert 0.0 < image0.min() and image0.max() < 1.0  # no clipping near z0: the cost is smooth there
+
+    components, gradient, image = transfer._preconditioned(
+        tf.constant(z0, tf.float32), tf.constant(start[None]), tf.constant(scale)
+    )
+    np.testing.assert_allclose(image.numpy(), image0, atol=1e-5)
+    assert float(components["total"]) == pytest.approx(transfer.losses(image0[0].astype(np.float32))["total"], rel=1e-5)
+    flat = gradient.numpy().ravel()
+
+    def cost(z: np.ndarray) -> float:  # f(z) = total(start + P z), P by SciPy
+        return transfer.losses((start[None] + dct_reference(z, scale))[0].astype(np.float32))["total"]
+
+    coordinates = np.argsort(-np.abs(flat))[:5]
+    h = 3e-3
+    fd = []
+    for index in coordinates:
+        plus, minus = z0.copy().ravel(), z0.copy().ravel()
+        plus[index] += h
+        minus[index] -= h
+        fd.append((cost(plus.reshape(z0.shape)) - cost(minus.reshape(z0.shape))) / (2 * h))
+    np.testing.assert_allclose(flat[coordinates], fd, rtol=2e-2)
+    assert not np.allclose(1.1 * flat[coordinates], fd, rtol=2e-2)
+
+
+def test_lbfgs_on_pixels_without_preconditioning(small_transfer):
+    small_transfer.reset("noise")
+    small_transfer.style_weight = 1.0
+    try:
+        result = small_transfer.run(8, "lbfgs", precondition=0, progress=False)
+    finally:
+        small_transfer.style_weight = 1e-3
+    assert result.evaluations == 8 and in_unit_range(result.image)
+    assert result.history["total"][-1] < result.history["total"][0]
+    assert result.image.min() == 0.0 or result.image.max() == 1.0  # L-BFGS-B's bounds are active
+
+
+@pytest.mark.parametrize("bad", [-0.5, float("nan")])
+def test_negative_precondition_is_a_value_error(small_transfer, bad):
+    with pytest.raises(ValueError, match="precondition"):
+        small_transfer.run(2, "lbfgs", precondition=bad, progress=False)
+
+
+def test_lbfgs_preconditions_the_first_part_then_works_on_the_pixels(make_small, monkeypatch):
+    transfer = make_small(init="noise", seed=1)
+    calls = []
+    for name, label in (("_preconditioned", "z"), ("_value_and_grad", "pixels")):
+        original = getattr(transfer, name)
+
+        def spy(*args, original=original, label=label):
+            calls.append(label)
+            return original(*args)
+
+        monkeypatch.setattr(transfer, name, spy)
+    result = transfer.run(8, "lbfgs", progress=False)
+    first = math.ceil(PRECONDITIONED_FRACTION * 8)
+    assert calls == ["z"] * first + ["pixels"] * (8 - first)
+    assert result.history["step"] == list(range(1, 9))
+    totals = result.history["total"]
+    # the pixel phase starts from the best image of the preconditioned phase
+    assert totals[first] == pytest.approx(min(totals[:first]), rel=1e-5)
+    assert min(totals) < totals[0]
+
+    calls.clear()
+    transfer.run(4, "lbfgs", precondition=0.0, progress=False)
+    assert calls == ["pixels"] * 4
