@@ -505,3 +505,11 @@ def test_lbfgs_preconditions_the_first_part_then_works_on_the_pixels(make_small,
     calls.clear()
     transfer.run(4, "lbfgs", precondition=0.0, progress=False)
     assert calls == ["pixels"] * 4
+
+
+def test_xla_compiled_lbfgs_matches_the_plain_graph(make_small):
+    """``jit_compile=True`` (for GPUs) runs both L-BFGS phases, DCT included, and agrees with the default."""
+    plain, xla = make_small(init="noise", seed=2), make_small(init="noise", seed=2, jit_compile=True)
+    results = [transfer.run(4, "lbfgs", progress=False) for transfer in (plain, xla)]
+    np.testing.assert_allclose(results[1].history["total"], results[0].history["total"], rtol=1e-3)
+    np.testing.assert_allclose(results[1].image, results[0].image, atol=1e-3)
