@@ -249,7 +249,7 @@ def _register_stylize(subparsers) -> None:
     parser.add_argument("content", metavar="CONTENT", help="the picture to repaint")
     parser.add_argument("styles", nargs="+", metavar="STYLE", help="one or more style pictures")
     add_common_arguments(parser, "output", "size", "weights", "overwrite", "progress")
-    _add_transfer_options(parser, defaults, steps=200)
+    _add_transfer_options(parser, defaults, steps=defaults.get("DEFAULT_STEPS", 100))
     parser.add_argument("--style-blend", nargs="+", type=non_negative_float, metavar="W",
                         help="one weight per STYLE for mixing several styles (default: equal)")
     parser.add_argument("--style-scale", type=positive_float, default=1.0, metavar="F",

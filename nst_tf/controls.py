@@ -40,7 +40,14 @@ import tensorflow as tf
 
 from . import images
 from . import losses as L
-from .optimize import DEFAULT_PRECONDITION, StyleTransfer, StyleTransferResult, _scaled_style, prepare_image
+from .optimize import (
+    DEFAULT_PRECONDITION,
+    DEFAULT_STEPS,
+    StyleTransfer,
+    StyleTransferResult,
+    _scaled_style,
+    prepare_image,
+)
 from .progress import History
 
 __all__ = [
@@ -541,7 +548,7 @@ def stylize(
     style_image,
     *,
     size: int | None = 384,
-    steps: int = 200,
+    steps: int = DEFAULT_STEPS,
     optimizer: str = "lbfgs",
     style_scale: float = 1.0,
     progress: bool = True,

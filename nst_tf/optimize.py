@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_CONTENT_LAYERS",
     "DEFAULT_STYLE_LAYERS",
     "DEFAULT_WEIGHTS",
+    "DEFAULT_STEPS",
     "DEFAULT_PRECONDITION",
     "PRECONDITIONED_FRACTION",
     "NonFiniteLossError",
@@ -59,6 +60,9 @@ DEFAULT_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_
 #: 256 px end with the same balance of content, style and TV (tests/test_balance.py).
 DEFAULT_WEIGHTS = {"content_weight": 1.0, "style_weight": 1e-2, "tv_weight": 5e2}
 OPTIMIZERS = ("lbfgs", "adam")
+#: Optimisation steps (L-BFGS: cost evaluations) when none are given: at 256 px on two CPU
+#: cores, about 40-55 s; 200 lowers the cost by another ~10 % and looks much the same.
+DEFAULT_STEPS = 100
 #: L-BFGS's default preconditioner: cosine frequency f scaled by 1 / f ** DEFAULT_PRECONDITION.
 DEFAULT_PRECONDITION = 0.25
 #: The share of L-BFGS's evaluations spent preconditioned; the rest work on the pixels directly.
@@ -361,7 +365,7 @@ class StyleTransfer(L.WeightedCosts):
     # ----- running -----------------------------------------------------------------------
     def run(
         self,
-        steps: int = 200,
+        steps: int = DEFAULT_STEPS,
         optimizer: str = "lbfgs",
         *,
         learning_rate: float = 0.02,
@@ -565,7 +569,7 @@ def stylize(
     style_image,
     *,
     size: int | None = 384,
-    steps: int = 200,
+    steps: int = DEFAULT_STEPS,
     optimizer: str = "lbfgs",
     style_scale: float = 1.0,
     progress: bool = True,

@@ -269,3 +269,18 @@ def test_stylize_control_options_are_validated(tmp_path, capsys, extra, message)
     assert code == 2 and not out.exists()
     assert len([line for line in err if line.startswith("nst-tf: error:")]) == 1
     assert message in err[-1] or any(message in line for line in err)
+
+
+def test_stylize_defaults_are_the_library_defaults():
+    """The help text and parsed defaults come from nst_tf.optimize's source, never a second copy."""
+    from nst_tf.optimize import DEFAULT_PRECONDITION, DEFAULT_STEPS, DEFAULT_WEIGHTS
+
+    parser = cli.build_parser()
+    args = parser.parse_args(["stylize", "a.png", "b.png", "-o", "c.png"])
+    assert args.steps == DEFAULT_STEPS
+    stylize_help = " ".join(
+        next(a for a in parser._subparsers._group_actions[0].choices["stylize"]._actions if a.dest == "precondition").help.split()
+    )
+    assert f"(default: {DEFAULT_PRECONDITION})" in stylize_help
+    weight_help = next(a for a in parser._subparsers._group_actions[0].choices["stylize"]._actions if a.dest == "tv_weight").help
+    assert f"(default: {DEFAULT_WEIGHTS['tv_weight']:g})" in weight_help
