@@ -467,9 +467,8 @@ class StyleTransfer(L.WeightedCosts):
             x0, bounds = np.zeros(int(np.prod(shape))), None
         else:
 
-            def evaluate(x):
-                image = tf.constant(x.reshape(shape), tf.float32)
-                return (*self._value_and_grad(image), image)
+            def evaluate(x):  # the pixels are x itself: no copy back from the device
+                return (*self._value_and_grad(tf.constant(x.reshape(shape), tf.float32)), x.reshape(shape))
 
             x0, bounds = self.image.numpy().astype(np.float64).ravel(), Bounds(0.0, 1.0)
         stopped = []
@@ -477,7 +476,7 @@ class StyleTransfer(L.WeightedCosts):
         def value_and_gradient(x: np.ndarray):
             components, gradient, image = evaluate(x)
             values = {key: float(value) for key, value in components.items()}
-            pixels = image.numpy()
+            pixels = np.asarray(image)
             step = watch.evaluations + 1
             watch.record(step, values, image=pixels)
             if not watch.after_steps(step, None, pixels) or step >= steps:
