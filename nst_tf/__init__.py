@@ -33,7 +33,7 @@ _EXPORTS = {
 }
 
 
-_SUBMODULES = ("checks", "cli", "controls", "data", "display", "fast", "features", "gram", "images",
+_SUBMODULES = ("checks", "cli", "controls", "data", "diagram", "display", "fast", "features", "gram", "images",
                "losses", "optimize", "progress", "settings", "visualize")
 
 
