@@ -11,6 +11,7 @@ The most used names are available at the top level and imported on first use, so
 from __future__ import annotations
 
 import importlib
+import sys
 
 __version__ = "0.1.0"
 
@@ -34,7 +35,15 @@ _EXPORTS = {
 
 
 _SUBMODULES = ("checks", "cli", "controls", "data", "diagram", "display", "fast", "features", "gram", "images",
-               "losses", "optimize", "progress", "settings", "visualize")
+               "losses", "optimize", "progress", "quiet", "settings", "visualize")
+
+
+if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:
+    # In a notebook the lesson needs TensorFlow next: load it now, without the C++ start-up
+    # lines that would otherwise be the student's first output. The command line stays lazy.
+    from .quiet import import_tensorflow as _import_tensorflow
+
+    _import_tensorflow()
 
 
 def __getattr__(name: str):

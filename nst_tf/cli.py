@@ -333,52 +333,7 @@ def _note(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr)
 
 
-@contextlib.contextmanager
-def _stderr_fd_silenced(enabled: bool):
-    """Point file descriptor 2 at /dev/null (C++ log lines bypass ``sys.stderr``)."""
-    if not enabled:
-        yield
-        return
-    with contextlib.suppress(Exception):
-        sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no fd 2 at all
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def import_tensorflow(verbose: bool = False):
-    """Import TensorFlow (and Keras) quietly unless ``verbose``; returns the module.
-
-    ``TF_CPP_MIN_LOG_LEVEL=3`` does not stop the lines that TensorFlow's C++ code prints
-    while it loads (``I0000 ... oneDNN``, ``cuInit``, CUDA stubs), so file descriptor 2
-    goes to /dev/null around the import and the first device set-up, and nowhere else.
-    """
-    if not verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with _stderr_fd_silenced(not verbose and "tensorflow" not in sys.modules):
-        import tensorflow as tf
-
-        import keras  # noqa: F401 - loads its backend now, also quietly
-
-        tf.config.list_logical_devices()  # GPU set-up logs its lines here
-    if not verbose:
-        tf.get_logger().setLevel("ERROR")
-        tf.autograph.set_verbosity(0)
-        with contextlib.suppress(Exception):
-            import absl.logging
-
-            absl.logging.set_verbosity(absl.logging.ERROR)
-    return tf
+from .quiet import import_tensorflow  # noqa: E402 - one quiet import for the CLI and the lessons
 
 
 def load_input(source: str, max_size: int | None = None):

@@ -1,0 +1,45 @@
+"""TensorFlow's C++ start-up lines stay out of the terminal and out of the lessons."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHATTER = ("absl::InitializeLog", "I0000", "oneDNN", "cuda")
+
+
+def test_stderr_fd_silenced_hides_c_level_writes_and_restores_them():
+    code = (
+        "import os\n"
+        "from nst_tf.quiet import stderr_fd_silenced\n"
+        "with stderr_fd_silenced():\n"
+        "    os.write(2, b'hidden\\n')\n"
+        "os.write(2, b'shown\\n')\n"
+        "with stderr_fd_silenced(False):\n"
+        "    os.write(2, b'also shown\\n')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0
+    assert done.stderr.splitlines() == ["shown", "also shown"]
+
+
+@pytest.mark.slow
+def test_a_lesson_kernel_shows_no_tensorflow_start_up_lines(monkeypatch, tmp_path):
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("import nst_tf\nimport tensorflow as tf\nimport keras"),
+        nbformat.v4.new_code_cell("print(float(tf.reduce_sum(tf.ones((2, 2)))))"),
+    ]
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    printed = "".join(output.get("text", "") for cell in notebook.cells for output in cell.outputs)
+    assert printed.strip() == "4.0", f"the lesson's first output is not its own: {printed!r}"
+    assert not any(word in printed for word in CHATTER)
