@@ -95,15 +95,44 @@ def require_gradient(fn: Callable, what: str, *arguments, wrt: int = 0, weights:
 
 # ----- hiding the package's own answers ------------------------------------------------------
 
-_BLOCKED_TEMPLATE = (
-    "def _blocked(*args, **kwargs):\n"
-    "    raise __import__('nst_tf.checks._common', fromlist=['_']).WriteItYourself({name!r})\n"
-)
+def _parameter_list(function) -> str:
+    """The function's parameters without defaults or annotations (those stay on the function object)."""
+    import inspect
+
+    parts, star_done, slash_pending = [], False, False
+    for parameter in inspect.signature(function).parameters.values():
+        kind = parameter.kind
+        if kind is not parameter.POSITIONAL_ONLY and slash_pending:
+            parts.append("/")
+            slash_pending = False
+        if kind is parameter.POSITIONAL_ONLY:
+            parts.append(parameter.name)
+            slash_pending = True
+        elif kind is parameter.VAR_POSITIONAL:
+            parts.append("*" + parameter.name)
+            star_done = True
+        elif kind is parameter.KEYWORD_ONLY:
+            if not star_done:
+                parts.append("*")
+                star_done = True
+            parts.append(parameter.name)
+        elif kind is parameter.VAR_KEYWORD:
+            parts.append("**" + parameter.name)
+        else:
+            parts.append(parameter.name)
+    if slash_pending:
+        parts.append("/")
+    return ", ".join(parts)
 
 
-def _blocked_code(name: str):
+def _blocked_code(function, name: str):
+    """Code with the same parameters as ``function`` (so signatures, and Keras, see no change) that raises."""
+    source = (
+        f"def _blocked({_parameter_list(function)}):\n"
+        f"    raise __import__('nst_tf.checks._common', fromlist=['_']).WriteItYourself({name!r})\n"
+    )
     namespace: dict = {}
-    exec(_BLOCKED_TEMPLATE.format(name=name), namespace)  # noqa: S102 - a fixed template
+    exec(source, namespace)  # noqa: S102 - a fixed template around names from inspect.signature
     return namespace["_blocked"].__code__
 
 
@@ -132,7 +161,7 @@ def package_hidden(targets: Iterable[str]) -> Iterator[None]:
             if not hasattr(function, "__code__") or function.__code__.co_freevars:
                 continue  # not a plain function (or a closure): cannot be hidden this way
             saved.append((function, function.__code__))
-            function.__code__ = _blocked_code(target.replace(":", "."))
+            function.__code__ = _blocked_code(function, target.replace(":", "."))
         yield
     finally:
         for function, code in reversed(saved):
@@ -165,10 +194,11 @@ def exercise_check(exercise: str, hidden: Iterable[str] = ()) -> Callable:
                 with package_hidden(hidden):
                     return check(*args, **kwargs)
             except WriteItYourself as error:
-                found = re.search(r"nst_tf\.[\w.]+", str(error))  # Keras may wrap the message
+                found = re.search(r"(?:nst_tf|keras)\.[\w.]+", str(error))  # Keras may wrap the message
                 name = found.group(0) if found else "version"
                 problem = (
-                    f"Your {exercise} calls the package's own {name}, which is exactly what this "
+                    f"Your {exercise} calls {'the package' if name.startswith('nst_tf') else 'Keras'}'s own "
+                    f"{name}, which is exactly what this "
                     "exercise asks you to write. Write it yourself with TensorFlow (or NumPy where the "
                     "lesson says so) operations; the lesson's text and hints show the way."
                 )
