@@ -6,7 +6,13 @@ import re
 import pytest
 import tensorflow as tf
 
-from nst_tf.checks import ExerciseError, check_content_cost, check_layer_style_cost
+from nst_tf.checks import (
+    ExerciseError,
+    check_content_cost,
+    check_layer_style_cost,
+    check_style_cost,
+    check_total_variation,
+)
 
 
 def assert_rejected(check, answer, pattern):
@@ -95,7 +101,8 @@ def test_layer_style_cost_reference_passes(capsys):
 def test_layer_style_cost_accepts_package_course_normalization():
     from nst_tf.losses import style_layer_loss
 
-    check_layer_style_cost(lambda s, g: style_layer_loss(s, g, normalization="course"))
+    # Unhidden (the check's own body), the package's "course" cost passes: the two agree.
+    check_layer_style_cost.__wrapped__(lambda s, g: style_layer_loss(s, g, normalization="course"))
 
 
 @pytest.mark.parametrize(
@@ -120,3 +127,138 @@ def test_layer_style_cost_accepts_package_course_normalization():
 )
 def test_layer_style_cost_rejects_typical_mistakes(wrong, message):
     assert_rejected(check_layer_style_cost, wrong, message)
+
+
+# ----- answers from issue 14's table: the package's own costs ------------------------------
+def test_package_costs_are_refused():
+    from nst_tf import losses
+
+    assert_rejected(check_content_cost, lambda c, g: losses.content_loss(c, g, "course"), "Write it yourself")
+    assert_rejected(check_layer_style_cost, lambda s, g: losses.style_layer_loss(s, g, "course"), "Write it yourself")
+
+
+def test_package_gram_matrix_is_refused_inside_the_style_cost():
+    from nst_tf.gram import gram_matrix
+
+    def with_package_gram(s, g):
+        return tf.reduce_sum(tf.square(gram_matrix(s, "none") - gram_matrix(g, "none"))) / _constant(g)
+
+    assert_rejected(check_layer_style_cost, with_package_gram, "package's own nst_tf.gram.gram_matrix")
+
+
+def test_content_cost_numpy_wrapped_back_has_no_gradient():
+    def wrapped(c, g):
+        return tf.constant(np.sum((np.asarray(c) - np.asarray(g)) ** 2) / (4.0 * np.prod(g.shape[1:])), tf.float32)
+
+    assert_rejected(check_content_cost, wrapped, "No gradient flows")
+
+
+def test_the_common_not_written_yet_message():
+    def unfinished(c, g):
+        raise NotImplementedError("square the differences and sum")
+
+    assert_rejected(check_content_cost, unfinished, "not written yet.*Hint: square the differences and sum")
+
+
+# ----- style_cost over layers ---------------------------------------------------------------
+def style_cost(style_features, generated_features, layer_weights):
+    total = 0.0
+    for layer, weight in layer_weights.items():
+        total += weight * layer_style_cost(style_features[layer], generated_features[layer])
+    return total
+
+
+def test_style_cost_reference_passes(capsys):
+    check_style_cost(style_cost)
+    assert "all tests passed" in capsys.readouterr().out
+
+
+def _unweighted(s, g, w):
+    return tf.add_n([layer_style_cost(s[k], g[k]) for k in w])
+
+
+def _all_layers(s, g, w):
+    return tf.add_n([w.get(k, 1.0) * layer_style_cost(s[k], g[k]) for k in g])
+
+
+def _all_layers_keyerror(s, g, w):
+    return tf.add_n([w[k] * layer_style_cost(s[k], g[k]) for k in g])
+
+
+def _averaged(s, g, w):
+    return style_cost(s, g, w) / len(w)
+
+
+def _renormalised(s, g, w):
+    return style_cost(s, g, w) / sum(w.values())
+
+
+def _last_only(s, g, w):
+    for layer, weight in w.items():
+        total = weight * layer_style_cost(s[layer], g[layer])
+    return total
+
+
+def _package_style_loss(s, g, w):
+    from nst_tf import losses
+
+    targets = {k: tf.einsum("bijc,bijd->bcd", s[k], s[k]) for k in w}
+    return losses.style_loss(targets, g, w, normalization="course")
+
+
+def _numpy_wrapped(s, g, w):
+    return tf.constant(float(style_cost(s, g, w)))
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (_unweighted, "without their weights"),
+        (_all_layers, "content layer was counted"),
+        (_all_layers_keyerror, "Loop over layer_weights"),
+        (_averaged, "divided by the number of layers"),
+        (_renormalised, "divided by the sum of the weights"),
+        (_last_only, "Only the last layer"),
+        (_package_style_loss, "Write it yourself"),
+        (_numpy_wrapped, "No gradient flows"),
+        (lambda s, g, w: None, "returned None"),
+    ],
+)
+def test_style_cost_rejects_typical_mistakes(wrong, message):
+    assert_rejected(check_style_cost, wrong, message)
+
+
+# ----- total variation ----------------------------------------------------------------------
+def total_variation(image):
+    down = image[:, 1:, :, :] - image[:, :-1, :, :]
+    right = image[:, :, 1:, :] - image[:, :, :-1, :]
+    return tf.reduce_mean(tf.square(down)) + tf.reduce_mean(tf.square(right))
+
+
+def test_total_variation_reference_passes(capsys):
+    check_total_variation(total_variation)
+    check_total_variation.__wrapped__(lambda image: __import__("nst_tf").losses.tv_loss(image, "l2"))
+    assert capsys.readouterr().out.count("all tests passed") == 2
+
+
+def _directions(image):
+    return image[:, 1:, :, :] - image[:, :-1, :, :], image[:, :, 1:, :] - image[:, :, :-1, :]
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (lambda x: tf.reduce_sum(tf.square(_directions(x)[0])) + tf.reduce_sum(tf.square(_directions(x)[1])), "summed"),
+        (lambda x: tf.reduce_mean(tf.abs(_directions(x)[0])) + tf.reduce_mean(tf.abs(_directions(x)[1])), "absolute"),
+        (lambda x: tf.reduce_sum(tf.image.total_variation(x)), "tf.image.total_variation"),
+        (lambda x: tf.reduce_mean(tf.square(_directions(x)[0])), "Only the vertical"),
+        (lambda x: tf.reduce_mean(tf.square(_directions(x)[1])), "Only the horizontal"),
+        (lambda x: total_variation(x) / 2, "averaged the two directions"),
+        (lambda x: tf.reduce_mean(tf.square(x[1:] - x[:-1])) + tf.reduce_mean(tf.square(_directions(x)[1])), "one colour|Axis 0"),
+        (lambda x: __import__("nst_tf").losses.tv_loss(x), "Write it yourself"),
+        (lambda x: tf.constant(float(total_variation(x))), "No gradient flows"),
+        (lambda x: tf.square(_directions(x)[0]), "shape"),
+    ],
+)
+def test_total_variation_rejects_typical_mistakes(wrong, message):
+    assert_rejected(check_total_variation, wrong, message)

@@ -9,12 +9,12 @@ import pytest
 import tensorflow as tf
 
 from nst_tf.checks._common import ExerciseError
-from nst_tf.checks.lesson06 import check_instance_norm
+from nst_tf.checks.lesson06 import check_instance_norm, check_instance_norm_layer
 from nst_tf.fast import instance_norm
 
 
 def test_the_reference_passes(capsys):
-    check_instance_norm(instance_norm)
+    check_instance_norm.__wrapped__(instance_norm)  # the package's, not hidden
     assert "all tests passed" in capsys.readouterr().out
 
 
@@ -80,3 +80,126 @@ def test_typical_mistakes_are_named(wrong, message):
     pattern = r"\s+".join(re.escape(word) for word in message.split())
     with pytest.raises(ExerciseError, match=pattern):
         check_instance_norm(wrong)
+
+
+# ----- answers from issue 14's table, and the layer ------------------------------------------
+def _assert(check, answer, pattern):
+    with pytest.raises(ExerciseError) as info:
+        check(answer)
+    message = " ".join(str(info.value).split())
+    assert re.search(pattern, message), message
+
+
+def by_hand(features, epsilon=1e-5):
+    mean = tf.reduce_mean(features, axis=[1, 2], keepdims=True)
+    variance = tf.reduce_mean(tf.square(features - mean), axis=[1, 2], keepdims=True)
+    return (features - mean) / tf.sqrt(variance + epsilon)
+
+
+def test_ready_made_answers_are_refused():
+    import keras
+
+    from nst_tf import fast
+
+    _assert(check_instance_norm, lambda x, epsilon=1e-5: fast.instance_norm(x, epsilon), "Write it yourself")
+    _assert(check_instance_norm, lambda x, epsilon=1e-5: fast.InstanceNormalization(epsilon)(x), "Write it yourself")
+    _assert(check_instance_norm,
+            lambda x, epsilon=1e-5: keras.layers.GroupNormalization(groups=-1, center=False, scale=False, epsilon=epsilon)(x),
+            "Keras's own")
+
+
+def test_numpy_inside_is_refused():
+    def numpy_answer(features, epsilon=1e-5):
+        array = np.asarray(features)
+        mean, variance = array.mean(axis=(1, 2), keepdims=True), array.var(axis=(1, 2), keepdims=True)
+        return tf.constant((array - mean) / np.sqrt(variance + epsilon), tf.float32)
+
+    _assert(check_instance_norm, numpy_answer, "No gradient flows")
+
+
+def test_unfinished_gets_the_common_message():
+    def unfinished(features, epsilon=1e-5):
+        raise NotImplementedError("the mean and variance of each image and channel")
+
+    _assert(check_instance_norm, unfinished, "not written yet.*Hint: the mean and variance")
+
+
+import keras  # noqa: E402
+
+
+class InstanceNorm(keras.layers.Layer):
+    def __init__(self, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        self.gamma = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="beta")
+
+    def call(self, features):
+        return self.gamma * by_hand(features, self.epsilon) + self.beta
+
+
+def test_layer_reference_passes(capsys):
+    check_instance_norm_layer(InstanceNorm)
+    assert "all tests passed" in capsys.readouterr().out
+
+
+class ShiftScaled(InstanceNorm):
+    def call(self, features):
+        return self.gamma * (by_hand(features, self.epsilon) + self.beta)
+
+
+class NoWeights(keras.layers.Layer):
+    def call(self, features):
+        return by_hand(features)
+
+
+class WeightsInInit(InstanceNorm):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.gamma = self.add_weight(shape=(4,), initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=(4,), initializer="zeros", name="beta")
+
+    def build(self, input_shape):
+        pass
+
+
+class ScalarWeights(InstanceNorm):
+    def build(self, input_shape):
+        self.gamma = self.add_weight(shape=(), initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=(), initializer="zeros", name="beta")
+
+
+class IgnoresWeights(InstanceNorm):
+    def call(self, features):
+        return by_hand(features, self.epsilon)
+
+
+class Frozen(InstanceNorm):
+    def build(self, input_shape):
+        self.gamma = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="gamma", trainable=False)
+        self.beta = self.add_weight(shape=(input_shape[-1],), initializer="zeros", name="beta", trainable=False)
+
+
+class PackageInside(InstanceNorm):
+    def call(self, features):
+        from nst_tf import fast
+
+        return self.gamma * fast.instance_norm(features) + self.beta
+
+
+@pytest.mark.parametrize(
+    "wrong, message",
+    [
+        (ShiftScaled, "shift is scaled too"),
+        (NoWeights, "needs two weights"),
+        (WeightsInInit, "in __init__"),
+        (ScalarWeights, "one number per channel"),
+        (IgnoresWeights, "does not change the output"),
+        (Frozen, "trainable"),
+        (PackageInside, "Write it yourself"),
+    ],
+)
+def test_layer_mistakes_are_named(wrong, message):
+    _assert(check_instance_norm_layer, wrong, message)

@@ -64,3 +64,25 @@ def test_notebook_runs(path, fast_environment):
         f"The notebook ran in another Python ({printed.strip()}); install this environment's kernel: "
         f"{sys.executable} -m ipykernel install --sys-prefix"
     )
+
+
+def test_a_failed_check_shows_only_its_message_and_still_fails(fast_environment):
+    """In a kernel, an ExerciseError is displayed as the message alone, and it still is an error output."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("from nst_tf import checks"),
+        nbformat.v4.new_code_cell("def gram_matrix(features):\n    raise NotImplementedError('one matrix product')"),
+        nbformat.v4.new_code_cell("checks.check_gram_matrix(gram_matrix)"),
+    ]
+    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(fast_environment)}})
+    with pytest.raises(CellExecutionError):
+        client.execute()
+    (output,) = notebook.cells[2].outputs
+    assert output.output_type == "error" and output.ename == "ExerciseError"
+    shown = "\n".join(output.traceback)
+    assert "not written yet" in shown and "Hint: one matrix product" in shown
+    assert "nst_tf/checks" not in shown and "Traceback" not in shown

@@ -1,4 +1,9 @@
-"""Checks for lesson 01: reading the activations of a named VGG layer."""
+"""Checks for lesson 01: reading the activations of named VGG layers.
+
+``check_make_extractor`` checks the lesson's exercise, ``make_extractor(layer_names)``,
+whose result lessons 03 and 04 reuse; ``check_layer_activations`` the earlier one-layer
+version. Both compare with the same VGG's own layers, built here with Keras directly.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ._common import fail, passed
+from ._common import exercise_check, fail, passed, require_gradient
 
-__all__ = ["check_layer_activations"]
+__all__ = ["check_layer_activations", "check_make_extractor"]
+
+#: The package's own feature extraction, unavailable to an answer while its check runs.
+HIDDEN = ("nst_tf.features:feature_extractor", "nst_tf.features:FeatureExtractor.__call__")
 
 _LAYERS = ("block1_conv2", "block3_conv1", "block4_conv2")
 
@@ -26,11 +34,13 @@ class _Reference:
     def __init__(self, model):
         self.names = [layer.name for layer in model.layers if "_conv" in layer.name]
         self.model = keras.Model(model.inputs, [model.get_layer(name).output for name in self.names])
-        self._cache: dict[str, dict[str, np.ndarray]] = {}
+        self._cache: dict[tuple, dict[str, np.ndarray]] = {}
 
     def __call__(self, key: str, batch: np.ndarray) -> dict[str, np.ndarray]:
+        batch = np.asarray(batch, np.float32)
+        key = (key, batch.shape, hash(batch.tobytes()))  # the same name may come with other images
         if key not in self._cache:
-            outputs = self.model(tf.constant(batch, tf.float32), training=False)
+            outputs = self.model(tf.constant(batch), training=False)
             self._cache[key] = {name: np.asarray(out) for name, out in zip(self.names, outputs)}
         return self._cache[key]
 
@@ -78,6 +88,7 @@ def _kind(value) -> str:
     return "a NumPy array" if isinstance(value, np.ndarray) else f"a {type(value).__name__}"
 
 
+@exercise_check("layer_activations", HIDDEN)
 def check_layer_activations(layer_activations, model=None) -> None:
     """Lesson 01 exercise: ``layer_activations(image, layer_name)`` -> ``(1, h, w, C)`` tensor.
 
@@ -123,3 +134,70 @@ def check_layer_activations(layer_activations, model=None) -> None:
         if not _near(result, expected):
             _diagnose_values(result, expected, layer, image, reference)
     passed("Layer activations")
+
+
+def _check_one_output(result, expected, layer, image, reference) -> None:
+    if not isinstance(result, (tf.Tensor, tf.Variable)):
+        fail(
+            f"The activations of {layer} are {_kind(result)}, not a TensorFlow tensor. Return the model's "
+            "outputs as they are (no .numpy()), so that lessons 03 and 04 can take gradients through them."
+        )
+    result = np.asarray(result)
+    if result.shape != expected.shape:
+        same_shape = [name for name, out in reference("image", image[np.newaxis]).items() if out.shape == result.shape]
+        hint = (f"That is the shape of {' or '.join(same_shape[:2])}: take each output from the layer of the "
+                "same name." if same_shape else "Did you resize or crop the image?")
+        fail(f"For {layer} the activations should have shape {expected.shape}, but yours have {result.shape}. {hint}")
+    if not _near(result, expected):
+        _diagnose_values(result, expected, layer, image, reference)
+
+
+@exercise_check("make_extractor", HIDDEN)
+def check_make_extractor(make_extractor, model=None) -> None:
+    """Lesson 01 exercise: ``make_extractor(layer_names)`` -> ``extract``, ``extract(batch)`` -> ``{name: (1, h, w, C)}``.
+
+    ``batch`` is RGB ``(1, H, W, 3)`` in [0, 1]. Compared with the same VGG (``model``,
+    default ``nst_tf.load_vgg()``) for two lists of layers and two image sizes; the
+    gradient must flow from the activations back to the pixels. A failure names the likely
+    mistake: not callable, a list instead of a dict, fixed layer names, NumPy outputs, the
+    preprocessing done by hand (scaled to 0-255, BGR, or applied twice), no gradient.
+    """
+    from ..features import load_vgg
+
+    model = load_vgg() if model is None else model
+    reference = _Reference(model)
+    rng = np.random.default_rng(1)
+    cases = [((40, 56, 3), list(_LAYERS)), ((48, 32, 3), ["block5_conv1", "block2_conv2"])]
+    for shape, layers in cases:
+        image = rng.uniform(0.0, 1.0, shape).astype(np.float32)
+        extract = make_extractor(list(layers))
+        if extract is None or not callable(extract):
+            fail(
+                f"make_extractor returned {_kind(extract)}; return something you can call on a batch of images, "
+                "such as the keras.Model you built (return the model itself, not its output)."
+            )
+        outputs = extract(tf.constant(image[np.newaxis]))
+        if isinstance(outputs, (list, tuple)):
+            fail(
+                "Your extractor returned a list; return a dict {layer name: activations}, so that later lessons "
+                "can ask for features['block4_conv2']. keras.Model accepts a dict as its outputs."
+            )
+        if not isinstance(outputs, dict):
+            fail(
+                f"Your extractor returned {_kind(outputs)}; return a dict {{layer name: activations}} with one "
+                f"entry for each name in layer_names (here {layers})."
+            )
+        if set(outputs) != set(layers):
+            fail(
+                f"Asked for the layers {layers}, your extractor returned the keys {sorted(outputs)}. Build the "
+                "outputs from the argument layer_names, one entry per name, with the name as the key."
+            )
+        expected_all = reference(f"image{shape}", image[np.newaxis])
+        for layer in layers:
+            _check_one_output(outputs[layer], expected_all[layer], layer, image, reference)
+    layer = cases[-1][1][0]
+    extract = make_extractor([layer])
+    gradient = require_gradient(lambda batch: extract(batch)[layer], "your extractor", image[np.newaxis])
+    if not np.any(gradient):
+        fail("The gradient of the activations with respect to the pixels is zero everywhere; return the layer's output itself.")
+    passed("make_extractor")

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from ._common import close, fail, passed, require_tensor
+from ._common import close, exercise_check, fail, passed, require_gradient, require_tensor
 
 __all__ = ["check_gram_matrix"]
+
+#: The package's own Gram matrices, unavailable to an answer while its check runs.
+HIDDEN = ("nst_tf.gram:gram_matrix", "nst_tf.controls:masked_statistic")
 
 
 def _reference(features: np.ndarray) -> np.ndarray:
@@ -22,11 +25,14 @@ def _call(gram_matrix, features: np.ndarray) -> np.ndarray:
     return result.numpy().astype(np.float64)
 
 
+@exercise_check("gram_matrix", HIDDEN)
 def check_gram_matrix(gram_matrix) -> None:
     """Lesson 02 exercise: ``gram_matrix(features)`` for ``(batch, nH, nW, nC)`` -> ``(batch, nC, nC)``.
 
     Runs it on seeded random activations and on a shuffled copy of them, and names the
-    likely mistake: NumPy instead of TensorFlow, the batch dimension dropped, the product
+    likely mistake: NumPy instead of TensorFlow (also when wrapped back into a tensor:
+    the gradient is taken with a tape and compared with its formula), the package's own
+    ``gram_matrix`` (hidden while the check runs), the batch dimension dropped, the product
     taken the wrong way round (positions x positions), the reshape mixing up positions and
     channels, no normalisation, or a division by the channels as well.
     """
@@ -95,5 +101,16 @@ def check_gram_matrix(gram_matrix) -> None:
         fail(
             "Your function works for one size of feature map but not for another (3 x 9). Take nH, nW "
             "and nC from the shape of `features` instead of fixed numbers."
+        )
+    # Gradients must flow (lessons 03 and 04 differentiate through it): d sum(W * G) / dF = F (W + W^T) / (nH nW).
+    weights = rng.normal(size=expected.shape)
+    gradient = require_gradient(gram_matrix, "gram_matrix", features, weights=weights.astype(np.float32))
+    flat = features.reshape(batch, positions, channels).astype(np.float64)
+    expected_gradient = np.einsum("bpc,bcd->bpd", flat, weights + np.transpose(weights, (0, 2, 1))) / positions
+    if not close(gradient.reshape(batch, positions, channels), expected_gradient, rtol=1e-3, atol=1e-4):
+        fail(
+            "The values are right but the gradient is not: part of the computation is hidden from "
+            "TensorFlow (a constant made from NumPy, tf.stop_gradient, or a value computed outside). "
+            "Compute the whole Gram matrix from `features` with tf operations."
         )
     passed("Gram matrix")

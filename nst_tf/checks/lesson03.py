@@ -1,6 +1,6 @@
-"""Checks for lesson 03: the content cost and one layer's style cost (course normalisation).
+"""Checks for lesson 03: content cost, style cost (one layer and weighted over layers), total variation.
 
-Both exercises take activations of shape ``(1, nH, nW, nC)`` (a batch of one image, as the
+The first two exercises take activations of shape ``(1, nH, nW, nC)`` (a batch of one image, as the
 feature extractor returns them) and return a scalar tensor:
 
 * ``content_cost(content_features, generated_features)``
@@ -8,6 +8,13 @@ feature extractor returns them) and return a scalar tensor:
 * ``layer_style_cost(style_features, generated_features)``
   ``= 1/(4 nC^2 (nH nW)^2) * sum((G_S - G_G)^2)`` with raw Gram matrices
   ``G = A^T A`` where ``A`` is the ``(nH nW, nC)`` matrix of the activations.
+* ``style_cost(style_features, generated_features, layer_weights)``
+  ``= sum over the layers of layer_weights of lambda_l * layer_style_cost(...)``, with
+  ``{layer name: activations}`` dicts (as the lesson 01 extractor returns them).
+* ``total_variation(image)`` for ``(1, H, W, 3)``: the mean squared difference between
+  vertical neighbours plus the mean squared difference between horizontal neighbours.
+
+The package's own costs (``nst_tf.losses``) and Gram matrices are hidden while these run.
 """
 
 from __future__ import annotations
@@ -17,9 +24,20 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from ._common import close, fail, passed, require_tensor
+from ._common import close, exercise_check, fail, passed, require_gradient, require_tensor
 
-__all__ = ["check_content_cost", "check_layer_style_cost"]
+__all__ = ["check_content_cost", "check_layer_style_cost", "check_style_cost", "check_total_variation"]
+
+#: The package's own costs, unavailable to an answer while a lesson 03 check runs.
+HIDDEN = (
+    "nst_tf.losses:content_loss",
+    "nst_tf.losses:style_layer_loss",
+    "nst_tf.losses:style_layer_loss_from_target",
+    "nst_tf.losses:style_loss",
+    "nst_tf.losses:tv_loss",
+    "nst_tf.losses:total_loss",
+    "nst_tf.gram:gram_matrix",
+)
 
 # Small, non-square maps with different numbers of rows, columns and channels, so that a
 # swapped nH/nW/nC or a reshape that mixes channels and positions changes the result.
@@ -33,10 +51,7 @@ def _activations(shape, seed: int) -> np.ndarray:
 
 
 def _call(fn: Callable, name: str, first: np.ndarray, second: np.ndarray):
-    try:
-        return fn(tf.constant(first), tf.constant(second))
-    except NotImplementedError:
-        fail(f"{name} still raises NotImplementedError: replace the `raise` line with your code.")
+    return fn(tf.constant(first), tf.constant(second))  # NotImplementedError: see exercise_check
 
 
 def _scalar(fn: Callable, name: str, first: np.ndarray, second: np.ndarray) -> float:
@@ -115,6 +130,7 @@ def _explain_factor(name: str, value: float, expected: float, factors: dict[str,
     )
 
 
+@exercise_check("content_cost", HIDDEN)
 def check_content_cost(content_cost: Callable) -> None:
     """Exercise: ``content_cost(content_features, generated_features) = sum((a_C - a_G)^2) / (4 nH nW nC)``."""
     name = "content_cost"
@@ -154,6 +170,7 @@ def check_content_cost(content_cost: Callable) -> None:
     passed("content_cost")
 
 
+@exercise_check("layer_style_cost", HIDDEN)
 def check_layer_style_cost(layer_style_cost: Callable) -> None:
     """Exercise: ``layer_style_cost(style_features, generated_features)`` with raw Gram matrices.
 
@@ -223,3 +240,138 @@ def check_layer_style_cost(layer_style_cost: Callable) -> None:
             },
         )
     passed("layer_style_cost")
+
+
+def _course_style(style: np.ndarray, generated: np.ndarray) -> float:
+    _, n_h, n_w, n_c = style.shape
+    return float(np.sum((_raw_gram(style) - _raw_gram(generated)) ** 2)) / (4.0 * n_c**2 * (n_h * n_w) ** 2)
+
+
+@exercise_check("style_cost", HIDDEN)
+def check_style_cost(style_cost: Callable) -> None:
+    """Exercise: ``style_cost(style_features, generated_features, layer_weights)`` = ``sum_l lambda_l E_l``.
+
+    The features are ``{layer: (1, nH, nW, nC)}`` dicts that hold one layer more than
+    ``layer_weights`` names (as an extractor for content and style layers returns them);
+    the weights do not sum to 1, so that a renormalisation shows. ``E_l`` is the course's
+    per-layer cost, computed here with NumPy.
+    """
+    name = "style_cost"
+    shapes = {"block1_conv1": (1, 6, 8, 3), "block2_conv1": (1, 3, 4, 5), "block3_conv1": (1, 2, 3, 6)}
+    layer_weights = {"block1_conv1": 0.5, "block2_conv1": 2.0, "block3_conv1": 1.0}
+    style = {layer: _activations(shape, 60 + i) for i, (layer, shape) in enumerate(shapes.items())}
+    generated = {layer: _activations(shape, 70 + i) for i, (layer, shape) in enumerate(shapes.items())}
+    # One more layer that is not a style layer (the content layer): it must not count.
+    style["block4_conv2"], generated["block4_conv2"] = _activations((1, 2, 2, 4), 80), _activations((1, 2, 2, 4), 81)
+    tensors = lambda features: {layer: tf.constant(value) for layer, value in features.items()}  # noqa: E731
+    costs = {layer: _course_style(style[layer], generated[layer]) for layer in layer_weights}
+    expected = sum(layer_weights[layer] * costs[layer] for layer in layer_weights)
+
+    try:
+        result = style_cost(tensors(style), tensors(generated), dict(layer_weights))
+    except KeyError as error:
+        fail(
+            f"style_cost raised KeyError {error}: the features hold more layers than the style layers (the content "
+            "layer too). Loop over layer_weights (for layer, weight in layer_weights.items()) and look each "
+            "layer up in the two dicts."
+        )
+    value = float(require_tensor(result, name)) if result is not None else fail(
+        f"{name} returned None: return the weighted sum.")
+    if require_tensor(result, name).shape.rank != 0:
+        fail(f"{name} returned a tensor of shape {result.shape.as_list()}; return a single number (a scalar tensor).")
+    if close(value, expected, rtol=1e-4):
+        zero = float(style_cost(tensors(style), tensors(style), dict(layer_weights)))
+        if abs(zero) > 1e-6 * abs(expected):
+            fail(f"style_cost(S, S, weights) gave {zero:.4g}; the style cost of an image against itself must be 0.")
+        layer = "block2_conv1"
+        gradient = require_gradient(
+            lambda features: style_cost({**tensors(style)}, {**tensors(generated), layer: features}, dict(layer_weights)),
+            name, generated[layer],
+        )
+        if not np.any(gradient):
+            fail(f"The gradient of style_cost with respect to the activations of {layer} is zero; does every layer count?")
+        passed(name)
+        return
+    everything = {**layer_weights, "block4_conv2": 1.0}
+    candidates = {
+        "You added the layers' costs without their weights: multiply each layer's cost by its lambda_l "
+        "(layer_weights[layer]) before summing.": sum(costs.values()),
+        "The content layer was counted too: loop over the layers of layer_weights, not over all the layers "
+        "in the features.": expected + _course_style(style["block4_conv2"], generated["block4_conv2"]),
+        "The content layer was counted too: loop over the layers of layer_weights, not over all the layers "
+        "in the features. ": sum(everything[k] * _course_style(style[k], generated[k]) for k in everything),
+        "You divided by the number of layers: the style cost is the weighted *sum*, sum of lambda_l * E_l "
+        "(the weights already say how much each layer counts).": expected / len(layer_weights),
+        "You divided by the sum of the weights. Use the weights as they are given: sum of lambda_l * E_l "
+        "(whoever calls style_cost decides whether they sum to 1).": expected / sum(layer_weights.values()),
+        "Only the last layer counted: the sum is overwritten in the loop (use total += ..., or tf.add_n of a "
+        "list).": layer_weights["block3_conv1"] * costs["block3_conv1"],
+    }
+    for message, wrong in candidates.items():
+        if close(value, wrong, rtol=1e-4):
+            fail(message)
+    fail(
+        f"style_cost returned {value:.6g} where {expected:.6g} was expected. It should be the sum over the layers "
+        "of layer_weights of layer_weights[layer] * layer_style_cost(style_features[layer], "
+        "generated_features[layer]). If layer_style_cost passed its own check, look at the loop."
+    )
+
+
+def _tv_parts(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    image = image.astype(np.float64)
+    return image[:, 1:, :, :] - image[:, :-1, :, :], image[:, :, 1:, :] - image[:, :, :-1, :]
+
+
+@exercise_check("total_variation", HIDDEN)
+def check_total_variation(total_variation: Callable) -> None:
+    """Exercise: ``total_variation(image)``, ``image`` ``(1, H, W, 3)``: ``mean(dy^2) + mean(dx^2)``.
+
+    ``dy`` are the differences between vertical neighbours, ``dx`` between horizontal
+    ones (the package's ``tv_loss(image, "l2")``, written here with NumPy).
+    """
+    name = "total_variation"
+    rng = np.random.default_rng(90)
+    image = rng.uniform(0.0, 1.0, (1, 5, 7, 3)).astype(np.float32)
+    down, right = _tv_parts(image)
+    expected = float(np.mean(down**2) + np.mean(right**2))
+    result = total_variation(tf.constant(image))
+    if result is None:
+        fail(f"{name} returned None: end with `return` and the sum of the two means.")
+    value_tensor = require_tensor(result, name)
+    if value_tensor.shape.rank != 0:
+        fail(f"{name} returned a tensor of shape {value_tensor.shape.as_list()}; a cost is one number: take "
+             "tf.reduce_mean without an axis.")
+    value = float(value_tensor)
+    flat = np.full((1, 5, 7, 3), 0.4, np.float32)
+    if abs(float(total_variation(tf.constant(flat)))) > 1e-7:
+        fail(f"{name} of an image of one colour must be 0 (no neighbour differs); yours is not. Subtract "
+             "neighbouring pixels: image[:, 1:] - image[:, :-1] and image[:, :, 1:] - image[:, :, :-1].")
+    if not close(value, expected, rtol=1e-4):
+        candidates = {
+            "You summed the squared differences instead of averaging them: take tf.reduce_mean of each, so the "
+            "cost does not grow with the image (one tv_weight then works at every size).": float(np.sum(down**2) + np.sum(right**2)),
+            "You took absolute differences; this total variation squares them (tf.square).": float(np.mean(np.abs(down)) + np.mean(np.abs(right))),
+            "That is tf.image.total_variation (a sum of absolute differences). Write the version of this lesson: "
+            "the mean of the squared vertical differences plus the mean of the squared horizontal ones.": float(np.sum(np.abs(down)) + np.sum(np.abs(right))),
+            "Only the vertical differences count: add the horizontal ones, image[:, :, 1:] - image[:, :, :-1].": float(np.mean(down**2)),
+            "Only the horizontal differences count: add the vertical ones, image[:, 1:] - image[:, :-1].": float(np.mean(right**2)),
+            "You averaged the two directions; add them: mean(dy^2) + mean(dx^2).": expected / 2,
+            "You averaged over both directions at once (one mean of all the squared differences); take each "
+            "direction's mean and add the two.": float(np.mean(np.concatenate([down.ravel() ** 2, right.ravel() ** 2]))),
+        }
+        for message, wrong in candidates.items():
+            if close(value, wrong, rtol=1e-4):
+                fail(message)
+        fail(
+            f"{name} returned {value:.6g} where {expected:.6g} was expected: the mean of the squared differences "
+            "between vertical neighbours (axis 1) plus the same for horizontal neighbours (axis 2). Axis 0 is the batch."
+        )
+    gradient = require_gradient(total_variation, name, image)
+    expected_gradient = np.zeros_like(image, np.float64)
+    expected_gradient[:, 1:] += 2 * down / down.size
+    expected_gradient[:, :-1] -= 2 * down / down.size
+    expected_gradient[:, :, 1:] += 2 * right / right.size
+    expected_gradient[:, :, :-1] -= 2 * right / right.size
+    if not close(gradient, expected_gradient, rtol=1e-3, atol=1e-6):
+        fail(f"The value of {name} is right but its gradient is not: compute it from `image` with tf operations only.")
+    passed(name)

@@ -4,7 +4,13 @@ The exercise: ``recombine_luminance(generated_image, content_image)`` takes two 
 ``(H, W, 3)`` in [0, 1] of the same size and returns an RGB image with the *brightness*
 (Y of YIQ) of the generated image and the *colour* (I and Q) of the content image:
 
-    rgb_to_yiq both -> Y from the generated, I and Q from the content -> yiq_to_rgb -> clip to [0, 1].
+    to YIQ (each pixel times YIQ_FROM_RGB transposed) -> Y from the generated, I and Q from the
+    content -> back to RGB (the inverse matrix) -> clip to [0, 1].
+
+The student writes the colour conversions too, from the matrix ``controls.YIQ_FROM_RGB``:
+the package's ``rgb_to_yiq``, ``yiq_to_rgb``, ``recombine_luminance`` and
+``luminance_image`` are hidden while the check runs, and the check's own references are
+NumPy matrix products written here.
 """
 
 from __future__ import annotations
@@ -13,11 +19,33 @@ from typing import Callable
 
 import numpy as np
 
-from ..controls import recombine_luminance as _reference
-from ..controls import rgb_to_yiq, yiq_to_rgb
-from ._common import fail, passed
+from ..controls import YIQ_FROM_RGB
+from ._common import exercise_check, fail, passed
 
 __all__ = ["check_recombine_luminance"]
+
+#: The package's colour conversions, unavailable to an answer while the check runs.
+HIDDEN = (
+    "nst_tf.controls:rgb_to_yiq",
+    "nst_tf.controls:yiq_to_rgb",
+    "nst_tf.controls:recombine_luminance",
+    "nst_tf.controls:luminance_image",
+    "nst_tf.controls:_apply_colour_matrix",
+)
+
+
+def rgb_to_yiq(image: np.ndarray) -> np.ndarray:
+    """The check's own conversion: every pixel (a row of 3) times the matrix's transpose."""
+    return np.asarray(image, np.float64) @ YIQ_FROM_RGB.T
+
+
+def yiq_to_rgb(image: np.ndarray) -> np.ndarray:
+    return np.asarray(image, np.float64) @ np.linalg.inv(YIQ_FROM_RGB).T
+
+
+def _reference(generated: np.ndarray, content: np.ndarray) -> np.ndarray:
+    combined = np.concatenate([rgb_to_yiq(generated)[..., :1], rgb_to_yiq(content)[..., 1:]], axis=-1)
+    return np.clip(yiq_to_rgb(combined), 0.0, 1.0)
 
 
 def _picture(height: int, width: int, seed: int, saturation: float) -> np.ndarray:
@@ -57,20 +85,27 @@ def _mistake(result: np.ndarray, generated: np.ndarray, content: np.ndarray) -> 
     gen_yiq, con_yiq = rgb_to_yiq(generated).astype(np.float64), rgb_to_yiq(content).astype(np.float64)
     candidates = {
         "You returned the generated image unchanged: its colours are the painting's. Keep only its "
-        "luminance Y (channel 0 of rgb_to_yiq) and take I and Q (channels 1 and 2) from the content image.": generated,
+        "luminance Y (channel 0 in YIQ) and take I and Q (channels 1 and 2) from the content image.": generated,
         "You returned the content image: the stylized brightness is lost. Take Y (channel 0) from the "
         "generated image and only I and Q (channels 1 and 2) from the content image.": content,
         "Y and the colour come from the wrong images: this has the content's brightness and the generated "
         "image's colours. Y (channel 0) comes from generated_image, I and Q (channels 1, 2) from content_image.": yiq_to_rgb(
             np.concatenate([con_yiq[..., :1], gen_yiq[..., 1:]], axis=-1)
         ),
-        "The result still is in YIQ (Y around 0.5, I and Q around 0): convert it back with yiq_to_rgb "
-        "before returning.": np.concatenate([gen_yiq[..., :1], con_yiq[..., 1:]], axis=-1),
+        "The result still is in YIQ (Y around 0.5, I and Q around 0): convert it back to RGB with the "
+        "inverse matrix before returning.": np.concatenate([gen_yiq[..., :1], con_yiq[..., 1:]], axis=-1),
         "You combined the channels in RGB (red from the generated image, green and blue from the content). "
-        "Convert both images with rgb_to_yiq first: Y, I and Q separate brightness from colour, R, G and B "
+        "Convert both images to YIQ first: Y, I and Q separate brightness from colour, R, G and B "
         "do not.": np.concatenate([generated[..., :1], content[..., 1:]], axis=-1),
-        "You converted back with rgb_to_yiq instead of yiq_to_rgb: the last step turns YIQ into RGB.": rgb_to_yiq(
+        "You converted back with YIQ_FROM_RGB again: the way back to RGB is its inverse "
+        "(np.linalg.inv(YIQ_FROM_RGB)), not the same matrix.": rgb_to_yiq(
             np.concatenate([gen_yiq[..., :1], con_yiq[..., 1:]], axis=-1)
+        ),
+        "The matrix was applied the wrong way round: image @ YIQ_FROM_RGB mixes the wrong entries. Each pixel "
+        "is a row (r, g, b), and Y = 0.299 r + 0.587 g + 0.114 b is the first *row* of the matrix times it: "
+        "use image @ YIQ_FROM_RGB.T (and the inverse's transpose on the way back).": (
+            np.concatenate([(generated @ YIQ_FROM_RGB)[..., :1], (content @ YIQ_FROM_RGB)[..., 1:]], axis=-1)
+            @ np.linalg.inv(YIQ_FROM_RGB)
         ),
     }
     for message, wrong in candidates.items():
@@ -79,16 +114,14 @@ def _mistake(result: np.ndarray, generated: np.ndarray, content: np.ndarray) -> 
     return None
 
 
+@exercise_check("recombine_luminance", HIDDEN)
 def check_recombine_luminance(recombine_luminance: Callable) -> None:
     """Exercise: the generated image's luminance with the content image's I and Q, back in RGB."""
     name = "recombine_luminance"
     for seed in (1, 2):
         generated, content = _inputs(seed)
         kept_generated, kept_content = generated.copy(), content.copy()
-        try:
-            value = recombine_luminance(generated, content)
-        except NotImplementedError:
-            fail(f"{name} still raises NotImplementedError: replace the `raise` line with your code.")
+        value = recombine_luminance(generated, content)
         result = _as_image(value, name, generated.shape)
         if not (np.array_equal(generated, kept_generated) and np.array_equal(content, kept_content)):
             fail(
@@ -98,17 +131,17 @@ def check_recombine_luminance(recombine_luminance: Callable) -> None:
         mistake = _mistake(result, generated, content)
         if mistake:
             fail(mistake)
-        expected = _reference(generated, content).astype(np.float64)
+        expected = _reference(generated, content)
         yiq = rgb_to_yiq(result)
         if not np.allclose(yiq[..., 0], rgb_to_yiq(generated)[..., 0], atol=2e-3):
             fail(
-                f"The brightness of your result is not the generated image's: its Y channel (rgb_to_yiq(result)[..., 0]) "
-                "must equal rgb_to_yiq(generated_image)[..., 0]. Take channel 0 from the generated image."
+                f"The brightness of your result is not the generated image's: its Y channel ((result @ YIQ_FROM_RGB.T)[..., 0]) "
+                "must equal that of the generated image. Take channel 0 from the generated image."
             )
         if not np.allclose(yiq[..., 1:], rgb_to_yiq(content)[..., 1:], atol=2e-3):
             fail(
                 "The colour of your result is not the content image's: channels 1 and 2 of "
-                "rgb_to_yiq(result) must equal those of rgb_to_yiq(content_image)."
+                "the result in YIQ must equal those of the content image in YIQ."
             )
         if not np.allclose(result, expected, atol=2e-3):
             fail(f"{name} does not give the expected image (largest difference {np.abs(result - expected).max():.3g}).")

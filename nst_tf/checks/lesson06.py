@@ -1,9 +1,13 @@
-"""Checks for lesson 06: instance normalisation.
+"""Checks for lesson 06: instance normalisation, as a function and as a Keras layer.
 
 The exercise is ``instance_norm(features, epsilon=1e-5)``: for every image and every
 channel of a batch ``(B, H, W, C)``, subtract the mean over the positions (axes 1 and 2)
 and divide by ``sqrt(variance + epsilon)``. The reference is
-:func:`nst_tf.fast.instance_norm`; here it is written again in NumPy.
+:func:`nst_tf.fast.instance_norm`; here it is written again in NumPy. The second part,
+``InstanceNorm``, is a ``keras.layers.Layer`` that creates a learned scale ``gamma``
+(ones) and shift ``beta`` (zeros) per channel in ``build`` and returns
+``gamma * instance_norm(x) + beta``. The package's versions (and Keras's
+``GroupNormalization``, which can do the same) are hidden while the checks run.
 """
 
 from __future__ import annotations
@@ -13,9 +17,16 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from ._common import close, fail, passed, require_tensor
+from ._common import ExerciseError, WriteItYourself, close, exercise_check, fail, passed, require_gradient, require_tensor
 
-__all__ = ["check_instance_norm"]
+__all__ = ["check_instance_norm", "check_instance_norm_layer"]
+
+#: Ready-made instance normalisations, unavailable to an answer while a lesson 06 check runs.
+HIDDEN = (
+    "nst_tf.fast:instance_norm",
+    "nst_tf.fast:InstanceNormalization.call",
+    "keras.layers:GroupNormalization.call",
+)
 
 
 def _reference(features: np.ndarray, epsilon: float = 1e-5) -> np.ndarray:
@@ -35,6 +46,8 @@ def _features(seed: int = 6) -> np.ndarray:
 def _call(instance_norm: Callable, features: np.ndarray) -> tf.Tensor:
     try:
         result = instance_norm(tf.constant(features))
+    except (NotImplementedError, ExerciseError, WriteItYourself):
+        raise  # handled by exercise_check
     except Exception as error:  # noqa: BLE001 - any error is the student's to see
         fail(
             f"instance_norm raised {type(error).__name__}: {' '.join(str(error).split())[:200]}. A common cause: "
@@ -44,6 +57,7 @@ def _call(instance_norm: Callable, features: np.ndarray) -> tf.Tensor:
     return require_tensor(result, "instance_norm")
 
 
+@exercise_check("instance_norm", HIDDEN)
 def check_instance_norm(instance_norm: Callable) -> None:
     """Check the student's ``instance_norm(features, epsilon=1e-5)`` (lesson 06)."""
     features = _features()
@@ -100,4 +114,64 @@ def check_instance_norm(instance_norm: Callable) -> None:
             "Mean 0 and standard deviation 1 per channel, but the values differ from the reference. Use the "
             "variance (tf.nn.moments gives it), not the unbiased estimate with N - 1, and epsilon=1e-5."
         )
+    gradient = require_gradient(instance_norm, "instance_norm", features, weights=_features(7))
+    if not np.any(gradient):
+        fail("The gradient of instance_norm with respect to its input is zero: compute the result from `features`.")
     passed("Instance normalisation")
+
+
+@exercise_check("InstanceNorm", HIDDEN)
+def check_instance_norm_layer(layer_class: Callable) -> None:
+    """Check the student's ``InstanceNorm`` Keras layer: weights made in ``build``, values, gradients."""
+    import keras
+
+    features = _features(8)
+    channels = features.shape[-1]
+    layer = layer_class()
+    if not isinstance(layer, keras.layers.Layer):
+        fail("InstanceNorm must be a Keras layer: class InstanceNorm(keras.layers.Layer).")
+    if layer.weights:
+        fail("InstanceNorm made its weights in __init__; make them in build(input_shape), where the number of "
+             "channels, input_shape[-1], is known.")
+    output = layer(tf.constant(features))
+    if output is None:
+        fail("InstanceNorm.call returned None: return the normalised, scaled and shifted features.")
+    output = require_tensor(output, "InstanceNorm")
+    gamma, beta = getattr(layer, "gamma", None), getattr(layer, "beta", None)
+    if gamma is None or beta is None:
+        fail("InstanceNorm needs two weights made with self.add_weight in build: self.gamma (initializer 'ones') "
+             "and self.beta (initializer 'zeros').")
+    for name, weight, start in (("gamma", gamma, 1.0), ("beta", beta, 0.0)):
+        if tuple(weight.shape) != (channels,):
+            fail(f"self.{name} has shape {tuple(weight.shape)}; it needs one number per channel: shape "
+                 f"(input_shape[-1],) = ({channels},).")
+        if not np.allclose(np.asarray(weight), start):
+            fail(f"self.{name} should start at {start:g} (initializer '{'ones' if start else 'zeros'}'), so that a new "
+                 "layer is plain instance normalisation.")
+    trainable = {id(variable) for variable in layer.trainable_weights}
+    if id(gamma) not in trainable or id(beta) not in trainable:
+        fail("gamma and beta must be trainable weights (self.add_weight(..., trainable=True), the default).")
+    normalised = _reference(features.astype(np.float64))
+    if not close(output, normalised, rtol=1e-3, atol=1e-3):
+        fail("A new InstanceNorm (gamma 1, beta 0) should give instance_norm(features): call your instance_norm "
+             "in call(), with self.epsilon.")
+    rng = np.random.default_rng(9)
+    new_gamma, new_beta = rng.uniform(0.5, 2.0, channels), rng.uniform(-1.0, 1.0, channels)
+    gamma.assign(new_gamma.astype(np.float32))
+    beta.assign(new_beta.astype(np.float32))
+    scaled = np.asarray(layer(tf.constant(features)))
+    expected = normalised * new_gamma + new_beta
+    if not close(scaled, expected, rtol=1e-3, atol=1e-3):
+        if close(scaled, (normalised + new_beta) * new_gamma, rtol=1e-3, atol=1e-3):
+            fail("The shift is scaled too: it is gamma * normalised + beta, not gamma * (normalised + beta).")
+        if close(scaled, normalised, rtol=1e-3, atol=1e-3):
+            fail("Changing gamma and beta does not change the output: multiply by self.gamma and add self.beta.")
+        fail("With gamma and beta set, the output should be gamma * instance_norm(features) + beta, per channel.")
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(layer(tf.constant(features)) * _features(10))
+    grads = tape.gradient(total, [gamma, beta])
+    if any(g is None for g in grads):
+        fail("No gradient reaches gamma or beta: use them as tensors in call (self.gamma * ... + self.beta), "
+             "not through NumPy.")
+    require_gradient(layer, "InstanceNorm", features, weights=_features(11))
+    passed("InstanceNorm layer")
