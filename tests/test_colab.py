@@ -240,6 +240,15 @@ def _check_final_cell(colab, notebook):
     assert printed[3].startswith("7.") and printed[4] == "True", printed
 
 
+def _check_widgets_shown(notebook):
+    """Cells that make widgets (LivePreview, sliders, buttons) must show them, here with ipywidgets 7."""
+    for cell in notebook.cells:
+        makes_widgets = re.search(r"preview=True|^widgets\.interactive\(|^show_output\(before_after\(", cell.source, re.M)
+        if cell.cell_type == "code" and makes_widgets:
+            kinds = {kind for output in cell.outputs for kind in output.get("data", {})}
+            assert "application/vnd.jupyter.widget-view+json" in kinds, f"no widget shown by:\n{cell.source}"
+
+
 def _check_colab_calls(colab, path):
     calls = colab.calls()
     assert not [call for call in calls if call["call"] == "upload"], "a cell waits for an upload during Run all"
@@ -265,6 +274,7 @@ def test_solved_lesson_runs_in_colab(colab, path):
     assert _printed(notebook.cells[[c.cell_type for c in notebook.cells].index("code")]).startswith(
         "nst-tf is installed; GPU: ")
     _check_final_cell(colab, notebook)
+    _check_widgets_shown(notebook)
     _check_colab_calls(colab, path)
 
 

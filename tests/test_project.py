@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import importlib.util
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -77,6 +77,22 @@ def imported_top_level_modules(package: Path) -> set[str]:
     return names - set(sys.stdlib_module_names) - {"__future__", package.name}
 
 
+def _module_distributions() -> dict[str, set[str]]:
+    """``{top-level module: distributions that install it}``, from every installed RECORD.
+
+    (``importlib.metadata.packages_distributions`` reads only top_level.txt on Python 3.10,
+    which flit- and meson-built distributions lack.)
+    """
+    found: dict[str, set[str]] = {}
+    for dist in importlib.metadata.distributions():
+        name = _normalized(dist.metadata["Name"] or "")
+        for line in (dist.read_text("RECORD") or "").splitlines():
+            first = line.split(",", 1)[0].split("/", 1)[0]
+            if first and not first.endswith((".dist-info", ".data")) and first != "..":
+                found.setdefault(first.split(".")[0], set()).add(name)
+    return found
+
+
 # absl comes with TensorFlow (nst_tf only quietens its logger when it is there); google.colab
 # exists only on Colab, where nst_tf uses it for downloads.
 OPTIONAL_IMPORTS = {"absl", "google"}
@@ -85,10 +101,10 @@ OPTIONAL_IMPORTS = {"absl", "google"}
 def test_pyproject_declares_what_the_package_imports():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = _declared(meta["dependencies"])
-    distributions = importlib.metadata.packages_distributions()
+    distributions = _module_distributions()
     needed = set()
     for module in imported_top_level_modules(ROOT / "nst_tf") - OPTIONAL_IMPORTS:
-        candidates = {_normalized(name) for name in distributions.get(module, [])}
+        candidates = distributions.get(module, set())
         assert candidates, f"nst_tf imports {module}, which no installed distribution provides"
         assert candidates & declared, f"nst_tf imports {module} ({', '.join(sorted(candidates))}): declare it"
         needed |= candidates & declared
@@ -117,10 +133,11 @@ def test_requires_python_matches_the_readme_and_ci():
 
 
 def test_nothing_needs_a_newer_python_than_310():
-    vermin = shutil.which("vermin") or pytest.fail("vermin is missing: pip install -e '.[dev]'")
+    if importlib.util.find_spec("vermin") is None:
+        pytest.fail("vermin is missing: pip install -e '.[dev]'")
     folders = [str(ROOT / name) for name in ("nst_tf", "tests", "tools", "benchmarks", "data") if (ROOT / name).is_dir()]
     result = subprocess.run(
-        [vermin, f"--target={OLDEST_PYTHON}-", "--violations", "--no-tips", "--eval-annotations", "-q", *folders],
+        [sys.executable, "-c", "import sys, vermin; sys.exit(vermin.main())", f"--target={OLDEST_PYTHON}-", "--violations", "--no-tips", "--eval-annotations", "-q", *folders],
         capture_output=True, text=True,
     )
     assert result.returncode == 0, f"code that needs a newer Python than {OLDEST_PYTHON}:\n{result.stdout}{result.stderr}"
