@@ -22,6 +22,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -206,6 +207,21 @@ def colab(tmp_path_factory):
     colab.wheel = wheel
     colab.failed = _run_install_cell(colab, str(base / "missing" / wheel.name))
     colab.failed_calls = colab.calls()
+
+    # A runtime whose preinstalled packages already disagree (tqdm's metadata here asks for an
+    # older NumPy than the one installed): pip cannot resolve without changing NumPy, so the
+    # cell adds nst-tf without touching anything. Then that stand-in metadata goes again.
+    tqdm = colab.site / f"tqdm-{colab.before['tqdm']}.dist-info"
+    tqdm.mkdir()
+    (tqdm / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: tqdm\nVersion: {colab.before['tqdm']}\nRequires-Dist: numpy<1\n")
+    colab.conflicted = _run_install_cell(colab, str(wheel))
+    colab.conflicted_after = colab.versions()
+    removed = colab.pip("uninstall", "-y", "-q", "nst-tf")
+    assert removed.returncode == 0, removed.stderr
+    shutil.rmtree(tqdm)
+    assert colab.versions() == colab.before
+
     colab.installed = _run_install_cell(colab, str(wheel))
     colab.installed_calls = colab.calls()
     colab.after = colab.versions()
@@ -218,6 +234,14 @@ def test_a_failing_install_prints_one_line_that_says_what_to_do(colab):
     assert "Traceback" not in colab.failed and "CalledProcessError" not in colab.failed
     assert f"Could not install nst-tf from {colab.base / 'missing' / colab.wheel.name}" in colab.failed
     assert "NST_TF_SOURCE" in colab.failed
+
+
+@slow
+def test_the_install_cell_copes_with_preinstalled_packages_that_conflict(colab):
+    assert colab.conflicted.count("\n") == 1, colab.conflicted
+    assert colab.conflicted.startswith(f"installed nst-tf from {colab.wheel} without resolving dependencies"), (
+        colab.conflicted)
+    assert {name: version for name, version in colab.conflicted_after.items() if name != "nst-tf"} == colab.before
 
 
 @slow

@@ -48,23 +48,31 @@ INSTALL_CELL = '''\
 # os.environ["NST_TF_SOURCE"] to a wheel, a folder or a pip requirement.
 def setup_nst_tf(home="{requirement}"):
     import importlib.metadata as meta, importlib.util, os, re, shutil, subprocess, sys, tempfile
-    done, name = "nst-tf is installed", lambda dist: re.sub(r"[-_.]+", "-", dist.metadata["Name"] or "").lower()
+    key = lambda text: re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9._-]*", text or "")[0]).lower()
+    pip = lambda *args: subprocess.run([sys.executable, "-m", "pip", "install", "-q", *args],
+                                       capture_output=True, text=True)
+    done = "nst-tf is installed"
     if importlib.util.find_spec("nst_tf") is None:
         source, have = os.environ.get("NST_TF_SOURCE") or home, {{}}
         for dist in meta.distributions():
-            have.setdefault(name(dist), dist.version)
+            have.setdefault(key(dist.metadata["Name"]), dist.version)
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:  # keep every version
             pins.write("".join(f"{{n}}==={{v}}\\n" for n, v in have.items() if n and n != "nst-tf"))
-        pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-c", pins.name, source],
-                             capture_output=True, text=True)
+        run, note = pip("-c", pins.name, source), ""
         os.unlink(pins.name)
-        if pip.returncode:
-            why = (pip.stderr.strip().splitlines() or ["pip failed"])[-1]
+        if run.returncode and pip("--no-deps", source).returncode == 0:  # the runtime's packages disagree already
+            importlib.invalidate_caches()
+            needs = [r.split(";")[0] for r in meta.requires("nst-tf") or [] if "extra ==" not in r]
+            missing = [r for r in needs if key(r) not in have]
+            run = pip("--no-deps", *missing) if missing else subprocess.CompletedProcess([], 0)
+            note = " without resolving dependencies (the installed packages conflict already)"
+        if run.returncode:
+            why = (run.stderr.strip().splitlines() or ["pip failed"])[-1]
             return print(f"Could not install nst-tf from {{source}} ({{why}}). Set os.environ['NST_TF_SOURCE'] "
                          "to a wheel, a folder or another pip requirement and run this cell again.")
         importlib.invalidate_caches()
-        added = sorted({{name(dist) for dist in meta.distributions()}} - set(have))
-        done = f"installed {{', '.join(added)}} from {{source}}"
+        added = sorted({{key(dist.metadata["Name"]) for dist in meta.distributions()}} - set(have))
+        done = f"installed {{', '.join(added)}} from {{source}}{{note}}"
     if "google.colab" in sys.modules and int(meta.version("ipywidgets").split(".")[0]) >= 8:
         from google.colab import output
         output.enable_custom_widget_manager()  # Colab needs it for ipywidgets 8
