@@ -29,7 +29,7 @@ def _load(name: str):
 set_home = _load("set_home")
 HOME = set_home.read_home(ROOT)
 LESSONS = sorted(ROOT.glob("solutions/[0-9][0-9]_*.ipynb")) + sorted(ROOT.glob("notebooks/[0-9][0-9]_*.ipynb"))
-SKIPPED_FOLDERS = {".git", "__pycache__", "build", "dist", "node_modules"}
+SKIPPED_FOLDERS = {".git", "__pycache__", "build", "dist", "node_modules", ".ipynb_checkpoints", ".pytest_cache"}
 TEXT_SUFFIXES = {".md", ".ipynb", ".toml", ".yml", ".yaml", ".txt", ".cfg", ".rst", ".html"}
 
 # Any mention of a GitHub repository, and the ref where the address carries one.
