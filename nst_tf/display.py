@@ -12,6 +12,9 @@ otherwise Jupyter shows the returned figure a second time.
 from __future__ import annotations
 
 import math
+import os
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from .images import to_numpy_image
@@ -20,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["show_image", "show_images"]
+__all__ = ["show_image", "show_images", "download_image"]
 
 
 def show_image(image: Any, title: str | None = None, ax: "Axes | None" = None, *, size: float = 4.0) -> "Axes":
@@ -92,3 +95,22 @@ def _pictures_and_titles(
     if len(labels) != len(pictures):
         raise ValueError(f"got {len(pictures)} images but {len(labels)} titles")
     return pictures, labels
+
+
+def download_image(image: Any, path: "str | os.PathLike[str]" = "nst-tf.png") -> Path:
+    """Save ``image`` to ``path`` and, on Colab, send the file to your computer; returns the path.
+
+    One call in a notebook: ``display.download_image(result.image, "mine.png")``. Outside
+    Colab the file stays where it was saved, and one printed line says where.
+    """
+    from .images import save_image
+
+    out = save_image(image, path)
+    if "google.colab" in sys.modules:
+        from google.colab import files
+
+        files.download(os.fspath(out))
+        print(f"Saved {out.name}; your browser downloads it now.")
+    else:
+        print(f"Saved {out.resolve()}")
+    return out

@@ -6,6 +6,7 @@ this interpreter's environment. A failing cell is reported with its source and e
 """
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -58,6 +59,12 @@ def test_notebook_runs(path, fast_environment):
         failure = f"{path.name}: {error.ename}: {error.evalue}\n--- failing cell ---\n{source}"
     if failure:
         pytest.fail(failure, pytrace=False)
+
+    for cell in notebook.cells:  # with this environment's ipywidgets (8); tests/test_colab.py runs 7
+        if cell.cell_type == "code" and re.search(r"preview=True|^widgets\.interactive\(|^show_output\(before_after\(",
+                                                  cell.source, re.M):
+            kinds = {kind for output in cell.outputs for kind in output.get("data", {})}
+            assert "application/vnd.jupyter.widget-view+json" in kinds, f"no widget shown by:\n{cell.source}"
 
     printed = "".join(output.get("text", "") for output in notebook.cells[0].outputs)
     assert f"KERNEL {sys.prefix} {ROOT / 'nst_tf'}" in printed, (

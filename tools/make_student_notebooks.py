@@ -165,7 +165,7 @@ def student_notebook(solved: nbformat.NotebookNode, name: str = "notebook") -> n
             cell.outputs = []
             cell.execution_count = None
         elif cell.cell_type == "markdown":
-            cell.source = cell.source.replace(f"/blob/main/{SOLUTIONS}/", f"/blob/main/{STUDENTS}/")
+            cell.source = re.sub(rf"(/blob/[^/\s)]+/){SOLUTIONS}/", rf"\g<1>{STUDENTS}/", cell.source)
     return student
 
 
