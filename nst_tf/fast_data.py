@@ -87,7 +87,7 @@ class SkippedPictures:
                 return
             self.reasons[name] = reason
         if self.warn_each:
-            _warn(f"skipping {name}: {reason}")
+            _warn(f"skipping a training picture: {reason}")
 
     def __len__(self) -> int:
         return len(self.reasons)
@@ -96,10 +96,10 @@ class SkippedPictures:
         """One line: how many were skipped and why (the first few)."""
         with self._lock:
             items = list(self.reasons.items())
-        shown = "; ".join(f"{name}: {reason}" for name, reason in items[:examples])
+        shown = "; ".join(reason for _name, reason in items[:examples])
         more = f"; and {len(items) - examples} more" if len(items) > examples else ""
         noun = "picture" if len(items) == 1 else "pictures"
-        return f"skipped {len(items)} unreadable training {noun} ({shown}{more})"
+        return f"skipped {len(items)} unreadable training {noun}: {shown}{more}"
 
     def report(self) -> None:
         """Print :meth:`summary` as one warning on stderr, if anything was skipped."""
@@ -156,16 +156,13 @@ def training_sources(images: str | os.PathLike | Sequence | None = None) -> list
 
 
 def _reason(error: BaseException, name: str) -> str:
-    """The error's message on one line, without repeating the file name."""
+    """The error's message on one line, naming the file."""
     text = " ".join(str(getattr(error, "message", None) or error).split()) or type(error).__name__
-    for prefix in (f"{name}: ", f"{name} "):
-        if text.startswith(prefix):
-            text = text[len(prefix):]
-    return text[:200]
+    return (text if name in text else f"{name}: {text}")[:300]
 
 
 def read_picture(source: Source, max_size: int) -> tuple[np.ndarray | None, str]:
-    """``(uint8 (H, W, 3) shrunk to max_size, "")``, or ``(None, reason)`` if it cannot be used."""
+    """``(uint8 (H, W, 3) shrunk to max_size, "")``, or ``(None, reason naming the file)`` if it cannot be used."""
     from . import data
     from .images import ImageError, load_image
 
@@ -238,7 +235,8 @@ def _in_memory_pictures(sources: Sequence, max_size: int, skipped: SkippedPictur
     """``(count, index -> (H, W, 3) uint8)``: the pictures packed end to end in one flat uint8 tensor."""
     pictures = _decode_all(sources, max_size, skipped)
     if not pictures:
-        raise ValueError(f"None of the {len(sources)} training images could be read ({skipped.summary(1)}).")
+        raise ValueError(f"None of the {len(sources)} training images could be read, e.g. "
+                         f"{next(iter(skipped.reasons.values()))}.")
     flat = tf.constant(np.concatenate([p.reshape(-1) for p in pictures]))
     shapes = tf.constant(np.array([p.shape[:2] for p in pictures], np.int64))
     offsets = tf.constant(np.cumsum([0] + [p.size for p in pictures[:-1]], dtype=np.int64))
@@ -261,7 +259,7 @@ def _streamed_pictures(sources: Sequence, max_size: int, skipped: SkippedPicture
             break
     else:
         raise ValueError(f"None of the first {min(len(kinds), _PROBE)} training images could be read, "
-                         f"e.g. {names[0]}: {read_picture(kinds[0], max_size)[1]}.")
+                         f"e.g. {read_picture(kinds[0], max_size)[1]}.")
 
     def load(index):
         position = int(index.numpy())

@@ -25,7 +25,7 @@ import os
 import tensorflow as tf
 
 __all__ = ["STRATEGIES", "DistributeError", "cluster_from_env", "make_strategy", "task", "is_chief",
-           "describe", "ChiefCheckpoints"]
+           "describe", "latest_checkpoint", "ChiefCheckpoints"]
 
 #: The names :func:`make_strategy` knows (the choices of ``nst-tf train-fast --distribute``).
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker", "tpu")
@@ -140,8 +140,22 @@ def describe(strategy: tf.distribute.Strategy, global_batch_size: int) -> str:
     if kind is not None and workers > 1:
         role = f"; this is {kind} {index}" + (", the chief" if is_chief(strategy) else "")
     per_replica = int(global_batch_size) // max(replicas, 1)
-    return (f"distribute: {type(strategy).__name__}, {replicas} replica{'s' if replicas != 1 else ''}{where}, "
+    name = type(strategy).__name__
+    for public in (tf.distribute.MultiWorkerMirroredStrategy, tf.distribute.MirroredStrategy,
+                   tf.distribute.TPUStrategy, tf.distribute.OneDeviceStrategy):
+        if isinstance(strategy, public):  # e.g. not its implementation's CollectiveAllReduceStrategy
+            name = public.__name__
+            break
+    name = "default strategy (one device)" if name.startswith("_Default") else name
+    return (f"distribute: {name}, {replicas} replica{'s' if replicas != 1 else ''}{where}, "
             f"global batch {int(global_batch_size)} ({per_replica} per replica){role}")
+
+
+def latest_checkpoint(directory: str | os.PathLike | None) -> str | None:
+    """The newest checkpoint the chief wrote in ``directory`` (``None`` if none, or no folder)."""
+    if directory is None:
+        return None
+    return tf.train.latest_checkpoint(os.fspath(directory))
 
 
 class ChiefCheckpoints:
@@ -165,7 +179,7 @@ class ChiefCheckpoints:
     @property
     def latest_checkpoint(self) -> str | None:
         """The chief's newest checkpoint (the one every worker resumes from)."""
-        return tf.train.latest_checkpoint(self.directory)
+        return latest_checkpoint(self.directory)
 
     def restore_latest(self) -> str | None:
         """Restore the newest checkpoint, if any; returns its path."""
