@@ -141,10 +141,12 @@ def describe(strategy: tf.distribute.Strategy, global_batch_size: int) -> str:
         role = f"; this is {kind} {index}" + (", the chief" if is_chief(strategy) else "")
     per_replica = int(global_batch_size) // max(replicas, 1)
     name = type(strategy).__name__
-    for public in (tf.distribute.MultiWorkerMirroredStrategy, tf.distribute.MirroredStrategy,
-                   tf.distribute.TPUStrategy, tf.distribute.OneDeviceStrategy):
-        if isinstance(strategy, public):  # e.g. not its implementation's CollectiveAllReduceStrategy
-            name = public.__name__
+    for public, public_name in ((tf.distribute.MultiWorkerMirroredStrategy, "MultiWorkerMirroredStrategy"),
+                                (tf.distribute.MirroredStrategy, "MirroredStrategy"),
+                                (tf.distribute.TPUStrategy, "TPUStrategy"),
+                                (tf.distribute.OneDeviceStrategy, "OneDeviceStrategy")):
+        if isinstance(strategy, public):  # the public name, not the class's (CollectiveAllReduceStrategy)
+            name = public_name
             break
     name = "default strategy (one device)" if name.startswith("_Default") else name
     return (f"distribute: {name}, {replicas} replica{'s' if replicas != 1 else ''}{where}, "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -224,7 +225,7 @@ from nst_tf import fast
 
 photos, checkpoints, out = sys.argv[1:4]
 options = dict(images=photos, batch_size=4, size=32, weights="offline", style_size=64, progress=False,
-               preview_every=0, filters=8, residual_blocks=1, seed=7, learning_rate=1e-2)
+               preview_every=0, filters=8, residual_blocks=1, seed=7)
 initial = fast.transform_net(8, 1, seed=7).get_weights()
 one = fast.train("style/swirls", steps=4, **options)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -238,17 +239,50 @@ for name, weights in (("initial", initial), ("one", one.model.get_weights()), ("
 np.savez(out, **arrays)
 """
 
+#: The shift (beta) of the second instance norm of every residual block changes nothing: the
+#: constant it adds reaches the next instance normalisation (up1's) through linear layers only,
+#: and that subtracts it again (checked below). Its gradient is zero but for rounding, which Adam
+#: blows up to steps of +-learning_rate in random directions, so weight comparisons leave it out.
+NO_EFFECT = re.compile(r"res\d+_b_norm/beta")
+
+
+def test_the_residual_blocks_last_shift_has_no_effect_on_the_output():
+    model = fast.transform_net(filters=8, residual_blocks=2, seed=1)
+    images = tf.random.stateless_uniform((2, 36, 44, 3), seed=(3, 4))
+    before = model(images).numpy()
+    names = [w.path for w in model.weights if NO_EFFECT.fullmatch(w.path)]
+    assert names == ["res1_b_norm/beta", "res2_b_norm/beta"]
+    for weight in model.weights:
+        if weight.path in names:
+            weight.assign(weight + 0.5)
+    np.testing.assert_allclose(model(images).numpy(), before, atol=2e-5)
+    model.get_layer("res2_b_norm").gamma.assign_add(tf.fill([32], 0.5))  # while its scale does matter
+    assert np.abs(model(images).numpy() - before).max() > 1e-2
+
 
 def _weights(arrays, name):
     return [arrays[key] for key in sorted((k for k in arrays if k.startswith(f"{name}_")),
                                           key=lambda k: int(k.rsplit("_", 1)[1]))]
 
 
-def _assert_same_training(reference, candidate, initial, *, atol):
-    moved = max(float(np.abs(a - b).max()) for a, b in zip(reference, initial))
-    apart = max(float(np.abs(a - b).max()) for a, b in zip(reference, candidate))
-    assert moved > 50 * atol, (moved, atol)  # the comparison can fail: training changes the weights a lot
-    assert apart < atol, (apart, moved)
+def _assert_same_training(names, reference, candidate, initial, *, rtol=2e-2):
+    """Weight for weight (but those without effect), the two trainings moved the same way.
+
+    For each weight tensor, ``|candidate - reference| / |reference - initial|`` (L2 norms)
+    must stay under ``rtol``: rounding differs between one device and several (sums in
+    another order), and Adam, which divides each gradient by its own running size, lets
+    such differences grow a little every step (about 1e-3 after 4 steps). Other crops, or
+    another step count, give differences of the order of the movement itself.
+    """
+    kept = [i for i, name in enumerate(names) if not NO_EFFECT.fullmatch(name)]
+    assert len(names) - len(kept) >= 1 and len(kept) > 10
+    relative = {}
+    for i in kept:
+        moved = float(np.linalg.norm(reference[i] - initial[i]))
+        assert moved > 0, names[i]
+        relative[names[i]] = float(np.linalg.norm(candidate[i] - reference[i])) / moved
+    worst = sorted(relative.items(), key=lambda item: -item[1])[:3]
+    assert worst[0][1] < rtol, worst
 
 
 @pytest.mark.slow
@@ -263,7 +297,8 @@ def test_mirrored_on_two_cpu_devices_resumes_and_matches_one_device(tmp_path):
     arrays = dict(np.load(out))
     assert int(arrays["replicas"]) == 2 and int(arrays["first_steps"]) == 2
     assert list(arrays["resumed_history"]) == [3, 4]  # the second run went on from the checkpoint
-    _assert_same_training(_weights(arrays, "one"), _weights(arrays, "two"), _weights(arrays, "initial"), atol=1e-4)
+    names = [w.path for w in fast.transform_net(8, 1, seed=7).weights]
+    _assert_same_training(names, _weights(arrays, "one"), _weights(arrays, "two"), _weights(arrays, "initial"))
 
 
 # --------------------------------------------------------------------------- a two-worker cluster on localhost
@@ -309,9 +344,8 @@ def _finish(processes: list[subprocess.Popen], timeout: float) -> list[tuple[int
 def test_two_worker_cluster_is_killed_resumes_and_matches_one_process(tmp_path):
     photos = _photos(tmp_path / "photos", broken=True)
     checkpoints = tmp_path / "ck"
-    base = [STYLE, "--images", str(photos), "--size", "32", "--weights", "offline", "--no-progress", "--seed", "3",
-            "--learning-rate", "0.01"]
-    common = [*base, "--batch-size", "1", "--checkpoint-dir", str(checkpoints), "--checkpoint-every", "2"]
+    base = [STYLE, "--images", str(photos), "--size", "32", "--weights", "offline", "--no-progress", "--seed", "3"]
+    common = [*base, "--batch-size", "1", "--checkpoint-dir", str(checkpoints), "--checkpoint-every", "1"]
 
     # 1. Train "forever"; kill both workers once the chief has written a checkpoint.
     processes = _start_cluster([*common, "--steps", "100000", "-o", str(tmp_path / "never.keras")], tmp_path)
@@ -320,13 +354,13 @@ def test_two_worker_cluster_is_killed_resumes_and_matches_one_process(tmp_path):
         while tf.train.latest_checkpoint(str(checkpoints)) is None:
             assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
             assert time.monotonic() < deadline, "no checkpoint within 10 minutes"
-            time.sleep(0.2)
+            time.sleep(0.05)
         for process in processes:
             process.send_signal(signal.SIGKILL)
     finally:
         _finish(processes, timeout=60)
     done = int(tf.train.latest_checkpoint(str(checkpoints)).rsplit("-", 1)[1])
-    assert done >= 2 and not (tmp_path / "never.keras").exists()
+    assert done >= 1 and not (tmp_path / "never.keras").exists()
     steps = done + 2
 
     # 2. Restart the cluster: both workers resume from the chief's checkpoint; only the chief writes the model.
@@ -352,6 +386,10 @@ def test_two_worker_cluster_is_killed_resumes_and_matches_one_process(tmp_path):
          "-o", str(single),
          "--distribute", "none"], env=_env(), cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    initial = fast.transform_net(seed=3).get_weights()
-    _assert_same_training(fast.load_model(single).get_weights(), fast.load_model(model).get_weights(), initial,
-                          atol=1e-4)
+    network = fast.transform_net(seed=3)
+    names, initial = [w.path for w in network.weights], network.get_weights()
+    alone, together = fast.load_model(single), fast.load_model(model)
+    assert [w.path for w in together.weights] == names
+    _assert_same_training(names, alone.get_weights(), together.get_weights(), initial)
+    photo = data.load(PHOTOS[0], 64)
+    np.testing.assert_allclose(fast.stylize_fast(together, photo), fast.stylize_fast(alone, photo), atol=5e-3)
