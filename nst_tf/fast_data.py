@@ -149,7 +149,7 @@ def training_sources(images: str | os.PathLike | Sequence | None = None) -> list
         if not sources:
             raise ValueError(f"{os.fspath(images)} holds no image files ({' '.join(IMAGE_SUFFIXES)}).")
         return sources
-    sources = [s if _is_remote(s) else (Path(s) if Path(s).is_file() else s) for s in images]
+    sources = [s if isinstance(s, Path) or _is_remote(s) else (Path(s) if Path(s).is_file() else s) for s in images]
     if not sources:
         raise ValueError("The list of training images is empty.")
     return sources
@@ -253,7 +253,7 @@ def _in_memory_pictures(sources: Sequence, max_size: int, skipped: SkippedPictur
 def _streamed_pictures(sources: Sequence, max_size: int, skipped: SkippedPictures):
     """``(count, index -> (H, W, 3) uint8, empty if unreadable)``: each picture read when its example comes."""
     names = [os.fspath(s) if isinstance(s, os.PathLike) else str(s) for s in sources]
-    kinds = [s if isinstance(s, Path) or _is_remote(s) else str(s) for s in sources]
+    kinds = list(sources)
     for source in kinds[:_PROBE]:  # a collection with nothing readable would make the filter wait forever
         if read_picture(source, max_size)[0] is not None:
             break
