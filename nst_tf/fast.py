@@ -516,6 +516,8 @@ def train(
     sources = fast_data.training_sources(images)  # checked before VGG is built
     preview_picture = _preview_array(preview_image, images, size) if preview_every > 0 else None
 
+    # VGG is loaded (and cached) outside any strategy; PerceptualLoss copies it into this one.
+    feature_extractor([content_layer], weights=weights, net=net)
     with strategy.scope():
         loss = PerceptualLoss(
             style_image, content_layer=content_layer, style_layers=style_layers, content_weight=content_weight,
