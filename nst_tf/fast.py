@@ -74,10 +74,6 @@ DEFAULT_FAST_CONTENT_LAYER = "block2_conv2"
 DEFAULT_FAST_STYLE_LAYERS = tuple(DEFAULT_STYLE_LAYERS)
 #: Weights of the three "mse" costs for the default layers (content at block2_conv2).
 DEFAULT_FAST_WEIGHTS = {"content_weight": 1.0, "style_weight": 2e-3, "tv_weight": 1e3}
-#: File endings that :func:`image_files` treats as pictures.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
-#: A folder with at most this many pictures is read into memory once; larger ones stream from disk.
-IN_MEMORY_LIMIT = 256
 
 
 class ModelError(ValueError):
@@ -378,156 +374,11 @@ class PerceptualLoss(L.WeightedCosts):
 
 
 # --------------------------------------------------------------------------------------
-# Training images: a tf.data pipeline of random crops
+# Training images: a tf.data pipeline of random crops (nst_tf/fast_data.py)
 # --------------------------------------------------------------------------------------
 
-
-def image_files(folder: str | os.PathLike) -> list[Path]:
-    """The picture files in ``folder`` and its subfolders, sorted (hidden files skipped)."""
-    root = Path(folder).expanduser()
-    if not root.is_dir():
-        raise ValueError(f"{os.fspath(folder)} is not a folder of images.")
-    return sorted(
-        path for path in root.rglob("*")
-        if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".") and path.is_file()
-    )
-
-
-def _warn(message: str) -> None:
-    print(f"nst-tf: warning: {message}", file=sys.stderr)
-
-
-def _load_uint8(path, max_size: int) -> np.ndarray | None:
-    """A picture as uint8 ``(H, W, 3)`` shrunk to ``max_size``, or ``None`` if it cannot be read."""
-    from .images import ImageError, load_image
-
-    try:
-        image = load_image(path, max_size=max_size)
-    except ImageError:
-        return None
-    return np.rint(image * 255.0).astype(np.uint8)
-
-
-def _in_memory_dataset(sources: Sequence, max_size: int, seed: int) -> tf.data.Dataset:
-    """Pictures read once and padded into one uint8 array; elements are ``(H, W, 3)`` uint8."""
-    from . import data
-
-    pictures = []
-    for source in sources:
-        if isinstance(source, Path):
-            picture = _load_uint8(source, max_size)
-        else:  # a sample name
-            picture = np.rint(data.load(source, max_size=max_size) * 255.0).astype(np.uint8)
-        if picture is None:
-            _warn(f"skipping {source}: not a readable image of at least 32 px")
-        else:
-            pictures.append(picture)
-    if not pictures:
-        raise ValueError("None of the training images could be read.")
-    height = max(p.shape[0] for p in pictures)
-    width = max(p.shape[1] for p in pictures)
-    padded = np.zeros((len(pictures), height, width, 3), np.uint8)
-    for index, picture in enumerate(pictures):
-        padded[index, : picture.shape[0], : picture.shape[1]] = picture
-    sizes = np.array([p.shape[:2] for p in pictures], np.int32)
-    dataset = tf.data.Dataset.from_tensor_slices((padded, sizes))
-    dataset = dataset.shuffle(len(pictures), seed=seed).repeat()
-
-    @tf.autograph.experimental.do_not_convert
-    def unpad(picture, size):
-        return picture[: size[0], : size[1]]
-
-    return dataset.map(unpad)
-
-
-def _streaming_dataset(files: Sequence[Path], max_size: int, seed: int) -> tf.data.Dataset:
-    """Pictures read from disk as needed (large folders such as COCO); unreadable ones are skipped."""
-
-    def load(path):
-        name = path.numpy().decode("utf-8")
-        picture = _load_uint8(name, max_size)
-        if picture is None:
-            _warn(f"skipping {name}: not a readable image of at least 32 px")
-            return np.zeros((0, 0, 3), np.uint8)
-        return picture
-
-    @tf.autograph.experimental.do_not_convert
-    def load_op(path):
-        picture = tf.py_function(load, [path], tf.uint8)
-        picture.set_shape([None, None, 3])
-        return picture
-
-    @tf.autograph.experimental.do_not_convert
-    def readable(picture):
-        return tf.size(picture) > 0
-
-    # A folder with no readable picture at all would make the filter below wait forever.
-    if not any(_load_uint8(path, max_size) is not None for path in files[:32]):
-        raise ValueError(f"None of the first {min(len(files), 32)} training images could be read, e.g. {files[0]}.")
-    dataset = tf.data.Dataset.from_tensor_slices([os.fspath(f) for f in files])
-    dataset = dataset.shuffle(min(len(files), 10_000), seed=seed).repeat()
-    dataset = dataset.map(load_op, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.filter(readable)
-
-
-@tf.autograph.experimental.do_not_convert
-def _random_crop(picture: tf.Tensor, seed: tf.Tensor, size: int) -> tf.Tensor:
-    """A random square crop (side between ``size`` and the picture's shorter side) resized to ``size``, maybe flipped."""
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
-    picture = tf.image.convert_image_dtype(picture, tf.float32)
-    shape = tf.shape(picture)
-    shorter = tf.minimum(shape[0], shape[1])
-    smallest = tf.minimum(size, shorter)
-    fraction = tf.random.stateless_uniform([], seeds[0])
-    side = smallest + tf.cast(fraction * tf.cast(shorter - smallest + 1, tf.float32), tf.int32)
-    side = tf.minimum(side, shorter)
-    crop = tf.image.stateless_random_crop(picture, tf.stack([side, side, 3]), seeds[1])
-    crop = tf.image.resize(crop, [size, size], method="bilinear", antialias=True)
-    crop = tf.image.stateless_random_flip_left_right(crop, seeds[2])
-    return tf.clip_by_value(crop, 0.0, 1.0)
-
-
-def training_images(
-    images: str | os.PathLike | Sequence | None = None,
-    *,
-    size: int = 256,
-    batch_size: int = 4,
-    seed: int = 0,
-) -> tf.data.Dataset:
-    """Endless batches ``(batch_size, size, size, 3)`` of random crops in [0, 1] (lesson 06).
-
-    ``images``: a folder (searched recursively for :data:`IMAGE_SUFFIXES`), a list of
-    files or sample names, or ``None`` for the sample content photos that ship with
-    nst-tf (:func:`nst_tf.data.names`). Each crop is a random square whose side lies
-    between ``size`` and the picture's shorter side, resized to ``size`` (so one
-    photo gives views at several scales), flipped left-right half the time.
-    Pictures are first shrunk to at most ``2 * size`` pixels. Up to
-    :data:`IN_MEMORY_LIMIT` pictures are read into memory once; more are read from
-    disk in parallel, and unreadable files are skipped. A real model wants tens of
-    thousands of photos, e.g. COCO (``train2014/``, 83k pictures).
-    """
-    from . import data
-
-    size, batch_size = int(size), int(batch_size)
-    if size < 16 or batch_size < 1:
-        raise ValueError(f"size must be at least 16 px and batch_size at least 1, got {size} and {batch_size}.")
-    max_size = 2 * size
-    if images is None:
-        sources: list = data.names("content")
-    elif isinstance(images, (str, os.PathLike)):
-        sources = image_files(images)
-        if not sources:
-            raise ValueError(f"{os.fspath(images)} holds no image files ({' '.join(IMAGE_SUFFIXES)}).")
-    else:
-        sources = [Path(s) if Path(s).is_file() else s for s in images]
-    if images is None or len(sources) <= IN_MEMORY_LIMIT:
-        pictures = _in_memory_dataset(sources, max_size, seed)
-    else:
-        pictures = _streaming_dataset(sources, max_size, seed)
-    crop_seeds = tf.data.Dataset.random(seed=seed).batch(2)
-    dataset = tf.data.Dataset.zip((pictures, crop_seeds))
-    dataset = dataset.map(functools.partial(_random_crop, size=size), num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+from . import fast_data  # noqa: E402
+from .fast_data import IMAGE_SUFFIXES, IN_MEMORY_LIMIT, image_files, training_images  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------
@@ -570,7 +421,7 @@ def _preview_array(preview_image, images, size: int) -> np.ndarray:
         first = data.names("content")[0] if images is None else list(images)[0]
         return prepare_image(first, limit)
     for path in image_files(images):
-        picture = _load_uint8(path, limit)
+        picture = fast_data.read_picture(path, limit)[0]
         if picture is not None:
             return picture.astype(np.float32) / 255.0
     raise ValueError(f"{os.fspath(images)} holds no readable image for the preview.")
@@ -593,6 +444,7 @@ def train(
     checkpoint_dir: str | os.PathLike | None = None,
     checkpoint_every: int = 500,
     resume: bool = True,
+    cache: bool = False,
     preview_every: int | None = None,
     preview_image=None,
     preview: bool = False,
@@ -615,7 +467,8 @@ def train(
             sample photos that ship with nst-tf (fine for a demo; a real model wants a
             large set such as COCO). See :func:`training_images`.
         steps: total number of Adam steps (a resumed run continues up to ``steps``).
-        batch_size: photos per step, over all replicas (a multiple of their number).
+        batch_size: photos per step, over all replicas and workers (a multiple of their
+            number); ``nst-tf train-fast --batch-size`` is per replica instead.
         size: side of the square training crops in pixels.
         learning_rate: Adam's step size.
         content_weight, style_weight, tv_weight: the weights of the perceptual loss.
@@ -623,7 +476,13 @@ def train(
             ``style_size`` defaults to ``size`` (at least 64 px).
         checkpoint_dir: where ``tf.train.CheckpointManager`` keeps the last 3 checkpoints
             (every ``checkpoint_every`` steps, at the end and on Ctrl-C); with ``resume``
-            an existing checkpoint there is restored first.
+            an existing checkpoint there is restored first. Under a multi-worker strategy
+            only the chief keeps checkpoints, and every worker resumes from its latest
+            (:class:`nst_tf.fast_distribute.ChiefCheckpoints`), so the folder must be one
+            they all read. A resumed run goes on with the very crops it would have seen.
+        cache: decode every training picture once and keep it in memory (see
+            :func:`nst_tf.fast_data.training_images`); unreadable pictures are skipped
+            and reported once, at the end.
         preview_every: stylize the preview picture every so many steps (default: 5 times
             per run; 0 for never); the images are in ``result.previews``, shown live
             with ``preview=True`` in a notebook and passed to ``callback(step, image,
@@ -631,7 +490,10 @@ def train(
         progress: a tqdm bar with the losses.
         strategy: a ``tf.distribute`` strategy (default: the current one). The model,
             optimiser and VGG are built in ``strategy.scope()`` and each step runs
-            through ``strategy.run``, so one GPU, several GPUs or a TPU run this code.
+            through ``strategy.run``, so one GPU, several GPUs, a cluster or a TPU run this
+            code (:func:`nst_tf.fast_distribute.make_strategy` makes one by name). Every
+            worker reads its own share of the photos, and step ``s`` sees the same crops
+            whatever the strategy (:func:`nst_tf.fast_data.distributed_training_images`).
         seed: the initial weights and the random crops.
         filters, residual_blocks: the network's size (see :func:`transform_net`).
         model: continue training this network instead of building a new one.
@@ -650,9 +512,12 @@ def train(
             f"batch_size ({batch_size}) must be a positive multiple of the number of replicas ({_replicas(strategy)})."
         )
     preview_every = max(steps // 5, 1) if preview_every is None else int(preview_every)
-    dataset = training_images(images, size=size, batch_size=batch_size, seed=seed)
+    skipped = fast_data.SkippedPictures()
+    sources = fast_data.training_sources(images)  # checked before VGG is built
     preview_picture = _preview_array(preview_image, images, size) if preview_every > 0 else None
 
+    # VGG is loaded (and cached) outside any strategy; PerceptualLoss copies it into this one.
+    feature_extractor([content_layer], weights=weights, net=net)
     with strategy.scope():
         loss = PerceptualLoss(
             style_image, content_layer=content_layer, style_layers=style_layers, content_weight=content_weight,
@@ -666,14 +531,16 @@ def train(
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
     manager = None
     if checkpoint_dir is not None:
-        manager = tf.train.CheckpointManager(checkpoint, os.fspath(checkpoint_dir), max_to_keep=3)
-        if resume and manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        from .fast_distribute import ChiefCheckpoints
+
+        manager = ChiefCheckpoints(checkpoint, checkpoint_dir, strategy, max_to_keep=3)
+        if resume:
+            manager.restore_latest()
     start = int(step.numpy())
     saved = {"step": start, "path": manager.latest_checkpoint if manager is not None and start else None}
-    if start:  # different crops from those the first part of the run saw
-        dataset = training_images(images, size=size, batch_size=batch_size, seed=seed + start)
-    iterator = iter(strategy.experimental_distribute_dataset(dataset))
+    iterator = iter(fast_data.distributed_training_images(
+        strategy, sources, global_batch_size=batch_size, size=size, seed=seed, start_step=start, cache=cache,
+        skipped=skipped))
 
     def replica_step(content_images):
         with tf.GradientTape() as tape:
@@ -757,6 +624,7 @@ def train(
         result.step = int(step.numpy())
         result.seconds = time.perf_counter() - began
     save_checkpoint()  # the end of the run (or where Ctrl-C stopped it), unless just saved
+    skipped.report()
     return result
 
 

@@ -17,6 +17,7 @@ import argparse
 import ast
 import contextlib
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,8 @@ def _register_train_fast(subparsers) -> None:
     )
     parser.add_argument("style", metavar="STYLE", help="the style picture: a file, URL or sample name (style/swirls)")
     parser.add_argument("--images", metavar="DIR",
-                        help="folder of training photos, searched recursively (default: the sample photos)")
+                        help="folder of training photos, searched recursively: a local folder or any location "
+                             "TensorFlow reads, such as gs://bucket/photos (default: the sample photos)")
     parser.add_argument("-o", "--output", metavar="MODEL.keras", required=True,
                         help="where to write the trained network (a .keras file)")
     parser.add_argument("--steps", type=_count, default=2000, metavar="N",
@@ -94,7 +96,8 @@ def _register_train_fast(subparsers) -> None:
     parser.add_argument("--size", type=_size, default=256, metavar="PX",
                         help="side of the square training crops in pixels (default: %(default)s)")
     parser.add_argument("--batch-size", type=_count, default=4, metavar="B",
-                        help="photos per step (default: %(default)s)")
+                        help="photos per step on each replica (GPU, TPU core or worker); the global batch is "
+                             "B times the number of replicas, printed at the start (default: %(default)s)")
     parser.add_argument("--learning-rate", type=_positive, default=1e-3, metavar="LR",
                         help="Adam's step size (default: %(default)s)")
     group = parser.add_argument_group("costs")
@@ -112,8 +115,32 @@ def _register_train_fast(subparsers) -> None:
                         help="steps between checkpoints (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="seed for the initial weights and the random crops (default: 0)")
+    _add_distribute_arguments(parser)
     add_common_arguments(parser, "weights", "overwrite", "progress")
     parser.set_defaults(run=run_train_fast)
+
+
+#: The choices of ``--distribute`` (as :data:`nst_tf.fast_distribute.STRATEGIES`; no TensorFlow for --help).
+DISTRIBUTE_CHOICES = ("auto", "none", "mirrored", "multi-worker", "tpu")
+
+
+def _add_distribute_arguments(parser) -> None:
+    group = parser.add_argument_group(
+        "several GPUs, machines or a TPU",
+        "A cluster is described by the TF_CONFIG variable of each worker; run the same command on every "
+        "worker. Worker 0 (or the 'chief' task) writes the checkpoints and the model; --checkpoint-dir must "
+        "be a folder all workers read (shared disk, gs://...). After a restart every worker resumes from "
+        "the latest checkpoint, with the same crops it would have seen.")
+    group.add_argument("--distribute", choices=DISTRIBUTE_CHOICES, default="auto",
+                       help="auto: a cluster if TF_CONFIG describes one, else all local GPUs (mirrored), else "
+                            "one device; none: one device; mirrored: all local GPUs; multi-worker: the "
+                            "cluster of TF_CONFIG; tpu: the TPU --tpu (default: %(default)s)")
+    group.add_argument("--tpu", metavar="NAME",
+                       help="the TPU for --distribute tpu: its name or grpc:// address, 'local' on a TPU VM "
+                            "(default: the one the environment names, as on Colab)")
+    group.add_argument("--cache", action="store_true",
+                       help="decode every training photo once and keep it in memory on each worker (up to "
+                            "12 x size^2 bytes a photo); collections of up to 256 photos are kept anyway")
 
 
 def _register_apply(subparsers) -> None:
@@ -142,6 +169,29 @@ def _register_apply(subparsers) -> None:
 
 def _is_url(text: str) -> bool:
     return text.lower().startswith(("http://", "https://"))
+
+
+def _is_remote(text: str) -> bool:
+    """``gs://bucket/...`` and other locations that only TensorFlow's file system layer reads."""
+    return "://" in text and not _is_url(text)
+
+
+def _start_strategy(args):
+    """The ``--distribute`` strategy, made quietly and first (``MultiWorkerMirroredStrategy`` must be)."""
+    name = args.distribute
+    if args.tpu is not None and name == "auto":
+        name = "tpu"
+    elif args.tpu is not None and name != "tpu":
+        raise cli.CLIError(f"--tpu {args.tpu} needs --distribute tpu (or auto), not {name}")
+    if not args.verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with cli._stderr_fd_silenced(not args.verbose and "tensorflow" not in sys.modules):
+        from . import fast_distribute
+
+        try:
+            return fast_distribute.make_strategy(name, tpu=args.tpu)
+        except fast_distribute.DistributeError as error:
+            raise cli.CLIError(str(error)) from None
 
 
 def _check_weights(value: str) -> str:
@@ -188,36 +238,58 @@ def run_train_fast(args) -> int:
     out = _check_model_output(args.output, [args.style], args.overwrite)
     weights = _check_weights(args.weights)
     images = None
-    if args.images is not None:
+    if args.images is not None and _is_remote(args.images):
+        images = args.images  # listed once TensorFlow is loaded
+    elif args.images is not None:
         folder = Path(args.images).expanduser()
         if not folder.is_dir():
             raise cli.CLIError(f"--images {args.images}: " + ("not a folder" if folder.exists() else "no such folder"))
         if not _pictures_in(folder, recursive=True):
             raise cli.CLIError(f"--images {args.images} holds no image files ({' '.join(TRAIN_SUFFIXES)})")
         images = os.fspath(folder)
-    if args.checkpoint_dir is not None and Path(args.checkpoint_dir).expanduser().exists() \
+    if args.checkpoint_dir is not None and not _is_remote(args.checkpoint_dir) \
+            and Path(args.checkpoint_dir).expanduser().exists() \
             and not Path(args.checkpoint_dir).expanduser().is_dir():
         raise cli.CLIError(f"--checkpoint-dir {args.checkpoint_dir} exists and is not a folder")
-    if _is_url(args.style):
-        cli.import_tensorflow(args.verbose)
     style_size = args.style_size or max(args.size, 64)
-    style_image = cli.load_input(args.style, max_size=style_size)
+    style_image = None if _is_url(args.style) else cli.load_input(args.style, max_size=style_size)
+    strategy = _start_strategy(args)  # before TensorFlow runs anything else (multi-worker needs that)
+    if style_image is None:
+        cli.import_tensorflow(args.verbose)
+        style_image = cli.load_input(args.style, max_size=style_size)
 
     cli.import_tensorflow(args.verbose)
-    from . import fast
+    from . import fast, fast_distribute
 
+    if _is_remote(images or ""):
+        try:
+            if not fast.image_files(images):
+                raise cli.CLIError(f"--images {args.images} holds no image files ({' '.join(TRAIN_SUFFIXES)})")
+        except ValueError as error:
+            raise cli.CLIError(f"--images {args.images}: {error}") from None
+    batch_size = args.batch_size * strategy.num_replicas_in_sync  # the library's batch is global
+    print(fast_distribute.describe(strategy, batch_size), flush=True)
+    checkpoint_dir = None if args.checkpoint_dir is None else args.checkpoint_dir if _is_remote(args.checkpoint_dir) \
+        else os.fspath(Path(args.checkpoint_dir).expanduser())
+    latest = fast_distribute.latest_checkpoint(checkpoint_dir)
+    if latest is not None:
+        print(f"resuming from {latest}", flush=True)
     options = {name: getattr(args, name) for name in ("content_weight", "style_weight", "tv_weight")
                if getattr(args, name) is not None}
     result = fast.train(
-        style_image, images, steps=args.steps, batch_size=args.batch_size, size=args.size,
+        style_image, images, steps=args.steps, batch_size=batch_size, size=args.size, strategy=strategy,
+        cache=args.cache,
         learning_rate=args.learning_rate, style_size=style_size,
-        checkpoint_dir=None if args.checkpoint_dir is None else os.fspath(Path(args.checkpoint_dir).expanduser()),
+        checkpoint_dir=checkpoint_dir,
         checkpoint_every=args.checkpoint_every, preview_every=0, progress=args.progress, seed=args.seed,
         weights=weights, **options,
     )
     if result.interrupted and not result.history["step"] and result.step == 0:
         print("interrupted before the first step; nothing written", flush=True)
         return _EXIT_INTERRUPTED
+    if not fast_distribute.is_chief(strategy):  # the chief writes the one model file
+        print(f"worker done ({result.step} steps); the chief writes {args.output}", flush=True)
+        return _EXIT_INTERRUPTED if result.interrupted else 0
     if out.exists() and not args.overwrite:  # appeared while we were training
         raise cli.CLIError(f"{args.output} already exists; add --overwrite to replace it")
     fast.save_model(result.model, out)

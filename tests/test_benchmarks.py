@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from nst_tf.optimize import DEFAULT_PRECONDITION
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,3 +37,20 @@ def test_bench_optimize_quick_runs_and_reports_every_part(tmp_path):
     for run in runs:
         # what the script calls reached, the tutorial's own loss function confirms
         assert not run["reached"] or run["verified_loss"] <= row["reach"]["tutorial_final_loss"] * (1 + 1e-5)
+
+
+@pytest.mark.slow
+def test_bench_fast_times_training_on_one_and_two_replicas(tmp_path):
+    out = tmp_path / "fast.json"
+    env = dict(os.environ, NST_TF_WEIGHTS="offline", PYTHONPATH=str(ROOT))
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_fast.py"), "--quick", "--train-only", "--weights",
+         "offline", "--json", str(out)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "images/s vs 1" in completed.stdout
+    rows = json.loads(out.read_text())["training"]
+    assert [(row["replicas"], row["global_batch"]) for row in rows] == [(1, 1), (2, 2)]
+    assert all(row["steps_per_second"] > 0 for row in rows)
+    assert rows[1]["images_per_second"] / rows[0]["images_per_second"] == pytest.approx(rows[1]["speedup"])

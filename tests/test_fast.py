@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import cli, data, fast, fast_cli
+from nst_tf import cli, data, fast, fast_cli, fast_data
 from nst_tf.images import load_image, save_image
 
 TINY = {"filters": 8, "residual_blocks": 1}
@@ -96,7 +96,7 @@ def test_training_images_are_random_crops_of_the_requested_size():
 @pytest.mark.parametrize("streaming", [False, True], ids=["in memory", "streamed from disk"])
 def test_training_images_from_a_folder_skip_unreadable_files(tmp_path, capsys, monkeypatch, streaming):
     if streaming:  # what a large folder such as COCO gets
-        monkeypatch.setattr(fast, "IN_MEMORY_LIMIT", 1)
+        monkeypatch.setattr(fast_data, "IN_MEMORY_LIMIT", 1)
     for name in ("a.jpg", "b.png"):
         save_image(data.load("content/chelsea", 64), tmp_path / name)
     (tmp_path / "broken.jpg").write_bytes(b"not a picture")
