@@ -202,7 +202,8 @@ def load_mask(source, size: tuple[int, int] | None = None) -> np.ndarray:
     and uint8 (0-255) are converted. Image files are read as grey (white = 1, black = 0).
     """
     if isinstance(source, (str, os.PathLike)):
-        mask = images.load_image(source, min_size=1).mean(axis=-1)
+        # Decoded straight to (about) the size needed: a huge mask never exists in float.
+        mask = images.load_image(source, max_size=None if size is None else max(size), min_size=1).mean(axis=-1)
     else:
         mask = np.asarray(source.numpy() if hasattr(source, "numpy") else source)
         scale = 255.0 if mask.dtype == np.uint8 else 1.0

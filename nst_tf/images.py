@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import tempfile
 import warnings
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; TensorFlow is imported lazily
     import tensorflow as tf
@@ -162,27 +163,88 @@ def _check_readable_file(path: Path, name: str) -> None:
 
 
 def _decode(im: Image.Image, name: str, max_size: int | None, min_size: int, *, use_draft: bool) -> np.ndarray:
-    """Check the header size, decode the pixels, orient, convert and resize ``im``."""
+    """Check the header size, decode the pixels, shrink in 8 bits, orient, convert to float.
+
+    Memory stays bounded by the decoded 8-bit picture plus the (small) target: a large
+    picture is first reduced by an integer factor band by band in its own colour depth
+    (:func:`_shrink_integer`), and only the result becomes float32 for the final
+    Lanczos step. JPEG is even decoded at 1/2, 1/4 or 1/8 scale directly.
+    """
     width, height = im.size  # from the header: nothing decoded yet
     _check_pixel_limit(width, height, name)
     target = _checked_target(width, height, name, max_size, min_size)
+    orientation = _exif_orientation(im)
     try:
         with _strict_truncation():
             if use_draft and target != (height, width):
                 # JPEG can decode at 1/2, 1/4 or 1/8 scale directly (never below the target).
                 im.draft(im.mode, (target[1], target[0]))
             im.load()
+            small = _shrink_integer(im, target, name)
     except (ImageError, MemoryError):
         raise
     except Exception as err:  # truncated or corrupt pixel data
         raise ImageError(_read_failure(name, err)) from err
-    im, turned = _exif_upright(im)
-    array = _to_float_rgb(im, name)
+    small, turned = _exif_upright(small, orientation)
+    array = _to_float_rgb(small, name)
     if turned:
         target = (target[1], target[0])
     if array.shape[:2] != target:
         array = resize_image(array, size=target)
     return array
+
+
+#: Modes that :meth:`PIL.Image.Image.reduce` averages correctly as they are.
+_REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA", "I", "F")
+#: Pixels per band converted and reduced at a time (bounds the temporary copies).
+_BAND_PIXELS = 1 << 22
+
+
+def _reducible_mode(im: Image.Image) -> str:
+    """The mode to convert ``im`` to before averaging pixels (same depth, no palette)."""
+    mode = im.mode
+    if mode in _REDUCIBLE_MODES:
+        return mode
+    if mode.startswith("I;16"):
+        return "I"
+    if mode == "1":
+        return "L"
+    return "RGBA" if _has_transparency(im) else "RGB"
+
+
+def _shrink_integer(im: Image.Image, target: tuple[int, int], name: str) -> Image.Image:
+    """``im`` box-averaged down to about twice ``target``, in its own colour depth.
+
+    Works on bands of rows, so a palette or 16-bit picture is never converted at full
+    size; the result keeps 8 bits (or the picture's own depth) and is only about twice
+    ``target``, leaving the final, exact resize to :func:`resize_image`. Pictures less
+    than four times ``target`` are returned as they are.
+    """
+    width, height = im.size
+    factor = min(width / max(target[1], 1), height / max(target[0], 1)) / 2
+    if factor < 2:
+        return im
+    mode = _reducible_mode(im)
+    out_w, out_h = max(1, round(width / factor)), max(1, round(height / factor))
+    step = height / out_h  # source rows per output row (fractional: BOX weighs partial rows)
+    rows = max(1, int(_BAND_PIXELS // (width * math.ceil(step + 1))))
+    result = Image.new(mode, (out_w, out_h))
+    try:
+        for first in range(0, out_h, rows):
+            last = min(first + rows, out_h)
+            y0, y1 = first * step, last * step
+            top, bottom = int(math.floor(y0)), min(height, int(math.ceil(y1)))
+            band = im.crop((0, top, width, bottom))
+            if band.mode != mode:
+                band = band.convert(mode)
+            piece = band.resize((out_w, last - first), Image.Resampling.BOX,
+                                box=(0, y0 - top, width, min(y1 - top, bottom - top)))
+            result.paste(piece, (0, first))
+    except ValueError as err:
+        raise ImageError(f"{name} uses the {im.mode} colour mode, which cannot be converted to RGB") from err
+    if "transparency" in im.info and mode == im.mode:
+        result.info["transparency"] = im.info["transparency"]
+    return result
 
 
 def _check_pixel_limit(width: int, height: int, name: str) -> None:
@@ -240,20 +302,39 @@ def _strict_truncation() -> Iterator[None]:
         ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
-def _exif_upright(im: Image.Image) -> tuple[Image.Image, bool]:
-    """Apply the EXIF orientation tag (if any); returns the image and whether it was turned 90 degrees.
-
-    A broken EXIF block is ignored: it must not make a decodable picture unreadable.
-    """
+def _exif_orientation(im: Image.Image) -> int:
+    """The EXIF orientation tag (1-8; 1 when missing or unreadable), read from the header."""
     try:
-        orientation = im.getexif().get(_ORIENTATION_TAG, 1)
-        if orientation not in range(2, 9):
-            return im, False
-        upright = ImageOps.exif_transpose(im)
+        orientation = int(im.getexif().get(_ORIENTATION_TAG, 1))
     except Exception:
+        return 1
+    return orientation if orientation in range(1, 9) else 1
+
+
+#: How each EXIF orientation is undone (as ``PIL.ImageOps.exif_transpose`` does it).
+_EXIF_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _exif_upright(im: Image.Image, orientation: int) -> tuple[Image.Image, bool]:
+    """Undo the EXIF ``orientation``; returns the image and whether it was turned 90 degrees.
+
+    A broken EXIF block gives orientation 1: it must not make a decodable picture unreadable.
+    """
+    method = _EXIF_TRANSPOSE.get(orientation)
+    if method is None:
         return im, False
-    if upright is None:
-        return im, False
+    info = dict(im.info)
+    upright = im.transpose(method)
+    if "transparency" in info:
+        upright.info["transparency"] = info["transparency"]
     return upright, orientation in (5, 6, 7, 8)
 
 
