@@ -381,11 +381,14 @@ def import_tensorflow(verbose: bool = False):
     return tf
 
 
-def load_input(source: str, max_size: int | None = None):
-    """An image ``(H, W, 3)`` in [0, 1] from a path, URL or sample name (:func:`nst_tf.data.load`)."""
+def load_input(source: str, max_size: int | None = None, progress: bool | None = None):
+    """An image ``(H, W, 3)`` in [0, 1] from a path, URL or sample name (:func:`nst_tf.data.load`).
+
+    ``progress``: a URL's download progress on stderr (``None``: when stderr is a terminal).
+    """
     from . import data
 
-    return data.load(source, max_size=max_size)
+    return data.load(source, max_size=max_size, progress=progress)
 
 
 def protected_paths(sources: Iterable[str]) -> list[str]:
@@ -468,15 +471,14 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
     if weights not in WEIGHT_CHOICES and weights != "random" and not Path(weights).is_file():
         raise CLIError(f"weights file not found: {args.weights} (use {', '.join(WEIGHT_CHOICES)} or a path to a .h5 file)")
 
-    # The images first: a bad one is reported before TensorFlow is loaded (downloads use Keras).
-    if any(str(source).lower().startswith(("http://", "https://")) for source in inputs):
-        import_tensorflow(args.verbose)
+    # The images first: a bad one is reported before TensorFlow is loaded.
     style_scale = getattr(args, "style_scale", 1.0)
     from .images import MIN_SIZE
 
-    content_image = load_input(content, max_size=args.size)
+    show = None if args.progress else False
+    content_image = load_input(content, max_size=args.size, progress=show)
     style_limit = max(int(round(args.size * style_scale)), MIN_SIZE)
-    style_images = [load_input(style, max_size=style_limit) for style in styles]
+    style_images = [load_input(style, max_size=style_limit, progress=show) for style in styles]
 
     import_tensorflow(args.verbose)
     from . import features

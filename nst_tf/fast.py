@@ -78,6 +78,8 @@ DEFAULT_FAST_WEIGHTS = {"content_weight": 1.0, "style_weight": 2e-3, "tv_weight"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 #: A folder with at most this many pictures is read into memory once; larger ones stream from disk.
 IN_MEMORY_LIMIT = 256
+#: Pictures decoded at the same time when streaming from disk (bounds the decoding memory).
+DECODE_PARALLEL = 4
 
 
 class ModelError(ValueError):
@@ -397,13 +399,15 @@ def _warn(message: str) -> None:
     print(f"nst-tf: warning: {message}", file=sys.stderr)
 
 
-def _load_uint8(path, max_size: int) -> np.ndarray | None:
-    """A picture as uint8 ``(H, W, 3)`` shrunk to ``max_size``, or ``None`` if it cannot be read."""
+def _load_uint8(path, max_size: int, *, warn: bool = True) -> np.ndarray | None:
+    """A picture as uint8 ``(H, W, 3)`` shrunk to ``max_size``, or ``None`` (with a warning saying why)."""
     from .images import ImageError, load_image
 
     try:
         image = load_image(path, max_size=max_size)
-    except ImageError:
+    except ImageError as error:
+        if warn:
+            _warn(f"skipping {path}: {error}")
         return None
     return np.rint(image * 255.0).astype(np.uint8)
 
@@ -418,9 +422,7 @@ def _in_memory_dataset(sources: Sequence, max_size: int, seed: int) -> tf.data.D
             picture = _load_uint8(source, max_size)
         else:  # a sample name
             picture = np.rint(data.load(source, max_size=max_size) * 255.0).astype(np.uint8)
-        if picture is None:
-            _warn(f"skipping {source}: not a readable image of at least 32 px")
-        else:
+        if picture is not None:
             pictures.append(picture)
     if not pictures:
         raise ValueError("None of the training images could be read.")
@@ -447,7 +449,6 @@ def _streaming_dataset(files: Sequence[Path], max_size: int, seed: int) -> tf.da
         name = path.numpy().decode("utf-8")
         picture = _load_uint8(name, max_size)
         if picture is None:
-            _warn(f"skipping {name}: not a readable image of at least 32 px")
             return np.zeros((0, 0, 3), np.uint8)
         return picture
 
@@ -462,11 +463,12 @@ def _streaming_dataset(files: Sequence[Path], max_size: int, seed: int) -> tf.da
         return tf.size(picture) > 0
 
     # A folder with no readable picture at all would make the filter below wait forever.
-    if not any(_load_uint8(path, max_size) is not None for path in files[:32]):
+    if not any(_load_uint8(path, max_size, warn=False) is not None for path in files[:32]):
         raise ValueError(f"None of the first {min(len(files), 32)} training images could be read, e.g. {files[0]}.")
     dataset = tf.data.Dataset.from_tensor_slices([os.fspath(f) for f in files])
     dataset = dataset.shuffle(min(len(files), 10_000), seed=seed).repeat()
-    dataset = dataset.map(load_op, num_parallel_calls=tf.data.AUTOTUNE)
+    # A few decodes at a time: each holds a whole 8-bit picture (hundreds of MB for a huge one).
+    dataset = dataset.map(load_op, num_parallel_calls=DECODE_PARALLEL)
     return dataset.filter(readable)
 
 

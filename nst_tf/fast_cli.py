@@ -31,6 +31,8 @@ __all__ = ["register", "run_train_fast", "run_apply", "TRAIN_SUFFIXES"]
 TRAIN_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 _WEIGHT_CHOICES = ("auto", "imagenet", "offline")
 _EXIT_INTERRUPTED = 130
+#: Bytes of decoded inputs ``apply`` keeps between checking them and stylizing them.
+_DECODED_BUDGET = 1 << 30
 
 
 # --------------------------------------------------------------------------- option types
@@ -198,10 +200,8 @@ def run_train_fast(args) -> int:
     if args.checkpoint_dir is not None and Path(args.checkpoint_dir).expanduser().exists() \
             and not Path(args.checkpoint_dir).expanduser().is_dir():
         raise cli.CLIError(f"--checkpoint-dir {args.checkpoint_dir} exists and is not a folder")
-    if _is_url(args.style):
-        cli.import_tensorflow(args.verbose)
     style_size = args.style_size or max(args.size, 64)
-    style_image = cli.load_input(args.style, max_size=style_size)
+    style_image = cli.load_input(args.style, max_size=style_size, progress=None if args.progress else False)
 
     cli.import_tensorflow(args.verbose)
     from . import fast
@@ -301,10 +301,13 @@ def run_apply(args) -> int:
         raise cli.CLIError(f"{args.model} is not a .keras model file (train one with 'nst-tf train-fast')")
     sources, had_folder = _expand_inputs(list(args.inputs))
     plan, create = _plan_outputs(args, sources, had_folder, [os.fspath(model_path)])
-    if any(_is_url(source) for source in sources):
-        cli.import_tensorflow(args.verbose)
-    for source in sources:  # every input is read once before anything is written
-        cli.load_input(source, max_size=args.size)
+    show = None if args.progress else False
+    decoded: dict[str, Any] = {}  # every input is read before anything is written, and kept
+    budget = _DECODED_BUDGET      # while they fit, so that each is decoded only once
+    for source in sources:
+        picture = cli.load_input(source, max_size=args.size, progress=show)
+        if picture.nbytes <= budget:
+            decoded[source], budget = picture, budget - picture.nbytes
 
     cli.import_tensorflow(args.verbose)
     from . import fast
@@ -320,7 +323,10 @@ def run_apply(args) -> int:
             create.mkdir()
         for source, target in plan.items():
             existed = target.exists()
-            image = fast.stylize_fast(model, cli.load_input(source, max_size=args.size))
+            picture = decoded.pop(source, None)
+            if picture is None:  # over the budget: read again
+                picture = cli.load_input(source, max_size=args.size, progress=show)
+            image = fast.stylize_fast(model, picture)
             save_image(image, target, protect=protected)
             if not existed:
                 written.append(target)
