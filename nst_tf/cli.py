@@ -381,14 +381,39 @@ def import_tensorflow(verbose: bool = False):
     return tf
 
 
-def load_input(source: str, max_size: int | None = None, progress: bool | None = None):
+def load_input(source: str, max_size: int | None = None, progress: bool | None = None, option: str = "--size"):
     """An image ``(H, W, 3)`` in [0, 1] from a path, URL or sample name (:func:`nst_tf.data.load`).
 
     ``progress``: a URL's download progress on stderr (``None``: when stderr is a terminal).
+    ``option``: the command-line option that sets ``max_size``, named in the error for a
+    picture too narrow to shrink to it.
     """
     from . import data
+    from .images import ImageError
 
-    return data.load(source, max_size=max_size, progress=progress)
+    try:
+        return data.load(source, max_size=max_size, progress=progress)
+    except ImageError as error:
+        text, library_hint = str(error), "(use a larger max_size)"
+        if text.endswith(library_hint):
+            raise ImageError(text[: -len(library_hint)] + f"(use a larger {option})") from None
+        raise
+
+
+def _check_memory(args, content_shape, style_shapes, style_scale: float) -> None:
+    """Refuse, before TensorFlow is loaded, a run that would not fit in memory (naming a --size that does)."""
+    from .memory import check_stylize
+
+    defaults = _library_defaults()
+    long_side = max(content_shape)
+    factor = args.size / long_side  # the content is brought to --size, enlarged if needed
+    shape = (max(1, round(content_shape[0] * factor)), max(1, round(content_shape[1] * factor)))
+    target = max(int(round(args.size * style_scale)), 32)
+    styles = [(max(1, round(h * target / max(h, w))), max(1, round(w * target / max(h, w)))) for h, w in style_shapes]
+    layers = list(getattr(args, "content_layers", None) or defaults.get("DEFAULT_CONTENT_LAYERS", ()))
+    layers += list(getattr(args, "style_layers", None) or defaults.get("DEFAULT_STYLE_LAYERS", ("block5_conv1",)))
+    check_stylize(shape, styles, layers, net=getattr(args, "net", None) or "vgg19",
+                  optimizer=getattr(args, "optimizer", "lbfgs"), option="--size")
 
 
 def protected_paths(sources: Iterable[str]) -> list[str]:
@@ -466,6 +491,9 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
         if missing:
             raise CLIError(f"mask file not found: {missing[0]}")
         inputs = inputs + list(masks)
+    from .memory import check_style_scale
+
+    check_style_scale(getattr(args, "style_scale", 1.0), "--style-scale")
     out = check_output(args.output, inputs, args.overwrite)
     weights = os.fspath(Path(args.weights).expanduser()) if args.weights not in WEIGHT_CHOICES else args.weights
     if weights not in WEIGHT_CHOICES and weights != "random" and not Path(weights).is_file():
@@ -476,9 +504,11 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
     from .images import MIN_SIZE
 
     show = None if args.progress else False
-    content_image = load_input(content, max_size=args.size, progress=show)
+    content_image = load_input(content, max_size=args.size, progress=show, option="--size")
     style_limit = max(int(round(args.size * style_scale)), MIN_SIZE)
-    style_images = [load_input(style, max_size=style_limit, progress=show) for style in styles]
+    style_images = [load_input(style, max_size=style_limit, progress=show, option="--size or --style-scale")
+                    for style in styles]
+    _check_memory(args, content_image.shape[:2], [image.shape[:2] for image in style_images], style_scale)
 
     import_tensorflow(args.verbose)
     from . import features

@@ -40,6 +40,7 @@ import tensorflow as tf
 
 from . import images
 from . import losses as L
+from . import validate
 from .optimize import (
     DEFAULT_PRECONDITION,
     DEFAULT_STEPS,
@@ -529,7 +530,26 @@ def stylize_multiscale(content_image, style_image, *, size: int | None = None, *
     return stylize(content_image, style_image, size=size, multiscale=True, **kwargs)
 
 
+def check_memory(shape, style_shapes, style_scale, optimizer, options, option: str = "size") -> None:
+    """Refuse a run that would not fit in memory (:func:`nst_tf.memory.check_stylize`), before it starts."""
+    from .memory import check_stylize
+    from .optimize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+
+    extractor = options.get("extractor")
+    layers = []
+    for key, default in (("content_layers", DEFAULT_CONTENT_LAYERS), ("style_layers", DEFAULT_STYLE_LAYERS)):
+        value = options.get(key, default)
+        layers += [value] if isinstance(value, str) else list(value)
+    net = getattr(extractor, "net", None) or options.get("net", "vgg19")
+    target = max(int(round(max(shape) * float(style_scale))), images.MIN_SIZE)
+    check_stylize(tuple(shape), [_fit_size(tuple(s), target) for s in style_shapes], layers, net=net,
+                  optimizer=optimizer, option=option)
+
+
 def _validate(preserve_colors, style_scale, multiscale, max_single_size, levels) -> None:
+    from .memory import check_style_scale
+
+    check_style_scale(style_scale)
     if preserve_colors not in PRESERVE_COLORS:
         raise ValueError(f"Unknown preserve_colors {preserve_colors!r}; choose None, 'luminance' or 'histogram'.")
     if not isinstance(style_scale, (int, float, np.number)) or not np.isfinite(style_scale) or style_scale <= 0:
@@ -606,6 +626,7 @@ def stylize(
         raise ValueError("style_blend cannot be combined with style_masks; blend with overlapping fractional masks.")
     if size is None and levels is not None:
         size = levels[-1]
+    validate.min_size(size)
     content = prepare_image(content_image, size)
     if size is not None and enlarge and max(content.shape[:2]) < int(size):
         content = images.resize_image(content, size=_fit_size(content.shape[:2], int(size)))
@@ -618,6 +639,7 @@ def stylize(
     sizes = pyramid_sizes(long_side, start_size, levels) if use_pyramid else [long_side]
     step_counts = level_steps(steps, len(sizes), steps_per_level if use_pyramid else None)
     masks = None if style_masks is None else _prepare_masks(style_masks, len(styles), content.shape[:2])
+    check_memory(content.shape[:2], [style.shape[:2] for style in styles], style_scale, optimizer, options)
 
     run_content, run_styles, init = content, styles, options.pop("init", "content")
     if preserve_colors == "histogram":

@@ -310,10 +310,20 @@ class FeatureExtractor:
         return getattr(self.vgg, "nst_description", self.weights)
 
     def __call__(self, images) -> dict[str, tf.Tensor]:
-        images = tf.convert_to_tensor(images, tf.float32)
-        if images.shape.rank == 3:
-            images = images[tf.newaxis]
+        from .validate import image_batch
+
+        # uint8 scaled, floats outside [0, 1] refused, and sides the deepest layer cannot take.
+        images = tf.cast(image_batch(images, "images", min_side=self.min_side), tf.float32)
         return self.model(images, training=False)
+
+    @property
+    def min_side(self) -> int:
+        """Smallest image side the layers can take: each pooling before the deepest layer halves it."""
+        blocks = [int(name[5]) for name in self.layers if name.startswith("block") and name[5:6].isdigit()]
+        deepest = max(blocks, default=1)
+        pooled = deepest if any(name.endswith("_pool") and name.startswith(f"block{deepest}") for name in self.layers) \
+            else deepest - 1
+        return 2 ** pooled
 
     def __repr__(self) -> str:
         return f"FeatureExtractor(net={self.net!r}, weights={self.weights!r}, layers={self.layers})"
