@@ -49,6 +49,7 @@ from .optimize import (
     _scaled_style,
     prepare_image,
 )
+from .memory import check_run
 from .progress import History
 
 __all__ = [
@@ -530,22 +531,6 @@ def stylize_multiscale(content_image, style_image, *, size: int | None = None, *
     return stylize(content_image, style_image, size=size, multiscale=True, **kwargs)
 
 
-def check_memory(shape, style_shapes, style_scale, optimizer, options, option: str = "size") -> None:
-    """Refuse a run that would not fit in memory (:func:`nst_tf.memory.check_stylize`), before it starts."""
-    from .memory import check_stylize
-    from .optimize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
-
-    extractor = options.get("extractor")
-    layers = []
-    for key, default in (("content_layers", DEFAULT_CONTENT_LAYERS), ("style_layers", DEFAULT_STYLE_LAYERS)):
-        value = options.get(key, default)
-        layers += [value] if isinstance(value, str) else list(value)
-    net = getattr(extractor, "net", None) or options.get("net", "vgg19")
-    target = max(int(round(max(shape) * float(style_scale))), images.MIN_SIZE)
-    check_stylize(tuple(shape), [_fit_size(tuple(s), target) for s in style_shapes], layers, net=net,
-                  optimizer=optimizer, option=option)
-
-
 def _validate(preserve_colors, style_scale, multiscale, max_single_size, levels) -> None:
     from .memory import check_style_scale
 
@@ -627,11 +612,11 @@ def stylize(
     if size is None and levels is not None:
         size = levels[-1]
     validate.min_size(size)
-    content = prepare_image(content_image, size)
+    content = prepare_image(content_image, size, "content_image")
     if size is not None and enlarge and max(content.shape[:2]) < int(size):
         content = images.resize_image(content, size=_fit_size(content.shape[:2], int(size)))
     styles_in = style_image if isinstance(style_image, (list, tuple)) else [style_image]
-    styles = [prepare_image(style) for style in styles_in]
+    styles = [prepare_image(style, name="style_image") for style in styles_in]
     long_side = max(content.shape[:2])
     if levels is not None and levels[-1] != long_side:
         raise ValueError(f"The last level ({levels[-1]} px) must equal the output's long side ({long_side} px).")
@@ -639,7 +624,7 @@ def stylize(
     sizes = pyramid_sizes(long_side, start_size, levels) if use_pyramid else [long_side]
     step_counts = level_steps(steps, len(sizes), steps_per_level if use_pyramid else None)
     masks = None if style_masks is None else _prepare_masks(style_masks, len(styles), content.shape[:2])
-    check_memory(content.shape[:2], [style.shape[:2] for style in styles], style_scale, optimizer, options)
+    check_run(content.shape[:2], [style.shape[:2] for style in styles], style_scale, optimizer, options)
 
     run_content, run_styles, init = content, styles, options.pop("init", "content")
     if preserve_colors == "histogram":

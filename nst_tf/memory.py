@@ -38,6 +38,7 @@ __all__ = [
     "check_stylize",
     "check_style_scale",
     "largest_size_that_fits",
+    "check_run",
 ]
 
 #: Largest ``style_scale``: a style image 4 times the output's side already needs 16 times its memory.
@@ -281,3 +282,19 @@ def check_stylize(
         f"a {size_text} run needs about {_gigabytes(need)} of {where} but about {_gigabytes(have or 0)} is "
         f"available; {advice}"
     )
+
+
+def check_run(shape, style_shapes, style_scale: float, optimizer: str, options: dict, option: str = "size") -> None:
+    """:func:`check_stylize` for ``stylize(...)``'s arguments: the output ``shape``, the style
+    images' sizes before scaling, ``style_scale``, the optimiser and the keyword ``options``
+    (``content_layers``, ``style_layers``, ``net``, ``extractor``)."""
+    from .optimize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+
+    layers: list[str] = []
+    for key, default in (("content_layers", DEFAULT_CONTENT_LAYERS), ("style_layers", DEFAULT_STYLE_LAYERS)):
+        value = options.get(key, default)
+        layers += [value] if isinstance(value, str) else list(value)
+    net = getattr(options.get("extractor"), "net", None) or options.get("net", "vgg19")
+    target = max(int(round(max(shape) * float(style_scale))), 32)
+    check_stylize(tuple(shape), [_fit(tuple(s), target) for s in style_shapes], layers, net=net,
+                  optimizer=optimizer, option=option)

@@ -118,7 +118,7 @@ def _as_image_array(image, name: str = "image", min_side: int | None = None) -> 
     return image_array(image, name, min_side=min_side)
 
 
-def prepare_image(source, max_size: int | None = None) -> np.ndarray:
+def prepare_image(source, max_size: int | None = None, name: str = "image") -> np.ndarray:
     """An image array (H, W, 3) in [0, 1] from an array, a file path, a URL or a sample name."""
     from . import images
 
@@ -126,7 +126,7 @@ def prepare_image(source, max_size: int | None = None) -> np.ndarray:
         from . import data
 
         return data.load(source, max_size=max_size)
-    array = _as_image_array(source, min_side=0)
+    array = _as_image_array(source, name)  # at least images.MIN_SIZE, like a file
     return images.resize_image(array, max_size) if max_size else array
 
 
@@ -594,12 +594,16 @@ def stylize(
 
     >>> image, history = stylize("content/chelsea", "style/swirls", size=128, steps=50)  # doctest: +SKIP
     """
+    from .memory import check_run, check_style_scale
     from .validate import min_size
 
     min_size(size)
-    content = prepare_image(content_image, size)
+    check_style_scale(style_scale)
+    content = prepare_image(content_image, size, "content_image")
     styles_in = style_image if isinstance(style_image, (list, tuple)) else [style_image]
-    styles = [_scaled_style(prepare_image(style), content.shape[:2], style_scale) for style in styles_in]
+    raw_styles = [prepare_image(style, name="style_image") for style in styles_in]
+    check_run(content.shape[:2], [style.shape[:2] for style in raw_styles], style_scale, optimizer, options)
+    styles = [_scaled_style(style, content.shape[:2], style_scale) for style in raw_styles]
     transfer = StyleTransfer(content, styles, **options)
     return transfer.run(
         steps,
