@@ -244,7 +244,8 @@ def _register_stylize(subparsers) -> None:
                     "http(s) URLs or sample names such as content/chelsea and style/swirls.",
         epilog="Exit status: 0 success, 2 bad input or option (one line on stderr, nothing written), "
                "1 the optimisation failed (e.g. the cost became NaN: lower the weights) or an unexpected "
-               "error, 130 interrupted with Ctrl-C (the best image so far is written).",
+               "error, 130 interrupted with Ctrl-C, 143 stopped with SIGTERM (in both cases the best image "
+               "so far is written).",
     )
     parser.add_argument("content", metavar="CONTENT", help="the picture to repaint")
     parser.add_argument("styles", nargs="+", metavar="STYLE", help="one or more style pictures")
@@ -553,7 +554,7 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
         raise CLIError(f"{args.output} already exists; add --overwrite to replace it")
     from .images import save_image
 
-    save_image(result.image, out, protect=protected_paths(inputs))
+    save_image(result.image, out, protect=protected_paths(inputs), overwrite=args.overwrite)
     elapsed = time.perf_counter() - started
     summary = f"{args.output} ({width}x{height} px, {result.evaluations} steps, {elapsed:.1f} s)"
     if result.interrupted:
@@ -621,11 +622,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         if not verbose:
             warnings.simplefilter("ignore")
+        from .signals import exit_status_for_interrupt, terminate_as_interrupt, terminated
+
         try:
-            status = args.run(args)
-        except KeyboardInterrupt:
-            print(f"\n{PROG}: interrupted; nothing written", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            with terminate_as_interrupt():  # SIGTERM (timeout, docker stop) is handled like Ctrl-C
+                status = args.run(args)
+        except KeyboardInterrupt as error:
+            print(f"\n{PROG}: {'terminated' if terminated() else 'interrupted'}; nothing written", file=sys.stderr)
+            return exit_status_for_interrupt(error)
         except Exception as error:  # noqa: BLE001 - every failure becomes one line
             sys.stdout.flush()
             status = _exit_status_for(error)
@@ -642,8 +646,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_FAILURE
             print(f"{PROG}: error: {_message(error)}", file=sys.stderr)
             return status
+    if status == EXIT_INTERRUPTED and terminated():
+        return exit_status_for_interrupt()  # 143: the best result so far was written
     return 0 if status is None else int(status)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m nst_tf.cli``: run the copy that ``nst_tf.fast_cli`` imports, not this second
+    # one called __main__ (its CLIError would be another class and usage errors would exit 1).
+    from nst_tf.cli import main as _main
+
+    sys.exit(_main())

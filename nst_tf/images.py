@@ -25,7 +25,6 @@ import contextlib
 import io
 import math
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
@@ -458,6 +457,7 @@ def save_image(
     *,
     quality: int = 95,
     protect: Iterable[str | os.PathLike[str]] = (),
+    overwrite: bool = True,
 ) -> Path:
     """Write ``image`` to ``path`` atomically and return the path.
 
@@ -465,7 +465,9 @@ def save_image(
     (clipped) or uint8. The format follows the extension (``.png .jpg .jpeg .webp
     .bmp .tif .tiff``); ``quality`` is used for JPEG and WebP. The picture is written
     to a temporary file in the same folder, flushed to disk and moved onto ``path``
-    in one step, so no partial file is ever left. ``path`` must not be one of the
+    in one step, so no partial file is ever left (:func:`nst_tf.safefile.publish`). With
+    ``overwrite=False`` an existing ``path`` is never replaced, not even one created
+    while the picture was being encoded. ``path`` must not be one of the
     files in ``protect`` (the inputs) and its folder must exist; otherwise, and on
     any write failure, :class:`ImageError` is raised.
     """
@@ -477,7 +479,7 @@ def save_image(
     if not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ValueError(f"quality must be an integer from 1 to 100, got {quality!r}")
     picture = Image.fromarray(_to_uint8(image))
-    _write_atomically(picture, out, name, fmt, _save_options(fmt, quality))
+    _write_atomically(picture, out, name, fmt, _save_options(fmt, quality), overwrite)
     return out
 
 
@@ -545,47 +547,24 @@ def _save_options(fmt: str, quality: int) -> dict[str, Any]:
     return {}
 
 
-def _write_atomically(picture: Image.Image, out: Path, name: str, fmt: str, options: dict[str, Any]) -> None:
-    """Save to a temporary file beside ``out``, fsync, then ``os.replace``; clean up on failure."""
-    mode = _file_mode(out)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as err:
-        raise ImageError(f"cannot save {name}: {_one_line(err)}") from err
-    try:
-        with os.fdopen(fd, "wb") as handle:
+def _write_atomically(picture: Image.Image, out: Path, name: str, fmt: str, options: dict[str, Any],
+                      overwrite: bool = True) -> None:
+    """Save through :func:`nst_tf.safefile.publish`: temporary file, fsync, then into place."""
+    from .safefile import FileExists, publish
+
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as handle:
             picture.save(handle, format=fmt, **options)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, mode)
-        os.replace(tmp, out)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, (OSError, ValueError)) and not isinstance(err, ImageError):
-            raise ImageError(f"cannot save {name}: {_one_line(err)}") from err
-        raise
-    _fsync_folder(out.parent)
 
-
-def _file_mode(out: Path) -> int:
-    """Permission bits for the new file: those of the file it replaces, else 0o666 minus umask."""
-    with contextlib.suppress(OSError):
-        return out.stat().st_mode & 0o7777
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Flush the folder entry of the renamed file to disk (POSIX; silently skipped elsewhere)."""
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    try:
+        publish(write, out, overwrite=overwrite)
+    except FileExists:
+        raise ImageError(f"{name} already exists (created while we were working); add --overwrite to replace it") \
+            from None
+    except (OSError, ValueError) as err:
+        if isinstance(err, ImageError):
+            raise
+        raise ImageError(f"cannot save {name}: {_one_line(err)}") from err
 
 
 # --------------------------------------------------------------------------- conversions

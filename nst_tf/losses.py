@@ -97,7 +97,11 @@ def style_layer_loss_from_target(
     stat = style_statistic(statistic)
     statistic_value = stat(_batched(generated_features, "generated_features"))
     target = tf.convert_to_tensor(target)
-    if target.shape.rank is not None and statistic_value.shape.rank is not None:
+    if target.shape.rank == statistic_value.shape.rank and target.shape.rank:  # one target serves a whole batch
+        validate.same_shape(target[:1], statistic_value[:1], "the style target", "the generated image's statistic")
+        if target.shape[0] not in (1, None, statistic_value.shape[0]):
+            validate.same_shape(target, statistic_value, "the style target", "the generated image's statistic")
+    elif target.shape.rank is not None and statistic_value.shape.rank is not None:
         validate.same_shape(target, statistic_value, "the style target", "the generated image's statistic")
     difference = tf.reduce_mean(tf.square(statistic_value - target))
     return difference if normalization == "mse" else difference / 4.0

@@ -15,7 +15,7 @@ import signal
 import threading
 from typing import Iterator
 
-__all__ = ["Terminated", "EXIT_TERMINATED", "terminate_as_interrupt", "exit_status_for_interrupt"]
+__all__ = ["Terminated", "EXIT_TERMINATED", "terminate_as_interrupt", "exit_status_for_interrupt", "terminated"]
 
 #: Exit status after SIGTERM, as a shell reports a process killed by it.
 EXIT_TERMINATED = 128 + int(signal.SIGTERM)
@@ -26,7 +26,16 @@ class Terminated(KeyboardInterrupt):
     """Raised in the main thread when the process receives SIGTERM."""
 
 
+_received: list[int] = []
+
+
+def terminated() -> bool:
+    """Whether SIGTERM arrived inside the current (or last) :func:`terminate_as_interrupt` block."""
+    return bool(_received)
+
+
 def _raise_terminated(signum, frame):  # noqa: ARG001 - signal handler signature
+    _received.append(signum)
     raise Terminated("terminated (SIGTERM)")
 
 
@@ -49,12 +58,13 @@ def terminate_as_interrupt(only_if_default: bool = False) -> Iterator[None]:
         yield
         return
     signal.signal(signal.SIGTERM, _raise_terminated)
+    _received.clear()
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
-def exit_status_for_interrupt(error: BaseException | None) -> int:
-    """143 for :class:`Terminated`, 130 for Ctrl-C."""
-    return EXIT_TERMINATED if isinstance(error, Terminated) else _EXIT_CTRL_C
+def exit_status_for_interrupt(error: BaseException | None = None) -> int:
+    """143 after SIGTERM (or for :class:`Terminated`), 130 for Ctrl-C."""
+    return EXIT_TERMINATED if isinstance(error, Terminated) or terminated() else _EXIT_CTRL_C
