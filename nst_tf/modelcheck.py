@@ -59,7 +59,8 @@ def keras_version() -> str | None:
 
 
 def _parts(version: str) -> tuple[int, ...]:
-    return tuple(int(number) for number in re.findall(r"\d+", version.split("+")[0])[:3])
+    numbers = [int(number) for number in re.findall(r"\d+", version.split("+")[0])[:3]]
+    return tuple(numbers + [0] * (3 - len(numbers)))
 
 
 def keras_bypasses(version: str | None = None) -> tuple[str, str] | None:
@@ -67,10 +68,9 @@ def keras_bypasses(version: str | None = None) -> tuple[str, str] | None:
     version = keras_version() if version is None else version
     if version is None:
         return None
-    current = _parts(version)
-    if re.search(r"(dev|rc|a|b)\d*$", version.split("+")[0]):  # a pre-release of X counts as before X
-        current = current + (-1,)
-    found = [(fixed, cves) for fixed, cves in KNOWN_BYPASSES if current < _parts(fixed)]
+    # A pre-release of X (3.13.2rc1) counts as before X.
+    current = _parts(version) + ((-1,) if re.search(r"(dev|rc|a|b)\d*$", version.split("+")[0]) else (0,))
+    found = [(fixed, cves) for fixed, cves in KNOWN_BYPASSES if current < _parts(fixed) + (0,)]
     if not found:
         return None
     return KNOWN_BYPASSES[-1][0], ", ".join(cves for _, cves in found)
@@ -131,6 +131,8 @@ def check_config(path: str | os.PathLike, name: str | None = None) -> None:
             )
         if entry.get("class_name") in ("Conv2D", "Activation"):
             activation = (entry.get("config") or {}).get("activation")
-            if not (activation in _SAFE_ACTIVATIONS or (isinstance(activation, dict) and _allowed(activation))):
+            if isinstance(activation, dict):  # a serialised object: checked like every other one
+                continue
+            if not (isinstance(activation, str) or activation is None) or activation not in _SAFE_ACTIVATIONS:
                 raise UnsafeModelError(f"{name} is not a network from nst-tf train-fast: a layer's activation is "
                                        f"{str(activation):.80}")
