@@ -62,7 +62,19 @@ def peak_of(argv: list[str], env: dict) -> tuple[float, float, int]:
     return usage.ru_maxrss / 1024.0, seconds, process.returncode  # Linux: kilobytes
 
 
+def make_pictures(side: int, folder: Path) -> None:
+    big = picture(side)
+    big.save(folder / f"big{side}.png", compress_level=1)
+    big.save(folder / f"big{side}.webp", lossless=True, method=0, quality=0)
+    small = big.resize((256, 256), Image.Resampling.LANCZOS)
+    small.save(folder / "small256.png")
+    small.save(folder / "style.png")
+
+
 def main(argv=None) -> int:
+    if argv is None and sys.argv[1:2] == ["--make-pictures"]:
+        make_pictures(int(sys.argv[2]), Path(sys.argv[3]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2000 px pictures and 2 steps")
     parser.add_argument("--side", type=int, help="side of the large pictures (default: 9000, --quick 2000)")
@@ -75,15 +87,11 @@ def main(argv=None) -> int:
                NST_TF_WEIGHTS="offline", TF_CPP_MIN_LOG_LEVEL="3")
     with tempfile.TemporaryDirectory() as folder_name:
         folder = Path(folder_name)
-        big = picture(side)
-        files = {"png": folder / f"big{side}.png", "webp": folder / f"big{side}.webp"}
-        big.save(files["png"], compress_level=1)
-        big.save(files["webp"], lossless=True, method=0, quality=0)
-        small = big.resize((256, 256), Image.Resampling.LANCZOS)
-        del big
-        files["baseline"] = folder / "small256.png"
-        small.save(files["baseline"])
-        small.save(folder / "style.png")
+        files = {"png": folder / f"big{side}.png", "webp": folder / f"big{side}.webp",
+                 "baseline": folder / "small256.png"}
+        # Made in another process: a child's ru_maxrss starts from its parent's size at fork
+        # (Linux), so this process must stay small for the children's peaks to be their own.
+        subprocess.run([sys.executable, __file__, "--make-pictures", str(side), str(folder)], env=env, check=True)
         print(f"pictures: {side} x {side} px PNG ({files['png'].stat().st_size / 1e6:.1f} MB), "
               f"lossless WebP ({files['webp'].stat().st_size / 1e6:.1f} MB); 256 px baseline; "
               f"{steps} L-BFGS steps, offline VGG16; {platform.python_version()}, {os.cpu_count()} CPUs")

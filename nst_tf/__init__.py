@@ -33,8 +33,9 @@ _EXPORTS = {
 }
 
 
-_SUBMODULES = ("checks", "cli", "controls", "data", "display", "fast", "features", "gram", "images",
-               "losses", "optimize", "progress", "settings", "visualize")
+_SUBMODULES = ("checks", "cli", "controls", "data", "display", "fast", "features", "fetch", "gram", "images",
+               "losses", "memory", "modelcheck", "optimize", "progress", "safefile", "settings", "signals",
+               "validate", "visualize")
 
 
 def __getattr__(name: str):
