@@ -208,7 +208,8 @@ def fetch(
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as error:
-        raise FetchError(f"could not fetch {url}: cannot create the cache folder {folder}: {_one_line(error)}") from None
+        raise FetchError(f"could not fetch {url}: cannot create the cache folder {folder}: "
+                         f"{_one_line(error)}") from None
     _remove_stale_parts(folder)
     show = sys.stderr.isatty() if progress is None else bool(progress)
     with _sigterm_as_interrupt():

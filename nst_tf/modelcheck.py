@@ -120,7 +120,8 @@ def check_config(path: str | os.PathLike, name: str | None = None) -> None:
     try:
         objects = list(_objects(config))
     except RecursionError:
-        raise UnsafeModelError(f"{name} is not a network from nst-tf train-fast (its config is nested too deeply)") from None
+        raise UnsafeModelError(f"{name} is not a network from nst-tf train-fast (its config is nested too "
+                               "deeply)") from None
     for where, entry in objects:
         if not _allowed(entry):
             module = entry.get("module")
