@@ -34,8 +34,9 @@ _EXPORTS = {
 }
 
 
-_SUBMODULES = ("checks", "cli", "controls", "data", "diagram", "display", "fast", "features", "gram", "images",
-               "losses", "optimize", "progress", "quiet", "settings", "visualize")
+_SUBMODULES = ("checks", "cli", "controls", "data", "diagram", "display", "fast", "fast_data", "fast_distribute",
+               "features", "fetch", "gram", "images", "losses", "memory", "modelcheck", "optimize", "progress",
+               "quiet", "safefile", "settings", "signals", "validate", "visualize")
 
 
 if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:

@@ -244,7 +244,8 @@ def _register_stylize(subparsers) -> None:
                     "http(s) URLs or sample names such as content/chelsea and style/swirls.",
         epilog="Exit status: 0 success, 2 bad input or option (one line on stderr, nothing written), "
                "1 the optimisation failed (e.g. the cost became NaN: lower the weights) or an unexpected "
-               "error, 130 interrupted with Ctrl-C (the best image so far is written).",
+               "error, 130 interrupted with Ctrl-C, 143 stopped with SIGTERM (in both cases the best image "
+               "so far is written).",
     )
     parser.add_argument("content", metavar="CONTENT", help="the picture to repaint")
     parser.add_argument("styles", nargs="+", metavar="STYLE", help="one or more style pictures")
@@ -336,11 +337,39 @@ def _note(message: str) -> None:
 from .quiet import import_tensorflow  # noqa: E402 - one quiet import for the CLI and the lessons
 
 
-def load_input(source: str, max_size: int | None = None):
-    """An image ``(H, W, 3)`` in [0, 1] from a path, URL or sample name (:func:`nst_tf.data.load`)."""
-    from . import data
+def load_input(source: str, max_size: int | None = None, progress: bool | None = None, option: str = "--size"):
+    """An image ``(H, W, 3)`` in [0, 1] from a path, URL or sample name (:func:`nst_tf.data.load`).
 
-    return data.load(source, max_size=max_size)
+    ``progress``: a URL's download progress on stderr (``None``: when stderr is a terminal).
+    ``option``: the command-line option that sets ``max_size``, named in the error for a
+    picture too narrow to shrink to it.
+    """
+    from . import data
+    from .images import ImageError
+
+    try:
+        return data.load(source, max_size=max_size, progress=progress)
+    except ImageError as error:
+        text, library_hint = str(error), "(use a larger max_size)"
+        if text.endswith(library_hint):
+            raise ImageError(text[: -len(library_hint)] + f"(use a larger {option})") from None
+        raise
+
+
+def _check_memory(args, content_shape, style_shapes, style_scale: float) -> None:
+    """Refuse, before TensorFlow is loaded, a run that would not fit in memory (naming a --size that does)."""
+    from .memory import check_stylize
+
+    defaults = _library_defaults()
+    long_side = max(content_shape)
+    factor = args.size / long_side  # the content is brought to --size, enlarged if needed
+    shape = (max(1, round(content_shape[0] * factor)), max(1, round(content_shape[1] * factor)))
+    target = max(int(round(args.size * style_scale)), 32)
+    styles = [(max(1, round(h * target / max(h, w))), max(1, round(w * target / max(h, w)))) for h, w in style_shapes]
+    layers = list(getattr(args, "content_layers", None) or defaults.get("DEFAULT_CONTENT_LAYERS", ()))
+    layers += list(getattr(args, "style_layers", None) or defaults.get("DEFAULT_STYLE_LAYERS", ("block5_conv1",)))
+    check_stylize(shape, styles, layers, net=getattr(args, "net", None) or "vgg19",
+                  optimizer=getattr(args, "optimizer", "lbfgs"), option="--size")
 
 
 def protected_paths(sources: Iterable[str]) -> list[str]:
@@ -418,20 +447,24 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
         if missing:
             raise CLIError(f"mask file not found: {missing[0]}")
         inputs = inputs + list(masks)
+    from .memory import check_style_scale
+
+    check_style_scale(getattr(args, "style_scale", 1.0), "--style-scale")
     out = check_output(args.output, inputs, args.overwrite)
     weights = os.fspath(Path(args.weights).expanduser()) if args.weights not in WEIGHT_CHOICES else args.weights
     if weights not in WEIGHT_CHOICES and weights != "random" and not Path(weights).is_file():
         raise CLIError(f"weights file not found: {args.weights} (use {', '.join(WEIGHT_CHOICES)} or a path to a .h5 file)")
 
-    # The images first: a bad one is reported before TensorFlow is loaded (downloads use Keras).
-    if any(str(source).lower().startswith(("http://", "https://")) for source in inputs):
-        import_tensorflow(args.verbose)
+    # The images first: a bad one is reported before TensorFlow is loaded.
     style_scale = getattr(args, "style_scale", 1.0)
     from .images import MIN_SIZE
 
-    content_image = load_input(content, max_size=args.size)
+    show = None if args.progress else False
+    content_image = load_input(content, max_size=args.size, progress=show, option="--size")
     style_limit = max(int(round(args.size * style_scale)), MIN_SIZE)
-    style_images = [load_input(style, max_size=style_limit) for style in styles]
+    style_images = [load_input(style, max_size=style_limit, progress=show, option="--size or --style-scale")
+                    for style in styles]
+    _check_memory(args, content_image.shape[:2], [image.shape[:2] for image in style_images], style_scale)
 
     import_tensorflow(args.verbose)
     from . import features
@@ -476,7 +509,7 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
         raise CLIError(f"{args.output} already exists; add --overwrite to replace it")
     from .images import save_image
 
-    save_image(result.image, out, protect=protected_paths(inputs))
+    save_image(result.image, out, protect=protected_paths(inputs), overwrite=args.overwrite)
     elapsed = time.perf_counter() - started
     summary = f"{args.output} ({width}x{height} px, {result.evaluations} steps, {elapsed:.1f} s)"
     if result.interrupted:
@@ -544,11 +577,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     with warnings.catch_warnings():
         if not verbose:
             warnings.simplefilter("ignore")
+        from .signals import exit_status_for_interrupt, terminate_as_interrupt, terminated
+
         try:
-            status = args.run(args)
-        except KeyboardInterrupt:
-            print(f"\n{PROG}: interrupted; nothing written", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            with terminate_as_interrupt():  # SIGTERM (timeout, docker stop) is handled like Ctrl-C
+                status = args.run(args)
+        except KeyboardInterrupt as error:
+            print(f"\n{PROG}: {'terminated' if terminated() else 'interrupted'}; nothing written", file=sys.stderr)
+            return exit_status_for_interrupt(error)
         except Exception as error:  # noqa: BLE001 - every failure becomes one line
             sys.stdout.flush()
             status = _exit_status_for(error)
@@ -565,8 +601,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_FAILURE
             print(f"{PROG}: error: {_message(error)}", file=sys.stderr)
             return status
+    if status == EXIT_INTERRUPTED and terminated():
+        return exit_status_for_interrupt()  # 143: the best result so far was written
     return 0 if status is None else int(status)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m nst_tf.cli``: run the copy that ``nst_tf.fast_cli`` imports, not this second
+    # one called __main__ (its CLIError would be another class and usage errors would exit 1).
+    from nst_tf.cli import main as _main
+
+    sys.exit(_main())

@@ -40,6 +40,7 @@ import tensorflow as tf
 
 from . import images
 from . import losses as L
+from . import validate
 from .optimize import (
     DEFAULT_PRECONDITION,
     DEFAULT_STEPS,
@@ -48,6 +49,7 @@ from .optimize import (
     _scaled_style,
     prepare_image,
 )
+from .memory import check_run
 from .progress import History
 
 __all__ = [
@@ -202,7 +204,8 @@ def load_mask(source, size: tuple[int, int] | None = None) -> np.ndarray:
     and uint8 (0-255) are converted. Image files are read as grey (white = 1, black = 0).
     """
     if isinstance(source, (str, os.PathLike)):
-        mask = images.load_image(source, min_size=1).mean(axis=-1)
+        # Decoded straight to (about) the size needed: a huge mask never exists in float.
+        mask = images.load_image(source, max_size=None if size is None else max(size), min_size=1).mean(axis=-1)
     else:
         mask = np.asarray(source.numpy() if hasattr(source, "numpy") else source)
         scale = 255.0 if mask.dtype == np.uint8 else 1.0
@@ -529,6 +532,9 @@ def stylize_multiscale(content_image, style_image, *, size: int | None = None, *
 
 
 def _validate(preserve_colors, style_scale, multiscale, max_single_size, levels) -> None:
+    from .memory import check_style_scale
+
+    check_style_scale(style_scale)
     if preserve_colors not in PRESERVE_COLORS:
         raise ValueError(f"Unknown preserve_colors {preserve_colors!r}; choose None, 'luminance' or 'histogram'.")
     if not isinstance(style_scale, (int, float, np.number)) or not np.isfinite(style_scale) or style_scale <= 0:
@@ -605,11 +611,12 @@ def stylize(
         raise ValueError("style_blend cannot be combined with style_masks; blend with overlapping fractional masks.")
     if size is None and levels is not None:
         size = levels[-1]
-    content = prepare_image(content_image, size)
+    validate.min_size(size)
+    content = prepare_image(content_image, size, "content_image")
     if size is not None and enlarge and max(content.shape[:2]) < int(size):
         content = images.resize_image(content, size=_fit_size(content.shape[:2], int(size)))
     styles_in = style_image if isinstance(style_image, (list, tuple)) else [style_image]
-    styles = [prepare_image(style) for style in styles_in]
+    styles = [prepare_image(style, name="style_image") for style in styles_in]
     long_side = max(content.shape[:2])
     if levels is not None and levels[-1] != long_side:
         raise ValueError(f"The last level ({levels[-1]} px) must equal the output's long side ({long_side} px).")
@@ -617,6 +624,7 @@ def stylize(
     sizes = pyramid_sizes(long_side, start_size, levels) if use_pyramid else [long_side]
     step_counts = level_steps(steps, len(sizes), steps_per_level if use_pyramid else None)
     masks = None if style_masks is None else _prepare_masks(style_masks, len(styles), content.shape[:2])
+    check_run(content.shape[:2], [style.shape[:2] for style in styles], style_scale, optimizer, options)
 
     run_content, run_styles, init = content, styles, options.pop("init", "content")
     if preserve_colors == "histogram":

@@ -19,14 +19,10 @@ the top of a development checkout; :func:`data_dir` finds them.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
-
 import numpy as np
 
 __all__ = ["KINDS", "data_dir", "manifest", "names", "path", "load", "fetch_url"]
@@ -101,29 +97,20 @@ def _looks_like_sample_name(text: str) -> bool:
     return head in ("", *KINDS) and os.sep not in tail and "." not in tail and bool(tail)
 
 
-def fetch_url(url: str) -> Path:
-    """Download ``url`` once into Keras' cache (``~/.keras/nst_tf/``) and return the local file.
+def fetch_url(url: str, *, progress: bool | None = None) -> Path:
+    """Download ``url`` once into nst-tf's private cache and return the local file.
 
-    The file name is a hash of the URL plus its extension, so each URL is fetched
-    only once. Raises :class:`nst_tf.images.ImageError` if it cannot be fetched.
+    Uses :func:`nst_tf.fetch.fetch` (time and size limits, http(s) only, only images
+    are cached; no TensorFlow needed). The file name is a hash of the URL, so each URL
+    is fetched only once. Raises :class:`nst_tf.fetch.FetchError` (an
+    :class:`nst_tf.images.ImageError`) naming the URL if it cannot be fetched.
     """
-    import keras
+    from .fetch import fetch
 
-    from nst_tf.images import ImageError
-
-    suffix = Path(urlparse(url).path).suffix.lower()
-    if not re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
-        suffix = ""
-    fname = f"url-{hashlib.sha256(url.encode('utf-8')).hexdigest()[:20]}{suffix}"
-    try:
-        local = keras.utils.get_file(fname=fname, origin=url, cache_subdir="nst_tf")
-    except Exception as err:  # keras wraps HTTP / URL / OS errors in plain Exception
-        reason = " ".join(str(err).split()) or type(err).__name__
-        raise ImageError(f"could not fetch {url}: {reason}") from err
-    return Path(local)
+    return fetch(url, progress=progress)
 
 
-def load(name_or_source: Any, max_size: int | None = 512) -> np.ndarray:
+def load(name_or_source: Any, max_size: int | None = 512, *, progress: bool | None = None) -> np.ndarray:
     """Load a sample image, a local file or a URL as float32 ``(H, W, 3)`` in ``[0, 1]``.
 
     ``name_or_source`` is a sample name (see :func:`names`; a short name such as
@@ -131,6 +118,7 @@ def load(name_or_source: Any, max_size: int | None = 512) -> np.ndarray:
     (downloaded once, see :func:`fetch_url`), or anything else that
     :func:`nst_tf.images.load_image` reads (bytes, a file object, a PIL image).
     The image is shrunk so its longest side is at most ``max_size`` (``None``: as is).
+    ``progress``: the download's progress line on stderr (``None``: when it is a terminal).
 
     Raises ``ValueError`` for an unknown sample name (listing the valid ones) and
     :class:`nst_tf.images.ImageError` for a file or URL that cannot be read.
@@ -139,7 +127,7 @@ def load(name_or_source: Any, max_size: int | None = 512) -> np.ndarray:
 
     source: Any = name_or_source
     if _is_url(source):
-        source = fetch_url(source)
+        source = fetch_url(source, progress=progress)
     elif isinstance(source, str):
         full = _resolve(source)
         if full is not None:

@@ -23,8 +23,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import sys
-import tempfile
 import time
 import weakref
 import zipfile
@@ -378,7 +376,7 @@ class PerceptualLoss(L.WeightedCosts):
 # --------------------------------------------------------------------------------------
 
 from . import fast_data  # noqa: E402
-from .fast_data import IMAGE_SUFFIXES, IN_MEMORY_LIMIT, image_files, training_images  # noqa: E402
+from .fast_data import DECODE_PARALLEL, IMAGE_SUFFIXES, IN_MEMORY_LIMIT, image_files, training_images  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------
@@ -668,25 +666,27 @@ def stylize_fast(model: keras.Model, images, *, batch_size: int = 8):
     return result[0] if single else result
 
 
-def save_model(model: keras.Model, path: str | os.PathLike) -> Path:
-    """Write ``model`` to ``path`` (must end in ``.keras``) atomically: a crash leaves no half file."""
+def save_model(model: keras.Model, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
+    """Write ``model`` to ``path`` (must end in ``.keras``) atomically: a crash leaves no half file.
+
+    Written through :func:`nst_tf.safefile.publish` (temporary file, fsync, then into
+    place); ``overwrite=False`` never replaces an existing file (:class:`ModelError`).
+    """
     out = Path(path).expanduser()
     if out.suffix != ".keras":
         raise ModelError(f"cannot save {os.fspath(path)}: the file name must end in .keras")
     if not out.parent.is_dir():
         raise ModelError(f"cannot save {os.fspath(path)}: the folder {os.fspath(out.parent)} does not exist")
-    handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.stem}.", suffix=".keras")
-    os.close(handle)
-    try:
-        model.save(temporary)
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private (0600)
-        os.replace(temporary, out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    from .safefile import FileExists, publish
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    try:  # mkstemp makes the file private (0600): give it the usual permissions
+        publish(lambda temporary: model.save(temporary, overwrite=True), out, overwrite=overwrite,
+                suffix=".keras", mode=0o666 & ~umask)
+    except FileExists:
+        raise ModelError(f"{os.fspath(path)} already exists (created while we were training); "
+                         "add --overwrite to replace it") from None
     return out
 
 
@@ -704,10 +704,16 @@ def load_model(path: str | os.PathLike) -> keras.Model:
         raise ModelError(f"{name} is not a .keras model file")
     if not zipfile.is_zipfile(source):
         raise ModelError(f"{name} is not a valid .keras model (not a zip archive)")
+    from .modelcheck import UnsafeModelError, check_config
+
+    try:  # only the layer types our networks use, read from config.json before Keras builds anything
+        check_config(source, name)
+    except UnsafeModelError as error:
+        raise ModelError(str(error)) from None
     try:
-        model = keras.models.load_model(source, compile=False)
+        model = keras.models.load_model(source, compile=False, safe_mode=True)
     except Exception as error:  # noqa: BLE001 - zip, JSON, h5 and Keras errors all mean "not a model"
-        reason = " ".join(str(error).split())[:160] or type(error).__name__
+        reason = " ".join(str(error).split()) or type(error).__name__
         raise ModelError(f"{name} is not a valid .keras model ({reason})") from None
     shapes = [tuple(t.shape) for t in (*model.inputs, *model.outputs)] if isinstance(model, keras.Model) else []
     if len(shapes) != 2 or any(len(s) != 4 or s[-1] != 3 for s in shapes):

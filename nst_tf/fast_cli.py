@@ -32,6 +32,8 @@ __all__ = ["register", "run_train_fast", "run_apply", "TRAIN_SUFFIXES"]
 TRAIN_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 _WEIGHT_CHOICES = ("auto", "imagenet", "offline")
 _EXIT_INTERRUPTED = 130
+#: Bytes of decoded inputs ``apply`` keeps between checking them and stylizing them.
+_DECODED_BUDGET = 1 << 30
 
 
 # --------------------------------------------------------------------------- option types
@@ -82,7 +84,7 @@ def _register_train_fast(subparsers) -> None:
                     "Use the result with 'nst-tf apply'.",
         epilog="Exit status: 0 success, 2 bad input or option (one line on stderr, nothing written), "
                "1 the training failed (e.g. the cost became NaN: lower the learning rate), 130 interrupted "
-               "with Ctrl-C (the model so far is written, and checkpointed with --checkpoint-dir).",
+               "with Ctrl-C or 143 with SIGTERM (the model so far is written, and checkpointed with --checkpoint-dir).",
     )
     parser.add_argument("style", metavar="STYLE", help="the style picture: a file, URL or sample name (style/swirls)")
     parser.add_argument("--images", metavar="DIR",
@@ -154,12 +156,15 @@ def _register_apply(subparsers) -> None:
                     "several inputs or a folder, OUT is a folder (created if needed) that gets one image per "
                     "input with the same name.",
         epilog="Exit status: 0 success, 2 bad input or option (one line on stderr, nothing written), "
-               "1 an unexpected failure, 130 interrupted (what was written is removed).",
+               "1 an unexpected failure, 130 interrupted, 143 SIGTERM (what was written is removed).",
     )
     parser.add_argument("model", metavar="MODEL.keras", help="the trained network")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="images or folders of images")
     parser.add_argument("-o", "--output", metavar="OUT", required=True,
                         help="an image file (one input) or a folder (any number of inputs)")
+    parser.add_argument("--trust-model", action="store_true",
+                        help="load MODEL.keras even on a Keras release with known safe_mode bypasses "
+                             "(only for a model you made or fully trust)")
     add_common_arguments(parser, "size", "overwrite", "progress")
     parser.set_defaults(size=1024, run=run_apply)
 
@@ -252,11 +257,9 @@ def run_train_fast(args) -> int:
             and not Path(args.checkpoint_dir).expanduser().is_dir():
         raise cli.CLIError(f"--checkpoint-dir {args.checkpoint_dir} exists and is not a folder")
     style_size = args.style_size or max(args.size, 64)
-    style_image = None if _is_url(args.style) else cli.load_input(args.style, max_size=style_size)
+    # The fetcher needs no TensorFlow, so the style is read (and a URL checked) before anything starts.
+    style_image = cli.load_input(args.style, max_size=style_size, progress=None if args.progress else False)
     strategy = _start_strategy(args)  # before TensorFlow runs anything else (multi-worker needs that)
-    if style_image is None:
-        cli.import_tensorflow(args.verbose)
-        style_image = cli.load_input(args.style, max_size=style_size)
 
     cli.import_tensorflow(args.verbose)
     from . import fast, fast_distribute
@@ -292,7 +295,7 @@ def run_train_fast(args) -> int:
         return _EXIT_INTERRUPTED if result.interrupted else 0
     if out.exists() and not args.overwrite:  # appeared while we were training
         raise cli.CLIError(f"{args.output} already exists; add --overwrite to replace it")
-    fast.save_model(result.model, out)
+    fast.save_model(result.model, out, overwrite=args.overwrite)
     summary = f"{args.output} ({result.step} steps, {time.perf_counter() - started:.1f} s)"
     if result.interrupted:
         print(f"interrupted: wrote the network so far to {summary}", flush=True)
@@ -337,6 +340,11 @@ def _plan_outputs(args, sources: list[str], had_folder: bool, also_protect: list
         return {sources[0]: cli.check_output(args.output, [*sources, *also_protect], args.overwrite)}, None
     if out.exists() and not out.is_dir():
         raise cli.CLIError(f"{args.output} is not a folder; with several inputs -o must name a folder")
+    from .images import SAVE_FORMATS
+
+    if not out.exists() and out.suffix.lower() in SAVE_FORMATS:
+        raise cli.CLIError(f"{args.output} looks like an image file name, but with several inputs -o must name "
+                           "a folder (it is created if needed)")
     create = None
     if not out.exists():
         if not out.parent.is_dir():
@@ -371,12 +379,25 @@ def run_apply(args) -> int:
         raise cli.CLIError(f"{args.model} does not exist" if not model_path.exists() else f"{args.model} is not a file")
     if model_path.suffix != ".keras":
         raise cli.CLIError(f"{args.model} is not a .keras model file (train one with 'nst-tf train-fast')")
+    from .modelcheck import UnsafeModelError, check_config, keras_bypasses, keras_version
+
+    bypasses = keras_bypasses()
+    if bypasses is not None and not getattr(args, "trust_model", False):
+        raise cli.CLIError(f"Keras {keras_version()} can be made to run code from a model file ({bypasses[1]}); "
+                           f"upgrade to keras>={bypasses[0]}, or add --trust-model for a model you made yourself")
+    try:
+        check_config(model_path, args.model)
+    except UnsafeModelError as error:
+        raise cli.CLIError(str(error)) from None
     sources, had_folder = _expand_inputs(list(args.inputs))
     plan, create = _plan_outputs(args, sources, had_folder, [os.fspath(model_path)])
-    if any(_is_url(source) for source in sources):
-        cli.import_tensorflow(args.verbose)
-    for source in sources:  # every input is read once before anything is written
-        cli.load_input(source, max_size=args.size)
+    show = None if args.progress else False
+    decoded: dict[str, Any] = {}  # every input is read before anything is written, and kept
+    budget = _DECODED_BUDGET      # while they fit, so that each is decoded only once
+    for source in sources:
+        picture = cli.load_input(source, max_size=args.size, progress=show)
+        if picture.nbytes <= budget:
+            decoded[source], budget = picture, budget - picture.nbytes
 
     cli.import_tensorflow(args.verbose)
     from . import fast
@@ -392,8 +413,11 @@ def run_apply(args) -> int:
             create.mkdir()
         for source, target in plan.items():
             existed = target.exists()
-            image = fast.stylize_fast(model, cli.load_input(source, max_size=args.size))
-            save_image(image, target, protect=protected)
+            picture = decoded.pop(source, None)
+            if picture is None:  # over the budget: read again
+                picture = cli.load_input(source, max_size=args.size, progress=show)
+            image = fast.stylize_fast(model, picture)
+            save_image(image, target, protect=protected, overwrite=args.overwrite or existed)
             if not existed:
                 written.append(target)
             bar.update(1)

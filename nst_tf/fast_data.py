@@ -43,6 +43,7 @@ import tensorflow as tf
 __all__ = [
     "IMAGE_SUFFIXES",
     "IN_MEMORY_LIMIT",
+    "DECODE_PARALLEL",
     "SkippedPictures",
     "image_files",
     "training_sources",
@@ -54,6 +55,9 @@ __all__ = [
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 #: A collection of at most this many pictures is decoded once and kept in memory; larger ones stream.
 IN_MEMORY_LIMIT = 256
+#: Pictures decoded at the same time when streaming from disk: each holds a whole 8-bit picture
+#: (hundreds of MB for a huge one), so the decoding memory stays bounded.
+DECODE_PARALLEL = 4
 #: How many of the first pictures of a streamed collection are tried before giving up on it.
 _PROBE = 32
 
@@ -341,7 +345,8 @@ def training_images(
     dataset = _examples(count, seed, start)
     if num_shards > 1:
         dataset = dataset.shard(num_shards, shard)
-    dataset = dataset.map(example, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = dataset.map(example, num_parallel_calls=DECODE_PARALLEL if not in_memory else tf.data.AUTOTUNE,
+                          deterministic=True)
     if not in_memory:
         dataset = dataset.filter(readable)
     dataset = dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -144,9 +144,11 @@ def resolve_weights(weights: str | os.PathLike | None = "auto", net: str = "vgg1
     offline file has). ``"auto"`` and ``None`` read ``NST_TF_WEIGHTS`` first.
     """
     net = _check_net(net)
-    if weights is None or weights == "auto":
+    from_environment = weights is None or weights == "auto"
+    if from_environment:
         weights = os.environ.get("NST_TF_WEIGHTS", "auto") or "auto"
     weights = os.fspath(weights)
+    source = " (from the environment variable NST_TF_WEIGHTS)" if from_environment and weights != "auto" else ""
     if weights == "auto":
         if _imagenet_cached(net) or _network_reachable():
             return "imagenet", net
@@ -157,7 +159,7 @@ def resolve_weights(weights: str | os.PathLike | None = "auto", net: str = "vgg1
         return weights, net
     if not Path(weights).expanduser().is_file():
         raise WeightsError(
-            f"Weights file not found: {weights} (use 'imagenet', 'offline', 'random' or a path to a .h5 file)."
+            f"Weights file not found: {weights}{source} (use 'imagenet', 'offline', 'random' or a path to a .h5 file)."
         )
     return str(Path(weights).expanduser()), net
 
@@ -226,9 +228,9 @@ def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str) -> keras.M
         try:
             base = constructor(include_top=False, weights="imagenet", input_shape=(None, None, 3))
         except Exception as error:  # noqa: BLE001 - keras raises several kinds here
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            reason = " ".join(str(error).split()) or type(error).__name__  # whole, on one line
             raise WeightsError(
-                f"Could not get Keras' ImageNet {net.upper()} weights ({reason[:120]}); "
+                f"Could not get Keras' ImageNet {net.upper()} weights ({reason}); "
                 "connect to the internet once, pass a local weights file, or use weights='offline'."
             ) from None
         description = f"ImageNet {net.upper()} weights (keras.applications)"
@@ -246,9 +248,9 @@ def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str) -> keras.M
         try:
             base = constructor(include_top=False, weights=weights, input_shape=(None, None, 3))
         except Exception as error:  # noqa: BLE001
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            first = " ".join(str(error).split()) or type(error).__name__  # whole, on one line
             raise WeightsError(
-                f"Could not load {net.upper()} weights from {weights} ({first[:120]}); "
+                f"Could not load {net.upper()} weights from {weights} ({first}); "
                 f"is it a {net.upper()} 'notop' weights file?"
             ) from None
         description = f"{net.upper()} weights from {weights}"
@@ -310,10 +312,20 @@ class FeatureExtractor:
         return getattr(self.vgg, "nst_description", self.weights)
 
     def __call__(self, images) -> dict[str, tf.Tensor]:
-        images = tf.convert_to_tensor(images, tf.float32)
-        if images.shape.rank == 3:
-            images = images[tf.newaxis]
+        from .validate import image_batch
+
+        # uint8 scaled, floats outside [0, 1] refused, and sides the deepest layer cannot take.
+        images = tf.cast(image_batch(images, "images", min_side=self.min_side), tf.float32)
         return self.model(images, training=False)
+
+    @property
+    def min_side(self) -> int:
+        """Smallest image side the layers can take: each pooling before the deepest layer halves it."""
+        blocks = [int(name[5]) for name in self.layers if name.startswith("block") and name[5:6].isdigit()]
+        deepest = max(blocks, default=1)
+        pooled = deepest if any(name.endswith("_pool") and name.startswith(f"block{deepest}") for name in self.layers) \
+            else deepest - 1
+        return 2 ** pooled
 
     def __repr__(self) -> str:
         return f"FeatureExtractor(net={self.net!r}, weights={self.weights!r}, layers={self.layers})"

@@ -12,6 +12,8 @@ from typing import Callable, Union
 
 import tensorflow as tf
 
+from . import validate
+
 __all__ = [
     "GRAM_NORMALIZATIONS",
     "gram_matrix",
@@ -44,9 +46,7 @@ def gram_matrix(
         raise ValueError(
             f"Unknown Gram normalization {normalization!r}; choose one of {', '.join(GRAM_NORMALIZATIONS)}."
         )
-    features = tf.convert_to_tensor(features)
-    if features.shape.rank == 3:
-        features = features[tf.newaxis]
+    features = validate.activations(features, "features")
     if center:
         features = features - tf.reduce_mean(features, axis=(1, 2), keepdims=True)
     gram = tf.einsum("bijc,bijd->bcd", features, features)
@@ -64,9 +64,7 @@ def mean_std(features: tf.Tensor, epsilon: float = 1e-5) -> tf.Tensor:
 
     Returns ``(batch, 2, nC)``: row 0 the means, row 1 the standard deviations.
     """
-    features = tf.convert_to_tensor(features)
-    if features.shape.rank == 3:
-        features = features[tf.newaxis]
+    features = validate.activations(features, "features")
     mean, variance = tf.nn.moments(features, axes=(1, 2))
     return tf.stack([mean, tf.sqrt(variance + epsilon)], axis=1)
 

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; TensorFlow is imported lazily
     import tensorflow as tf
@@ -162,27 +162,88 @@ def _check_readable_file(path: Path, name: str) -> None:
 
 
 def _decode(im: Image.Image, name: str, max_size: int | None, min_size: int, *, use_draft: bool) -> np.ndarray:
-    """Check the header size, decode the pixels, orient, convert and resize ``im``."""
+    """Check the header size, decode the pixels, shrink in 8 bits, orient, convert to float.
+
+    Memory stays bounded by the decoded 8-bit picture plus the (small) target: a large
+    picture is first reduced by an integer factor band by band in its own colour depth
+    (:func:`_shrink_integer`), and only the result becomes float32 for the final
+    Lanczos step. JPEG is even decoded at 1/2, 1/4 or 1/8 scale directly.
+    """
     width, height = im.size  # from the header: nothing decoded yet
     _check_pixel_limit(width, height, name)
     target = _checked_target(width, height, name, max_size, min_size)
+    orientation = _exif_orientation(im)
     try:
         with _strict_truncation():
             if use_draft and target != (height, width):
                 # JPEG can decode at 1/2, 1/4 or 1/8 scale directly (never below the target).
                 im.draft(im.mode, (target[1], target[0]))
             im.load()
+            small = _shrink_integer(im, target, name)
     except (ImageError, MemoryError):
         raise
     except Exception as err:  # truncated or corrupt pixel data
         raise ImageError(_read_failure(name, err)) from err
-    im, turned = _exif_upright(im)
-    array = _to_float_rgb(im, name)
+    small, turned = _exif_upright(small, orientation)
+    array = _to_float_rgb(small, name)
     if turned:
         target = (target[1], target[0])
     if array.shape[:2] != target:
         array = resize_image(array, size=target)
     return array
+
+
+#: Modes that :meth:`PIL.Image.Image.reduce` averages correctly as they are.
+_REDUCIBLE_MODES = ("L", "LA", "RGB", "RGBA", "I", "F")
+#: Pixels per band converted and reduced at a time (bounds the temporary copies).
+_BAND_PIXELS = 1 << 22
+
+
+def _reducible_mode(im: Image.Image) -> str:
+    """The mode to convert ``im`` to before averaging pixels (same depth, no palette)."""
+    mode = im.mode
+    if mode in _REDUCIBLE_MODES:
+        return mode
+    if mode.startswith("I;16"):
+        return "I"
+    if mode == "1":
+        return "L"
+    return "RGBA" if _has_transparency(im) else "RGB"
+
+
+def _shrink_integer(im: Image.Image, target: tuple[int, int], name: str) -> Image.Image:
+    """``im`` box-averaged down to about twice ``target``, in its own colour depth.
+
+    Works on bands of rows, so a palette or 16-bit picture is never converted at full
+    size; the result keeps 8 bits (or the picture's own depth) and is only about twice
+    ``target``, leaving the final, exact resize to :func:`resize_image`. Pictures less
+    than four times ``target`` are returned as they are.
+    """
+    width, height = im.size
+    factor = min(width / max(target[1], 1), height / max(target[0], 1)) / 2
+    if factor < 2:
+        return im
+    mode = _reducible_mode(im)
+    out_w, out_h = max(1, round(width / factor)), max(1, round(height / factor))
+    step = height / out_h  # source rows per output row (fractional: BOX weighs partial rows)
+    rows = max(1, int(_BAND_PIXELS // (width * math.ceil(step + 1))))
+    result = Image.new(mode, (out_w, out_h))
+    try:
+        for first in range(0, out_h, rows):
+            last = min(first + rows, out_h)
+            y0, y1 = first * step, last * step
+            top, bottom = int(math.floor(y0)), min(height, int(math.ceil(y1)))
+            band = im.crop((0, top, width, bottom))
+            if band.mode != mode:
+                band = band.convert(mode)
+            piece = band.resize((out_w, last - first), Image.Resampling.BOX,
+                                box=(0, y0 - top, width, min(y1 - top, bottom - top)))
+            result.paste(piece, (0, first))
+    except ValueError as err:
+        raise ImageError(f"{name} uses the {im.mode} colour mode, which cannot be converted to RGB") from err
+    if "transparency" in im.info and mode == im.mode:
+        result.info["transparency"] = im.info["transparency"]
+    return result
 
 
 def _check_pixel_limit(width: int, height: int, name: str) -> None:
@@ -240,20 +301,39 @@ def _strict_truncation() -> Iterator[None]:
         ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
-def _exif_upright(im: Image.Image) -> tuple[Image.Image, bool]:
-    """Apply the EXIF orientation tag (if any); returns the image and whether it was turned 90 degrees.
-
-    A broken EXIF block is ignored: it must not make a decodable picture unreadable.
-    """
+def _exif_orientation(im: Image.Image) -> int:
+    """The EXIF orientation tag (1-8; 1 when missing or unreadable), read from the header."""
     try:
-        orientation = im.getexif().get(_ORIENTATION_TAG, 1)
-        if orientation not in range(2, 9):
-            return im, False
-        upright = ImageOps.exif_transpose(im)
+        orientation = int(im.getexif().get(_ORIENTATION_TAG, 1))
     except Exception:
+        return 1
+    return orientation if orientation in range(1, 9) else 1
+
+
+#: How each EXIF orientation is undone (as ``PIL.ImageOps.exif_transpose`` does it).
+_EXIF_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _exif_upright(im: Image.Image, orientation: int) -> tuple[Image.Image, bool]:
+    """Undo the EXIF ``orientation``; returns the image and whether it was turned 90 degrees.
+
+    A broken EXIF block gives orientation 1: it must not make a decodable picture unreadable.
+    """
+    method = _EXIF_TRANSPOSE.get(orientation)
+    if method is None:
         return im, False
-    if upright is None:
-        return im, False
+    info = dict(im.info)
+    upright = im.transpose(method)
+    if "transparency" in info:
+        upright.info["transparency"] = info["transparency"]
     return upright, orientation in (5, 6, 7, 8)
 
 
@@ -377,6 +457,7 @@ def save_image(
     *,
     quality: int = 95,
     protect: Iterable[str | os.PathLike[str]] = (),
+    overwrite: bool = True,
 ) -> Path:
     """Write ``image`` to ``path`` atomically and return the path.
 
@@ -384,7 +465,9 @@ def save_image(
     (clipped) or uint8. The format follows the extension (``.png .jpg .jpeg .webp
     .bmp .tif .tiff``); ``quality`` is used for JPEG and WebP. The picture is written
     to a temporary file in the same folder, flushed to disk and moved onto ``path``
-    in one step, so no partial file is ever left. ``path`` must not be one of the
+    in one step, so no partial file is ever left (:func:`nst_tf.safefile.publish`). With
+    ``overwrite=False`` an existing ``path`` is never replaced, not even one created
+    while the picture was being encoded. ``path`` must not be one of the
     files in ``protect`` (the inputs) and its folder must exist; otherwise, and on
     any write failure, :class:`ImageError` is raised.
     """
@@ -396,7 +479,7 @@ def save_image(
     if not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ValueError(f"quality must be an integer from 1 to 100, got {quality!r}")
     picture = Image.fromarray(_to_uint8(image))
-    _write_atomically(picture, out, name, fmt, _save_options(fmt, quality))
+    _write_atomically(picture, out, name, fmt, _save_options(fmt, quality), overwrite)
     return out
 
 
@@ -464,47 +547,24 @@ def _save_options(fmt: str, quality: int) -> dict[str, Any]:
     return {}
 
 
-def _write_atomically(picture: Image.Image, out: Path, name: str, fmt: str, options: dict[str, Any]) -> None:
-    """Save to a temporary file beside ``out``, fsync, then ``os.replace``; clean up on failure."""
-    mode = _file_mode(out)
-    try:
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    except OSError as err:
-        raise ImageError(f"cannot save {name}: {_one_line(err)}") from err
-    try:
-        with os.fdopen(fd, "wb") as handle:
+def _write_atomically(picture: Image.Image, out: Path, name: str, fmt: str, options: dict[str, Any],
+                      overwrite: bool = True) -> None:
+    """Save through :func:`nst_tf.safefile.publish`: temporary file, fsync, then into place."""
+    from .safefile import FileExists, publish
+
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as handle:
             picture.save(handle, format=fmt, **options)
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, mode)
-        os.replace(tmp, out)
-    except BaseException as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(err, (OSError, ValueError)) and not isinstance(err, ImageError):
-            raise ImageError(f"cannot save {name}: {_one_line(err)}") from err
-        raise
-    _fsync_folder(out.parent)
 
-
-def _file_mode(out: Path) -> int:
-    """Permission bits for the new file: those of the file it replaces, else 0o666 minus umask."""
-    with contextlib.suppress(OSError):
-        return out.stat().st_mode & 0o7777
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Flush the folder entry of the renamed file to disk (POSIX; silently skipped elsewhere)."""
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    try:
+        publish(write, out, overwrite=overwrite)
+    except FileExists:
+        raise ImageError(f"{name} already exists (created while we were working); add --overwrite to replace it") \
+            from None
+    except (OSError, ValueError) as err:
+        if isinstance(err, ImageError):
+            raise
+        raise ImageError(f"cannot save {name}: {_one_line(err)}") from err
 
 
 # --------------------------------------------------------------------------- conversions

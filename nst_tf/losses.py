@@ -25,6 +25,7 @@ from typing import Callable, Mapping, Union
 
 import tensorflow as tf
 
+from . import validate
 from .gram import StyleStatistic, style_statistic
 
 __all__ = [
@@ -51,9 +52,17 @@ def _check_normalization(normalization: str) -> None:
         )
 
 
-def _batched(x) -> tf.Tensor:
-    x = tf.convert_to_tensor(x)
-    return x[tf.newaxis] if x.shape.rank == 3 else x
+def _batched(x, name: str = "features") -> tf.Tensor:
+    return validate.activations(x, name)
+
+
+def _same_channels(style, generated) -> None:
+    """Style statistics compare channels: the two layers must have as many (sizes may differ)."""
+    if style.shape[-1] is not None and generated.shape[-1] is not None and style.shape[-1] != generated.shape[-1]:
+        raise ValueError(
+            f"style_features have {style.shape[-1]} channels but generated_features have {generated.shape[-1]}; "
+            "compare the activations of the same layer"
+        )
 
 
 def content_loss(content_features, generated_features, normalization: str = "mse") -> tf.Tensor:
@@ -64,7 +73,9 @@ def content_loss(content_features, generated_features, normalization: str = "mse
         normalization: ``"mse"``, ``"course"`` or ``"gatys"`` (see the module docstring).
     """
     _check_normalization(normalization)
-    a_content, a_generated = _batched(content_features), _batched(generated_features)
+    a_content = _batched(content_features, "content_features")
+    a_generated = _batched(generated_features, "generated_features")
+    validate.same_shape(a_content, a_generated, "content_features", "generated_features")
     squared = tf.square(a_generated - a_content)
     if normalization == "gatys":
         return tf.reduce_mean(0.5 * tf.reduce_sum(squared, axis=(1, 2, 3)))
@@ -84,7 +95,15 @@ def style_layer_loss_from_target(
     """
     _check_normalization(normalization)
     stat = style_statistic(statistic)
-    difference = tf.reduce_mean(tf.square(stat(_batched(generated_features)) - target))
+    statistic_value = stat(_batched(generated_features, "generated_features"))
+    target = tf.convert_to_tensor(target)
+    if target.shape.rank == statistic_value.shape.rank and target.shape.rank:  # one target serves a whole batch
+        validate.same_shape(target[:1], statistic_value[:1], "the style target", "the generated image's statistic")
+        if target.shape[0] not in (1, None, statistic_value.shape[0]):
+            validate.same_shape(target, statistic_value, "the style target", "the generated image's statistic")
+    elif target.shape.rank is not None and statistic_value.shape.rank is not None:
+        validate.same_shape(target, statistic_value, "the style target", "the generated image's statistic")
+    difference = tf.reduce_mean(tf.square(statistic_value - target))
     return difference if normalization == "mse" else difference / 4.0
 
 
@@ -101,7 +120,9 @@ def style_layer_loss(
     both images have the same size; written per position they also accept a style image
     of another size. Other statistics: ``"gram_centered"``, ``"mean_std"`` or a function.
     """
-    target = style_statistic(statistic)(_batched(style_features))
+    style, generated = _batched(style_features, "style_features"), _batched(generated_features, "generated_features")
+    _same_channels(style, generated)
+    target = style_statistic(statistic)(style)
     return style_layer_loss_from_target(target, generated_features, normalization, statistic)
 
 
@@ -109,6 +130,7 @@ def normalize_layer_weights(layer_weights: Mapping[str, float] | list[str] | tup
     """Per-layer weights lambda_l divided by their sum (a list of names means equal weights)."""
     if not isinstance(layer_weights, Mapping):
         layer_weights = {name: 1.0 for name in layer_weights}
+    layer_weights = validate.layer_weights(layer_weights)
     total = float(sum(layer_weights.values()))
     if not layer_weights or total <= 0 or any(w < 0 for w in layer_weights.values()):
         raise ValueError("Layer weights must be non-negative and sum to more than zero.")
@@ -130,6 +152,9 @@ def style_loss(
         layer_weights: ``{layer: lambda_l}``; default equal weights over ``style_targets``.
     """
     weights = normalize_layer_weights(layer_weights if layer_weights is not None else list(style_targets))
+    source = "layer_weights" if layer_weights is not None else "style_targets"
+    validate.same_layers(weights, style_targets, source, "style_targets")
+    validate.same_layers(weights, generated_features, source, "generated_features")
     return tf.add_n(
         [
             weight
@@ -147,7 +172,9 @@ def tv_loss(image, kind: str = "l2") -> tf.Tensor:
     absolute values. Both are means, so they do not grow with image size. ``"sum_abs"``
     is ``tf.image.total_variation`` (a sum over pixels, as in the TensorFlow tutorial).
     """
-    image = _batched(image)
+    if kind not in TV_KINDS:
+        raise ValueError(f"Unknown TV kind {kind!r}; choose one of {', '.join(TV_KINDS)}.")
+    image = validate.image_batch(image, "image", min_side=2)
     if kind == "sum_abs":
         return tf.reduce_mean(tf.image.total_variation(image))
     if kind not in TV_KINDS:

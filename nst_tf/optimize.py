@@ -111,16 +111,14 @@ def precondition_update(z: tf.Tensor, scale: tf.Tensor) -> tf.Tensor:
     return tf.transpose(_dct_2d(spectrum, inverse=True), [0, 2, 3, 1])
 
 
-def _as_image_array(image) -> np.ndarray:
-    array = np.asarray(image, dtype=np.float32)
-    if array.ndim == 4 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim != 3 or array.shape[-1] != 3:
-        raise ValueError(f"Expected an RGB image of shape (height, width, 3), got {array.shape}.")
-    return np.clip(array, 0.0, 1.0)
+def _as_image_array(image, name: str = "image", min_side: int | None = None) -> np.ndarray:
+    """Checked float32 ``(H, W, 3)`` in [0, 1]: uint8 scaled, other ranges refused (:mod:`nst_tf.validate`)."""
+    from .validate import image_array
+
+    return image_array(image, name, min_side=min_side)
 
 
-def prepare_image(source, max_size: int | None = None) -> np.ndarray:
+def prepare_image(source, max_size: int | None = None, name: str = "image") -> np.ndarray:
     """An image array (H, W, 3) in [0, 1] from an array, a file path, a URL or a sample name."""
     from . import images
 
@@ -128,7 +126,7 @@ def prepare_image(source, max_size: int | None = None) -> np.ndarray:
         from . import data
 
         return data.load(source, max_size=max_size)
-    array = _as_image_array(source)
+    array = _as_image_array(source, name)  # at least images.MIN_SIZE, like a file
     return images.resize_image(array, max_size) if max_size else array
 
 
@@ -214,10 +212,11 @@ class StyleTransfer(L.WeightedCosts):
         jit_compile: bool = False,
         extractor: FeatureExtractor | None = None,
     ):
-        self.content_image = _as_image_array(content_image)
+        self.content_image = _as_image_array(content_image, "content_image", min_side=0)
         single = isinstance(style_images, (np.ndarray, tf.Tensor)) and len(style_images.shape) == 3
         styles = [style_images] if single else list(style_images)
-        self.style_images = [_as_image_array(style) for style in styles]
+        style_names = ["style_image"] if single else [f"style_images[{index}]" for index in range(len(styles))]
+        self.style_images = [_as_image_array(style, name, min_side=0) for style, name in zip(styles, style_names)]
         if not self.style_images:
             raise ValueError("Give at least one style image.")
         self.style_blend = self._blend_weights(style_blend, len(self.style_images))
@@ -240,6 +239,10 @@ class StyleTransfer(L.WeightedCosts):
         missing = [name for name in layers if name not in self.extractor.layers]
         if missing:
             raise ValueError(f"The given extractor does not compute {missing}.")
+        from .validate import image_array  # sides the deepest layer can take, before TensorFlow sees them
+
+        for name, picture in zip(["content_image", *style_names], [self.content_image, *self.style_images]):
+            image_array(picture, name, min_side=getattr(self.extractor, "min_side", 0))
         self._init_weights(content_weight, style_weight, tv_weight)
         self.targets = self._compute_targets()
         self.image = tf.Variable(self._initial_image(init)[np.newaxis], dtype=tf.float32, name="generated_image")
@@ -282,7 +285,7 @@ class StyleTransfer(L.WeightedCosts):
             if init == "style":
                 return _resize_to(self.style_images[0], height, width)
             raise ValueError(f"Unknown init {init!r}; choose one of {', '.join(INITS)} or pass an image.")
-        array = _as_image_array(init)
+        array = _as_image_array(init, "init", min_side=0)
         if array.shape[:2] != (height, width):
             array = _resize_to(array, height, width)
         return array
@@ -591,9 +594,16 @@ def stylize(
 
     >>> image, history = stylize("content/chelsea", "style/swirls", size=128, steps=50)  # doctest: +SKIP
     """
-    content = prepare_image(content_image, size)
+    from .memory import check_run, check_style_scale
+    from .validate import min_size
+
+    min_size(size)
+    check_style_scale(style_scale)
+    content = prepare_image(content_image, size, "content_image")
     styles_in = style_image if isinstance(style_image, (list, tuple)) else [style_image]
-    styles = [_scaled_style(prepare_image(style), content.shape[:2], style_scale) for style in styles_in]
+    raw_styles = [prepare_image(style, name="style_image") for style in styles_in]
+    check_run(content.shape[:2], [style.shape[:2] for style in raw_styles], style_scale, optimizer, options)
+    styles = [_scaled_style(style, content.shape[:2], style_scale) for style in raw_styles]
     transfer = StyleTransfer(content, styles, **options)
     return transfer.run(
         steps,

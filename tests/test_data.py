@@ -122,40 +122,7 @@ def test_local_paths_load(tmp_path: Path) -> None:
         data.load(str(tmp_path / "missing.jpg"))
 
 
-def test_url_is_fetched_once_through_keras(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import keras
-
-    local = tmp_path / "downloaded.png"
-    Image.fromarray(np.full((40, 50, 3), 128, np.uint8)).save(local)
-    calls: list[dict[str, object]] = []
-
-    def fake_get_file(fname: str | None = None, origin: str | None = None, **kwargs: object) -> str:
-        calls.append({"fname": fname, "origin": origin, **kwargs})
-        return str(local)
-
-    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
-    url = "https://example.org/pictures/Cat.PNG?size=large"
-    image = data.load(url, max_size=None)
-    assert image.shape == (40, 50, 3) and np.allclose(image, 128 / 255)
-    assert len(calls) == 1 and calls[0]["origin"] == url and calls[0]["cache_subdir"] == "nst_tf"
-    fname = str(calls[0]["fname"])
-    assert fname.endswith(".png") and "/" not in fname
-    data.load("https://example.org/pictures/other.png")
-    assert calls[1]["fname"] != fname  # one cache file per URL
-
-
-def test_failed_download_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import keras
-
-    def failing_get_file(*args: object, **kwargs: object) -> str:
-        raise Exception("URL fetch failure on https://example.org/x.jpg: 404 -- Not Found\n(details)")
-
-    monkeypatch.setattr(keras.utils, "get_file", failing_get_file)
-    with pytest.raises(ImageError) as info:
-        data.load("https://example.org/x.jpg")
-    message = str(info.value)
-    assert "could not fetch https://example.org/x.jpg" in message and "404" in message and "\n" not in message
-    assert isinstance(info.value, ValueError)
+# URLs: see tests/test_fetch.py (a local HTTP server).
 
 
 # ----------------------------------------------------------------------------- the scripts reproduce the files

@@ -1,0 +1,252 @@
+"""Issue 16, points 5 and 6: SIGTERM, killed saves, races on the output name, and the small items."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst_tf import cli, images, safefile
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["--weights", "offline", "--no-progress"]
+
+
+def _env() -> dict:
+    return dict(os.environ, PYTHONPATH=str(ROOT), NST_TF_WEIGHTS="offline")
+
+
+@pytest.fixture
+def pics(tmp_path):
+    y, x = np.mgrid[0:48, 0:64]
+    content = np.stack([x * 4, y * 5, (x + y) * 2], axis=2).astype(np.uint8)
+    Image.fromarray(content).save(tmp_path / "content.png")
+    noise = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "style.png")
+    return tmp_path
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+# ----------------------------------------------------------------------------- SIGTERM
+
+
+STOP_AT_STEP_3 = """
+import sys
+from nst_tf import cli, optimize
+original = optimize._Watcher.after_steps
+def announce(self, step, *args, **kwargs):
+    if step == 3:
+        print("STEP3", flush=True)
+    return original(self, step, *args, **kwargs)
+optimize._Watcher.after_steps = announce
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_sigterm_keeps_the_best_image_and_exits_143(pics):
+    out = pics / "out.png"
+    argv = ["stylize", pics / "content.png", pics / "style.png", "-o", out, "--size", "48", "--steps", "100000", *FAST]
+    process = subprocess.Popen([sys.executable, "-c", STOP_AT_STEP_3, *map(str, argv)], env=_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        line = ""
+        while "STEP3" not in line and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line and process.poll() is not None:
+                break
+        assert "STEP3" in line, process.stderr.read()
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, stderr
+    assert "interrupted: wrote the best image so far" in stdout
+    with Image.open(out) as im:
+        assert max(im.size) == 48
+    assert "Traceback" not in stderr
+    assert [p.name for p in pics.iterdir() if p.name.startswith(".")] == []
+
+
+def test_sigterm_before_any_work_exits_143_and_writes_nothing(pics):
+    code = ("import os, signal, sys\nfrom nst_tf import cli\n"
+            "def run(args):\n    os.kill(os.getpid(), signal.SIGTERM)\n    return 0\n"
+            "cli.run_stylize = run\nparser = cli.build_parser\n"
+            "sys.exit(cli.main(sys.argv[1:]))\n")
+    # run_stylize is looked up when the parser is built, so patch through set_defaults instead:
+    code = code.replace("cli.run_stylize = run\n", "cli._register_stylize.__globals__['run_stylize'] = run\n")
+    out = pics / "out.png"
+    result = subprocess.run([sys.executable, "-c", code, "stylize", str(pics / "content.png"),
+                             str(pics / "style.png"), "-o", str(out), *FAST], env=_env(),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 143, result.stderr
+    assert result.stderr.strip().splitlines() == ["nst-tf: terminated; nothing written"]
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- saving
+
+
+def test_a_killed_saves_temporary_file_is_removed_by_the_next_save(tmp_path):
+    stale = tmp_path / f".old.png.nsttf-{_dead_pid()}-abc123.tmp"
+    stale.write_bytes(b"half a picture")
+    alive = tmp_path / f".other.png.nsttf-{os.getpid()}-def456.tmp"  # a save in progress: kept
+    alive.write_bytes(b"being written")
+    images.save_image(np.zeros((8, 8, 3)), tmp_path / "new.png")
+    assert not stale.exists() and alive.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, "new.png"])
+
+
+def test_a_killed_save_in_another_process_is_cleaned_up(tmp_path):
+    code = ("import sys, numpy as np\nfrom PIL import Image\nfrom nst_tf import images\n"
+            "def hang(self, fp, *a, **k):\n    fp.write(b'partial'); fp.flush(); print('WRITING', flush=True)\n"
+            "    import time; time.sleep(600)\n"
+            "Image.Image.save = hang\nimages.save_image(np.zeros((8, 8, 3)), sys.argv[1])\n")
+    process = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "out.png")], env=_env(),
+                               stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "WRITING"
+    process.kill()
+    process.wait(timeout=30)
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".out.png.")]
+    assert len(leftovers) == 1 and not (tmp_path / "out.png").exists()
+    images.save_image(np.zeros((8, 8, 3)), tmp_path / "again.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.png"]
+
+
+@pytest.mark.parametrize("links", [True, False], ids=["hard links", "no hard links"])
+def test_publishing_without_overwrite_never_replaces_a_file_created_meanwhile(tmp_path, monkeypatch, links):
+    out = tmp_path / "result.png"
+    original_save = Image.Image.save
+
+    def save_while_another_run_finishes(self, fp, *args, **kwargs):
+        out.write_bytes(b"the other run's picture")
+        return original_save(self, fp, *args, **kwargs)
+
+    if not links:
+        def no_links(*args, **kwargs):
+            raise PermissionError(1, "Operation not permitted")
+        monkeypatch.setattr(os, "link", no_links)
+    monkeypatch.setattr(Image.Image, "save", save_while_another_run_finishes)
+    with pytest.raises(images.ImageError, match="already exists"):
+        images.save_image(np.zeros((8, 8, 3)), out, overwrite=False)
+    assert out.read_bytes() == b"the other run's picture"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.png"]
+    monkeypatch.setattr(Image.Image, "save", original_save)
+    images.save_image(np.ones((8, 8, 3)), tmp_path / "fresh.png", overwrite=False)  # a free name works
+    assert images.load_image(tmp_path / "fresh.png", min_size=1).min() == 1.0
+
+
+def test_models_are_published_the_same_way_and_fsynced(tmp_path, monkeypatch):
+    from nst_tf import fast
+
+    synced = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}") if os.path.exists("/proc/self/fd") else fd)
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    model = fast.transform_net()
+    out = tmp_path / "m.keras"
+    fast.save_model(model, out)
+    assert any(".m.keras.nsttf-" in str(path) for path in synced)  # the model's bytes, before the rename
+    with pytest.raises(fast.ModelError, match="already exists"):
+        fast.save_model(model, out, overwrite=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]
+
+
+def test_stale_names_match_only_our_temporaries(tmp_path):
+    assert safefile.temporary_name_pattern.match(".a.png.nsttf-123-xyz_1.tmp")
+    assert safefile.temporary_name_pattern.match(".m.keras.nsttf-9-abc.keras")
+    assert not safefile.temporary_name_pattern.match(".bashrc")
+    assert not safefile.temporary_name_pattern.match("a.png.nsttf-123-x.tmp")
+
+
+# ----------------------------------------------------------------------------- point 6
+
+
+def test_python_dash_m_nst_tf_and_nst_tf_cli(tmp_path):
+    version = subprocess.run([sys.executable, "-m", "nst_tf", "--version"], env=_env(), capture_output=True,
+                             text=True, timeout=120)
+    assert version.returncode == 0 and version.stdout.startswith("nst-tf ")
+    for command in (["train-fast", "style/swirls", "-o", str(tmp_path / "m.txt")],
+                    ["apply", str(tmp_path / "missing.keras"), "x.png", "-o", str(tmp_path / "o.png")]):
+        for module in ("nst_tf", "nst_tf.cli"):
+            result = subprocess.run([sys.executable, "-m", module, *command], env=_env(), capture_output=True,
+                                    text=True, timeout=120)
+            assert result.returncode == 2, (module, command, result.stderr)
+            assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("nst-tf: error: ")
+
+
+def test_apply_with_several_inputs_and_an_image_name_makes_no_folder(tmp_path, pics, capsys):
+    from nst_tf import fast
+
+    model = tmp_path / "m.keras"
+    fast.save_model(fast.transform_net(), model)
+    status = cli.main(["apply", str(model), str(pics / "content.png"), str(pics / "style.png"),
+                       "-o", str(tmp_path / "two.png"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2 and "looks like an image file name" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "two.png").exists()
+
+
+def test_a_bad_nst_tf_weights_is_named(pics, capsys, monkeypatch):
+    monkeypatch.setenv("NST_TF_WEIGHTS", str(pics / "nope.h5"))
+    status = cli.main(["stylize", str(pics / "content.png"), str(pics / "style.png"), "-o", str(pics / "o.png"),
+                       "--size", "48", "--steps", "1", "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2 and "NST_TF_WEIGHTS" in err and len(err.splitlines()) == 1
+
+
+def test_weights_errors_are_not_cut(monkeypatch, tmp_path):
+    from nst_tf import features
+
+    reason = "a reason that goes on " * 12 + "THE END"
+    weights = tmp_path / "w.h5"
+    weights.write_bytes(b"x")
+
+    def broken(*args, **kwargs):
+        raise ValueError(reason)
+
+    monkeypatch.setattr(features, "_vgg_constructor", lambda net: broken)
+    features._load_vgg_cached.cache_clear() if hasattr(features._load_vgg_cached, "cache_clear") else None
+    with pytest.raises(features.WeightsError) as info:
+        features.feature_extractor(["block1_conv1"], weights=str(weights))
+    assert "THE END" in str(info.value)
+
+
+def test_the_aspect_ratio_error_names_the_option(tmp_path, capsys):
+    Image.fromarray(np.zeros((40, 400, 3), np.uint8)).save(tmp_path / "wide.png")
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "style.png")
+    status = cli.main(["stylize", str(tmp_path / "wide.png"), str(tmp_path / "style.png"), "-o",
+                       str(tmp_path / "o.png"), "--size", "64", *FAST])
+    err = capsys.readouterr().err
+    assert status == 2 and "use a larger --size" in err and "max_size" not in err
+
+
+def test_skipped_training_images_keep_their_reason(tmp_path, capsys):
+    from nst_tf import data, fast
+    from nst_tf.images import save_image
+
+    for name in ("a.png", "b.png"):
+        save_image(data.load("content/chelsea", 64), tmp_path / name)
+    (tmp_path / "broken.jpg").write_bytes(b"not a picture")
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / "tiny.png")
+    next(iter(fast.training_images(tmp_path, size=32, batch_size=2)))
+    err = capsys.readouterr().err
+    assert "broken.jpg: " in err and "not an image file Pillow can read" in err
+    assert "tiny.png: " in err and "at least 32 px" in err
