@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 
 from . import cli
 from .images import same_file
+from .quiet import stderr_fd_silenced
 
 __all__ = ["register", "run_train_fast", "run_apply", "TRAIN_SUFFIXES"]
 
@@ -190,7 +191,7 @@ def _start_strategy(args):
         raise cli.CLIError(f"--tpu {args.tpu} needs --distribute tpu (or auto), not {name}")
     if not args.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with cli._stderr_fd_silenced(not args.verbose and "tensorflow" not in sys.modules):
+    with stderr_fd_silenced(not args.verbose and "tensorflow" not in sys.modules):
         from . import fast_distribute
 
         try:
