@@ -6,9 +6,11 @@ the content and style images, and moves the pixels down the gradient of
 
     content_weight * content_loss + style_weight * style_loss + tv_weight * tv_loss.
 
-Two optimisers: L-BFGS (``scipy.optimize.minimize(method="L-BFGS-B")`` driven by a
-compiled value-and-gradient function; few evaluations to a good image, the default) and
-Adam (Keras; every step compiled and kept on the device).
+Optimisers: L-BFGS (few evaluations to a good image, the default: :class:`nst_tf.lbfgs.LBFGS`,
+which keeps its history and line search in TensorFlow variables and runs many evaluations per
+call, handing back only the costs), ``"lbfgs-scipy"`` (``scipy.optimize.minimize(method="L-BFGS-B")``
+driven by a compiled value-and-gradient function, with the image copied to the host at every
+evaluation; kept for comparison) and Adam (Keras; every step compiled and kept on the device).
 
 L-BFGS spends, by default, the first half of its evaluations on a *preconditioned* image:
 instead of the pixels it moves a variable ``z`` with ``image = clip(start + P z, 0, 1)``,
@@ -684,14 +686,15 @@ class _Watcher:
         """Progress, preview and callback after ``step``; returns False to stop."""
         self.bar.update(step - self._shown, self.history.last())
         self._shown = step
-        if not self.wants(step) and step != self.steps:
-            return True
+        preview = self.live is not None and (step % self.preview_every == 0 or step == self.steps)
+        if not preview and not (self.callback is not None and step % self.callback_every == 0):
+            return True  # nobody wants the image: do not copy it from the device
         if image is None:
             image = variable.numpy()
         elif callable(image):  # read from the device only now that it is needed
             image = np.asarray(image())
         array = np.clip(np.asarray(image, dtype=np.float32).reshape(self.transfer.image.shape)[0], 0.0, 1.0)
-        if self.live is not None and (step % self.preview_every == 0 or step == self.steps):
+        if preview:
             self.live.update(array, self.history)
         if self.callback is not None and step % self.callback_every == 0:
             return self.callback(step, array, self.history.last()) is not False
