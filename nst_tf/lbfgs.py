@@ -7,14 +7,18 @@ in TensorFlow variables on the device that holds ``x``:
 * the last ``memory`` correction pairs ``s = x_new - x_old``, ``y = g_new - g_old`` in two ring
   buffers of shape ``(memory,) + x.shape`` (the two-loop recursion turns them into a
   direction ``d = -H g`` with ``H`` the L-BFGS inverse-Hessian guess);
-* a line search on ``phi(t) = f(P(x + t d))`` that looks for the strong Wolfe conditions
+* a line search on ``phi(t) = f(x + t d)`` that looks for the strong Wolfe conditions
   (sufficient decrease ``c1``, curvature ``c2``), bracketing then zooming with safeguarded
-  cubic interpolation (Nocedal and Wright, *Numerical Optimization*, algorithms 3.5-3.6),
-  written as a state machine so that **one loop iteration is one evaluation** of ``f``;
-* optional bounds ``lower <= x <= upper``: ``P`` projects onto the box, variables sitting
-  on a bound with the gradient pushing outwards are the active set and get no direction
-  (the projected L-BFGS that L-BFGS-B approximates with its Cauchy point), and the
-  stopping test uses the projected gradient, as scipy's L-BFGS-B does.
+  cubic interpolation (Nocedal and Wright, *Numerical Optimization*, algorithms 3.5-3.6;
+  after a far too high value, Moré and Thuente's cubic/quadratic choice), written as a state
+  machine so that **one loop iteration is one evaluation** of ``f``;
+* optional bounds ``lower <= x <= upper`` (a projected L-BFGS in the spirit of L-BFGS-B):
+  variables on a bound, or within a small ``eps`` of it, with the gradient pushing towards
+  it form the active set (Bertsekas' rule) and take a plain gradient step instead of the
+  quasi-Newton one; the direction is the segment from ``x`` to that step projected onto the
+  box, so every trial point is feasible (as in L-BFGS-B, which finds its active set with a
+  generalised Cauchy point instead); the stopping test uses the projected gradient, as
+  scipy's L-BFGS-B does.
 
 :meth:`LBFGS.run` executes up to ``n`` evaluations in one compiled ``tf.while_loop`` and
 hands back only scalars (the value and the extra scalars of each evaluation). The point of
@@ -407,7 +411,7 @@ class LBFGS:
         tf.cond(stalled, lambda: tf.constant(False), restart)
 
     def _line_search(self, f, g):
-        """One evaluation ``(f, g)`` at ``trial = P(x + t d)``: accept it or choose the next ``t``."""
+        """One evaluation ``(f, g)`` at ``trial = x + t d``: accept it or choose the next ``t``."""
         v = {name: var.read_value() for name, var in self._v.items()}
         t, f0, dphi0 = v["t"], v["f"], v["dphi0"]
         d = self.d.read_value()
@@ -519,7 +523,8 @@ def _cubic_step(t_lo, f_lo, d_lo, t_hi, f_hi, d_hi, usable):
     margin = 0.1 * (high - low)
     ok = usable & tf.math.is_finite(t) & (radicand >= 0)
     middle = 0.5 * (t_lo + t_hi)
-    return tf.where(ok, tf.clip_by_value(tf.where(tf.math.is_finite(t), t, middle), low + margin, high - margin), middle)
+    inside = tf.clip_by_value(tf.where(tf.math.is_finite(t), t, middle), low + margin, high - margin)
+    return tf.where(ok, inside, middle)
 
 
 def _backtrack_step(t_lo, f_lo, d_lo, t_hi, f_hi, d_hi, usable):

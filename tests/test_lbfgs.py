@@ -258,7 +258,8 @@ def small_transfer_factory():
     from nst_tf.features import feature_extractor
     from nst_tf.optimize import StyleTransfer
 
-    extractor = feature_extractor(["block1_conv1", "block2_conv1", "block2_conv2"], weights="random", net="vgg16", seed=0)
+    layers = ["block1_conv1", "block2_conv1", "block2_conv2"]
+    extractor = feature_extractor(layers, weights="random", net="vgg16", seed=0)
 
     def make(**options):
         return StyleTransfer(content_picture(32, 32), style_picture(32, 40, period=3), content_layers=["block2_conv2"],
