@@ -15,17 +15,26 @@ weights can be had, else the offline VGG16; ``--weights``) and the same images:
    on ``x * 255`` each call). Both are configured with the tutorial's loss. Median of
    several steps after warm-up, each followed by the same tiny host read.
    Also nst_tf's step compiled with XLA (``jit_compile=True``) and a forward pass alone.
+   Then the time per evaluation of nst_tf's default L-BFGS (``optimizer="lbfgs"``, in
+   TensorFlow, preconditioned for the first half) and of scipy's L-BFGS-B
+   (``"lbfgs-scipy"``), each divided by nst_tf's Adam step: runs of ``--lbfgs-evaluations``
+   evaluations interleaved with as many Adam steps, median over ``--repeats``. Target <= 1.05.
 2. Time to reach the tutorial's loss: the tutorial loop runs ``--tutorial-steps`` steps
    from the content image; then nst_tf's default optimiser (L-BFGS, preconditioned) starts
    from the same image and stops as soon as its cost falls to the tutorial's final cost;
    the image it returns is scored again with the tutorial's own loss function. One-time
    tracing is excluded on both sides. Target: nst_tf needs at most 1/3 of the time. For
-   reference, plain L-BFGS-B on the pixels (``precondition=0``) is timed the same way.
+   reference, scipy's L-BFGS-B with the same preconditioning (``"lbfgs-scipy"``) and L-BFGS
+   on the pixels (``precondition=0``) are timed the same way.
 3. Achieved GFLOP/s: the convolution FLOPs of the layers actually run
    (2*H*W*9*Cin*Cout per conv per forward), times 2 per step (forward + the gradient
    with respect to the input; the frozen weights get no gradient, so TensorFlow prunes
    the filter-gradient convolutions), divided by the step time; next to the machine's
    own float32 matmul rate (2048x2048 ``tf.matmul``, median of several).
+4. Host time per evaluation: the same three optimisers with VGG replaced by one 3x3
+   convolution with 8 filters (a net that costs next to nothing), same image size. What is
+   left is the optimiser's own work and the traffic between Python and TensorFlow: on a GPU,
+   compare it with the VGG evaluation time of part 1.
 """
 
 from __future__ import annotations
@@ -51,6 +60,8 @@ TUTORIAL_CONTENT_LAYERS = ["block5_conv2"]
 TUTORIAL_STYLE_LAYERS = ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]
 TUTORIAL_WEIGHTS = {"style_weight": 1e-2, "content_weight": 1e4, "tv_weight": 30.0}
 TARGET_RATIO = 1 / 3
+#: Default L-BFGS evaluation / Adam step: the optimiser's own work must stay small next to the step.
+TARGET_EVALUATION_RATIO = 1.05
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -70,11 +81,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="L-BFGS preconditioner decay for part 2 (default: nst_tf's default)")
     parser.add_argument("--no-plain", dest="plain", action="store_false",
                         help="in part 2, skip the reference run of L-BFGS on the pixels (precondition 0)")
+    parser.add_argument("--no-scipy", dest="scipy", action="store_false",
+                        help="in part 2, skip the reference run of scipy's L-BFGS-B (optimizer='lbfgs-scipy')")
+    parser.add_argument("--lbfgs-evaluations", type=int, default=10,
+                        help="L-BFGS evaluations (and Adam steps) per timed block in part 1 (default: 10)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed blocks per optimiser in parts 1 and 4 (default: 3)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 64 px, 3 timed steps, 20 tutorial steps")
     parser.add_argument("--json", metavar="PATH", help="also save the results as JSON")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.steps, args.warmup, args.tutorial_steps = [64], 3, 1, 20
+        args.lbfgs_evaluations, args.repeats = 4, 1
     return args
 
 
@@ -238,6 +255,49 @@ def device_description(tf) -> str:
     return f"CPU: {model}, {os.cpu_count()} logical cores"
 
 
+def per_evaluation(st, optimizers: list[str], block: int, repeats: int, sync) -> dict[str, float]:
+    """Median seconds per evaluation (per step for Adam) of each optimiser over interleaved blocks.
+
+    Each block is one ``st.run(block, optimizer)`` from the same start (Adam: ``block`` steps of
+    :meth:`make_adam_step`, then one host read), so a disturbance on a shared machine hits all alike.
+    """
+    adam_step = st.make_adam_step()
+    start = st.image.numpy()
+
+    def block_of(optimizer):
+        st.image.assign(start)
+        began = time.perf_counter()
+        if optimizer == "adam":
+            for _ in range(block):
+                adam_step()
+            sync()
+        else:
+            st.run(block, optimizer, progress=False)
+        return (time.perf_counter() - began) / block
+
+    for optimizer in optimizers:  # trace everything once
+        block_of(optimizer)
+    times = {optimizer: [] for optimizer in optimizers}
+    for _ in range(repeats):
+        for optimizer in optimizers:
+            times[optimizer].append(block_of(optimizer))
+    st.image.assign(start)
+    return {optimizer: statistics.median(values) for optimizer, values in times.items()}
+
+
+def one_layer_transfer(keras, content, style):
+    """A StyleTransfer whose "VGG" is a single 3x3 convolution: what is left is the optimiser's own cost."""
+    from nst_tf.features import FeatureExtractor
+    from nst_tf.optimize import StyleTransfer
+
+    inputs = keras.Input((None, None, 3))
+    outputs = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="block1_conv1")(inputs)
+    model = keras.Model(inputs, outputs, name="one_layer")
+    extractor = FeatureExtractor(model, ["block1_conv1"], net="one_layer", weights="random")
+    return StyleTransfer(content, style, content_layers=["block1_conv1"], style_layers=["block1_conv1"],
+                         extractor=extractor)
+
+
 def at_size(image: np.ndarray, size: int) -> np.ndarray:
     """``image`` resized so that its longest side is exactly ``size`` (may enlarge)."""
     from nst_tf.images import resize_image
@@ -301,6 +361,17 @@ def bench_size(tf, keras, args, size: int, content_full, style_full, resolved: s
     forward(x).numpy()
     row["forward_s"] = median_seconds(lambda: forward(x).numpy(), max(3, args.steps), lambda: None)
 
+    # --- 1b. time per L-BFGS evaluation against an Adam step (nst_tf, the tutorial's loss)
+    optimizers = ["adam", "lbfgs", "lbfgs-scipy"]
+    row["per_evaluation_s"] = per_evaluation(st, optimizers, args.lbfgs_evaluations, args.repeats, sync_ours)
+
+    # --- 4. host time per evaluation: VGG replaced by one convolution
+    tiny = one_layer_transfer(keras, content, style)
+    row["one_layer_per_evaluation_s"] = per_evaluation(
+        tiny, optimizers, args.lbfgs_evaluations, args.repeats, lambda: tiny.image[0, 0, 0, 0].numpy()
+    )
+    del tiny
+
     if args.xla:
         try:
             xla = StyleTransfer(content, style, jit_compile=True, extractor=st.extractor,
@@ -336,7 +407,7 @@ def bench_size(tf, keras, args, size: int, content_full, style_full, resolved: s
         tutorial_seconds = time.perf_counter() - start
         target = tutorial["total_loss"](tutorial["image"].numpy())
 
-        def reach(precondition: float) -> dict:
+        def reach(precondition: float, optimizer: str = "lbfgs") -> dict:
             st.reset("content")
             reached = {}
 
@@ -346,17 +417,18 @@ def bench_size(tf, keras, args, size: int, content_full, style_full, resolved: s
                     return False
                 return True
 
-            st.run(1, "lbfgs", precondition=precondition, progress=False)  # trace once, like train_step above
+            st.run(2, optimizer, precondition=precondition, progress=False)  # trace once, like train_step above
             st.reset("content")
             max_steps = max(1, int(args.max_lbfgs_factor * args.tutorial_steps))
             start = time.perf_counter()
-            result = st.run(max_steps, "lbfgs", precondition=precondition, callback=stop_at_target,
+            result = st.run(max_steps, optimizer, precondition=precondition, callback=stop_at_target,
                             callback_every=1, progress=False)
             seconds = time.perf_counter() - start
             # The returned image, scored by the tutorial's own loss function: the target is met
             # only if the tutorial agrees.
             verified = tutorial["total_loss"](result.image)
             return {
+                "optimizer": optimizer,
                 "precondition": precondition,
                 "evaluations": result.evaluations,
                 "seconds": seconds,
@@ -370,6 +442,8 @@ def bench_size(tf, keras, args, size: int, content_full, style_full, resolved: s
 
         precondition = DEFAULT_PRECONDITION if args.precondition is None else args.precondition
         runs = [reach(precondition)]
+        if args.scipy:
+            runs.append(reach(precondition, "lbfgs-scipy"))
         if args.plain and precondition != 0:
             runs.append(reach(0.0))
         row["reach"] = {
@@ -415,6 +489,16 @@ def print_report(info: dict, rows: list[dict]) -> None:
             print(f"    XLA failed: {row['xla_error']}")
         elif row.get("xla_compile_s") is not None:
             print(f"    XLA first step (compile) {row['xla_compile_s']:.1f} s")
+    print()
+    print(f"   Time per evaluation, nst_tf (median ms; ratio to nst_tf's Adam step, target for lbfgs "
+          f"<= {TARGET_EVALUATION_RATIO:.2f})")
+    print(f"  {'size':>9} {'adam':>9} {'lbfgs':>9} {'ratio':>6}  verdict {'lbfgs-scipy':>12} {'ratio':>6}")
+    for row in rows:
+        times = row["per_evaluation_s"]
+        ratio, scipy_ratio = times["lbfgs"] / times["adam"], times["lbfgs-scipy"] / times["adam"]
+        verdict = "PASS" if ratio <= TARGET_EVALUATION_RATIO else "FAIL"
+        print(f"  {row['width']:>4}x{row['height']:<4} {ms(times['adam']):>9} {ms(times['lbfgs']):>9} {ratio:>6.2f}  "
+              f"{verdict:>7} {ms(times['lbfgs-scipy']):>12} {scipy_ratio:>6.2f}")
     reach_rows = [row for row in rows if "reach" in row]
     if reach_rows:
         print()
@@ -425,6 +509,8 @@ def print_report(info: dict, rows: list[dict]) -> None:
             tut = f"{r['tutorial_steps']} st {r['tutorial_seconds']:.1f} s"
             for index, run in enumerate(r["runs"]):
                 label = f"P {run['precondition']:g}" if run["precondition"] else "pixels"
+                if run.get("optimizer", "lbfgs") != "lbfgs":
+                    label = f"{run['optimizer']} {label}"
                 ours = f"{label}: {run['evaluations']} ev {run['seconds']:.1f} s"
                 if not run["reached"]:
                     verdict = (f"NOT REACHED (best {run['best_loss']:.4g}, tutorial's loss of the result "
@@ -445,7 +531,15 @@ def print_report(info: dict, rows: list[dict]) -> None:
             if r["tutorial_final_loss"] >= r["start_loss"]:
                 print("    (the tutorial loop ended above its starting loss: too few steps for a meaningful target)")
         print("  evals = L-BFGS evaluations / tutorial steps (does not depend on how busy the machine is);"
-              " P d = preconditioned with decay d, pixels = plain L-BFGS-B on the pixels")
+              " P d = preconditioned with decay d, pixels = L-BFGS on the pixels only;"
+              " lbfgs-scipy = scipy's L-BFGS-B, else nst_tf's default L-BFGS")
+    print()
+    print("4. Host time per evaluation: VGG replaced by one 3x3 convolution (8 filters), median ms per evaluation")
+    print(f"  {'size':>9} {'adam':>9} {'lbfgs':>9} {'lbfgs-scipy':>12}   (compare with part 1's evaluation times)")
+    for row in rows:
+        times = row["one_layer_per_evaluation_s"]
+        print(f"  {row['width']:>4}x{row['height']:<4} {ms(times['adam']):>9} {ms(times['lbfgs']):>9} "
+              f"{ms(times['lbfgs-scipy']):>12}")
     print()
     print("GFLOP/step counts the 3x3 convolutions run (forward + gradient to the input); "
           "Gram matrices and the rest are left out.")

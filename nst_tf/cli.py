@@ -206,8 +206,9 @@ def _add_transfer_options(parser: argparse.ArgumentParser, defaults: dict[str, A
 
     parser.add_argument("--steps", type=positive_int, default=steps, metavar="N",
                         help="optimisation steps (L-BFGS: cost evaluations) (default: %(default)s)")
-    parser.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs",
-                        help="L-BFGS (few steps to a good image) or Adam (default: %(default)s)")
+    parser.add_argument("--optimizer", choices=("lbfgs", "lbfgs-scipy", "adam"), default="lbfgs",
+                        help="L-BFGS (few steps to a good image; runs inside TensorFlow), scipy's L-BFGS-B "
+                             "(the same method on the host, for comparison) or Adam (default: %(default)s)")
     parser.add_argument("--learning-rate", type=positive_float, default=0.02, metavar="LR",
                         help="Adam's step size (default: %(default)s)")
     precondition = defaults.get("DEFAULT_PRECONDITION")

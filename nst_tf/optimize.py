@@ -6,9 +6,11 @@ the content and style images, and moves the pixels down the gradient of
 
     content_weight * content_loss + style_weight * style_loss + tv_weight * tv_loss.
 
-Two optimisers: L-BFGS (``scipy.optimize.minimize(method="L-BFGS-B")`` driven by a
-compiled value-and-gradient function; few evaluations to a good image, the default) and
-Adam (Keras; every step compiled and kept on the device).
+Optimisers: L-BFGS (few evaluations to a good image, the default: :class:`nst_tf.lbfgs.LBFGS`,
+which keeps its history and line search in TensorFlow variables and runs many evaluations per
+call, handing back only the costs), ``"lbfgs-scipy"`` (``scipy.optimize.minimize(method="L-BFGS-B")``
+driven by a compiled value-and-gradient function, with the image copied to the host at every
+evaluation; kept for comparison) and Adam (Keras; every step compiled and kept on the device).
 
 L-BFGS spends, by default, the first half of its evaluations on a *preconditioned* image:
 instead of the pixels it moves a variable ``z`` with ``image = clip(start + P z, 0, 1)``,
@@ -59,7 +61,12 @@ DEFAULT_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_
 #: Weights for the default ("mse" costs, "l2" TV). Every term is a mean, so a run at 96 px and one at
 #: 256 px end with the same balance of content, style and TV (tests/test_balance.py).
 DEFAULT_WEIGHTS = {"content_weight": 1.0, "style_weight": 1e-2, "tv_weight": 5e2}
-OPTIMIZERS = ("lbfgs", "adam")
+#: "lbfgs" runs in TensorFlow (nst_tf.lbfgs); "lbfgs-scipy" is scipy's L-BFGS-B, kept for comparison.
+OPTIMIZERS = ("lbfgs", "lbfgs-scipy", "adam")
+#: Correction pairs the default L-BFGS keeps on the device (scipy's ``maxcor``).
+LBFGS_MEMORY = 10
+#: The default L-BFGS returns to Python about this often (seconds) for progress, previews and Ctrl-C.
+LBFGS_CHUNK_SECONDS = 1.0
 #: Optimisation steps (L-BFGS: cost evaluations) when none are given: at 256 px on two CPU
 #: cores, about 40-55 s; 200 lowers the cost by another ~10 % and looks much the same.
 DEFAULT_STEPS = 100
@@ -249,6 +256,9 @@ class StyleTransfer(L.WeightedCosts):
         self._value_and_grad = tf.function(self._value_and_grad_eager, jit_compile=jit_compile)
         self._components = tf.function(self._components_eager, jit_compile=jit_compile)
         self._preconditioned = tf.function(self._preconditioned_eager, jit_compile=jit_compile)
+        self._lbfgs_objective = tf.function(self._lbfgs_objective_eager, jit_compile=jit_compile)
+        self._lbfgs_solver = None  # built on the first L-BFGS run (nst_tf.lbfgs.LBFGS)
+        self._lbfgs_seconds = None  # seconds per evaluation in the last call (sizes the next calls)
         self.jit_compile = jit_compile
 
     # ----- weights -------------------------------------------------------------------
@@ -320,6 +330,21 @@ class StyleTransfer(L.WeightedCosts):
             image = tf.clip_by_value(start + precondition_update(z, scale), 0.0, 1.0)
             components = self._components_eager(image)
         return components, tape.gradient(components["total"], z), image
+
+    def _lbfgs_image_eager(self, x: tf.Tensor) -> tf.Tensor:
+        """The image the default L-BFGS's variable stands for: ``clip(image + P x, 0, 1)`` or ``x`` itself."""
+        return tf.cond(
+            tf.equal(self._lbfgs_mode, 1),
+            lambda: tf.clip_by_value(self.image + precondition_update(x, self._lbfgs_scale), 0.0, 1.0),
+            lambda: tf.identity(x),
+        )
+
+    def _lbfgs_objective_eager(self, x: tf.Tensor):
+        """Total cost, its gradient w.r.t. the L-BFGS variable, and the weighted costs (for the history)."""
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            components = self._components_eager(self._lbfgs_image_eager(x))
+        return components["total"], tape.gradient(components["total"], x), components
 
     def loss_components(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """The weighted costs of a batch ``(1, H, W, 3)`` as tensors, differentiable (not compiled).
@@ -401,6 +426,8 @@ class StyleTransfer(L.WeightedCosts):
         try:
             if optimizer == "adam":
                 self._run_adam(int(steps), learning_rate, watch, max(1, int(log_every)))
+            elif optimizer == "lbfgs-scipy":
+                self._run_scipy_lbfgs(int(steps), watch, float(precondition))
             else:
                 self._run_lbfgs(int(steps), watch, float(precondition))
         except KeyboardInterrupt:
@@ -440,7 +467,108 @@ class StyleTransfer(L.WeightedCosts):
             flush(watch.evaluations + len(pending))  # steps already applied stay in the history
             raise
 
+    def _lbfgs_phases(self, steps: int, precondition: float) -> list[tuple[float, int]]:
+        """``(decay, last evaluation)`` per phase: coarse structure first (preconditioned), then the pixels."""
+        if precondition > 0:
+            return [(precondition, max(1, math.ceil(PRECONDITIONED_FRACTION * steps))), (0.0, steps)]
+        return [(0.0, steps)]
+
+    def _device_lbfgs(self):
+        """The in-graph L-BFGS over one variable, built once per transfer (one trace for all runs)."""
+        if self._lbfgs_solver is None:
+            from .lbfgs import LBFGS
+            from .progress import LOSS_KEYS
+
+            shape = tuple(self.image.shape)
+            self._lbfgs_x = tf.Variable(tf.zeros(shape), trainable=False, name="lbfgs_variable")
+            self._lbfgs_scale = tf.Variable(tf.ones(shape[1:3]), trainable=False, name="lbfgs_frequency_scale")
+            self._lbfgs_mode = tf.Variable(0, trainable=False, name="lbfgs_preconditioned")
+            # gtol = ftol = 0: run the evaluations asked for (as with scipy's path).
+            self._lbfgs_solver = LBFGS(self._lbfgs_objective, self._lbfgs_x, memory=LBFGS_MEMORY, lower=0.0,
+                                       upper=1.0, gtol=0.0, ftol=0.0, scalar_keys=LOSS_KEYS)
+            self._lbfgs_image = tf.function(self._lbfgs_image_eager)
+        return self._lbfgs_solver
+
     def _run_lbfgs(self, steps: int, watch: "_Watcher", precondition: float) -> None:
+        """The default L-BFGS (nst_tf.lbfgs): each call into TensorFlow runs many evaluations.
+
+        Only the costs come back per evaluation; the image is read when the callback or the
+        preview asks for it, and once at the end (the best image evaluated, as with scipy).
+        """
+        solver = self._device_lbfgs()
+        phases = self._lbfgs_phases(steps, precondition)
+        self._lbfgs_kept = True  # nothing of this run to keep yet
+        try:
+            for index, (decay, until) in enumerate(phases):
+                if index:  # the next phase starts from the best image so far
+                    self._keep_lbfgs_best()
+                height, width = self.image.shape[1:3]
+                if decay > 0:  # move z: image = clip(start + P z, 0, 1), start = self.image
+                    self._lbfgs_scale.assign(frequency_scale(height, width, decay))
+                    self._lbfgs_mode.assign(1)
+                    self._lbfgs_x.assign(tf.zeros_like(self._lbfgs_x))
+                    solver.set_bounds(None, None)
+                else:
+                    self._lbfgs_mode.assign(0)
+                    self._lbfgs_x.assign(self.image)
+                    solver.set_bounds(0.0, 1.0)
+                solver.reset()
+                self._lbfgs_kept = False
+                if not self._device_lbfgs_phase(solver, until, steps, watch):
+                    break
+        except KeyboardInterrupt:
+            solver.refresh()
+            self._record_lbfgs_rows(solver, watch, time.perf_counter())  # what ran before the interrupt
+            raise
+        finally:
+            self._keep_lbfgs_best()
+
+    def _keep_lbfgs_best(self) -> None:
+        """``self.image`` = the best image the current phase evaluated (on the device)."""
+        solver = self._lbfgs_solver
+        if not self._lbfgs_kept and np.isfinite(solver.best_value):
+            self.image.assign(self._lbfgs_image(solver.best_x))
+        self._lbfgs_kept = True
+
+    def _lbfgs_trial_image(self) -> np.ndarray:
+        """The image of the last evaluation, copied to the host (only for the callback and the preview)."""
+        return self._lbfgs_image(self._lbfgs_solver.trial).numpy()
+
+    def _record_lbfgs_rows(self, solver, watch: "_Watcher", seconds_before: float, rows=None) -> None:
+        """Append the evaluations of the last ``solver.run`` call that the history lacks."""
+        rows = solver.last_values() if rows is None else rows
+        done_before = solver.evaluations - len(rows)  # evaluations of this phase before that call
+        first = watch.evaluations - watch.phase_start - done_before  # rows already in the history
+        now = time.perf_counter()
+        for index in range(max(0, first), len(rows)):
+            share = (index + 1) / len(rows)  # evaluations take the same time: spread the call's time
+            seconds = seconds_before + share * (now - seconds_before) - watch.start
+            values = dict(zip(solver.scalar_keys, rows[index, 1:]))
+            watch.record(watch.evaluations + 1, values, image=None, seconds=seconds)
+
+    def _device_lbfgs_phase(self, solver, until: int, steps: int, watch: "_Watcher") -> bool:
+        """Evaluations up to number ``until``, a chunk per call; False if told to stop (or stalled)."""
+        watch.phase_start = watch.evaluations
+        per_evaluation = self._lbfgs_seconds  # from earlier calls (None: the first call traces the graph)
+        while watch.evaluations < until:
+            step = watch.evaluations
+            count = min(until, watch.next_event(step)) - step
+            count = min(count, solver.capacity)
+            if per_evaluation is not None:  # about LBFGS_CHUNK_SECONDS per call
+                count = min(count, max(1, int(LBFGS_CHUNK_SECONDS / max(per_evaluation, 1e-9))))
+            else:
+                count = 1  # the first call traces the graph
+            started = time.perf_counter()
+            rows = solver.run(count)
+            self._record_lbfgs_rows(solver, watch, started, rows)
+            per_evaluation = self._lbfgs_seconds = (time.perf_counter() - started) / max(1, len(rows))
+            if len(rows) and not watch.after_steps(watch.evaluations, image=self._lbfgs_trial_image):
+                return False
+            if solver.status != "running":  # converged (a zero gradient) or no step lowers the cost
+                break
+        return watch.evaluations < steps
+
+    def _run_scipy_lbfgs(self, steps: int, watch: "_Watcher", precondition: float) -> None:
         if precondition > 0:
             # Coarse structure first (preconditioned), then the fine detail on the pixels.
             phases = [(precondition, max(1, math.ceil(PRECONDITIONED_FRACTION * steps))), (0.0, steps)]
@@ -525,6 +653,7 @@ class _Watcher:
         self.best_total = np.inf
         self.best_image: np.ndarray | None = None
         self.interrupted = False
+        self.phase_start = 0  # evaluations before the current L-BFGS phase
         self._shown = 0
 
     def wants(self, step: int) -> bool:
@@ -532,7 +661,16 @@ class _Watcher:
             self.live is not None and step % self.preview_every == 0
         )
 
-    def record(self, step: int, values: Mapping[str, float], image) -> None:
+    def next_event(self, step: int) -> int:
+        """The first step after ``step`` at which the callback, the preview or the end wants the image."""
+        events = [self.steps]
+        if self.callback is not None:
+            events.append((step // self.callback_every + 1) * self.callback_every)
+        if self.live is not None:
+            events.append((step // self.preview_every + 1) * self.preview_every)
+        return min(events)
+
+    def record(self, step: int, values: Mapping[str, float], image, seconds: float | None = None) -> None:
         total = float(values["total"])
         if not np.isfinite(total):
             weights = self.transfer
@@ -542,7 +680,7 @@ class _Watcher:
                 f"tv_weight={weights.tv_weight:g}) or the learning rate too high; try smaller values."
             )
         self.evaluations = step
-        self.history.append(step, values, time.perf_counter() - self.start)
+        self.history.append(step, values, time.perf_counter() - self.start if seconds is None else seconds)
         if image is not None and total < self.best_total:
             self.best_total = total
             self.best_image = np.asarray(image, dtype=np.float32).reshape(self.transfer.image.shape)[0].copy()
@@ -551,12 +689,15 @@ class _Watcher:
         """Progress, preview and callback after ``step``; returns False to stop."""
         self.bar.update(step - self._shown, self.history.last())
         self._shown = step
-        if not self.wants(step) and step != self.steps:
-            return True
+        preview = self.live is not None and (step % self.preview_every == 0 or step == self.steps)
+        if not preview and not (self.callback is not None and step % self.callback_every == 0):
+            return True  # nobody wants the image: do not copy it from the device
         if image is None:
             image = variable.numpy()
+        elif callable(image):  # read from the device only now that it is needed
+            image = np.asarray(image())
         array = np.clip(np.asarray(image, dtype=np.float32).reshape(self.transfer.image.shape)[0], 0.0, 1.0)
-        if self.live is not None and (step % self.preview_every == 0 or step == self.steps):
+        if preview:
             self.live.update(array, self.history)
         if self.callback is not None and step % self.callback_every == 0:
             return self.callback(step, array, self.history.last()) is not False

@@ -33,7 +33,12 @@ def test_bench_optimize_quick_runs_and_reports_every_part(tmp_path):
     row = results["results"][0]
     assert row["loss_check"]["relative_difference"] < 1e-4
     runs = row["reach"]["runs"]
-    assert [run["precondition"] for run in runs] == [DEFAULT_PRECONDITION, 0.0]  # the default, then pixels
+    # the default, scipy's L-BFGS-B with the same preconditioner, then the pixels only
+    assert [(run["optimizer"], run["precondition"]) for run in runs] == [
+        ("lbfgs", DEFAULT_PRECONDITION), ("lbfgs-scipy", DEFAULT_PRECONDITION), ("lbfgs", 0.0)]
+    for optimizer in ("adam", "lbfgs", "lbfgs-scipy"):
+        assert row["per_evaluation_s"][optimizer] > 0 and row["one_layer_per_evaluation_s"][optimizer] > 0
+    assert "4. Host time per evaluation" in completed.stdout
     for run in runs:
         # what the script calls reached, the tutorial's own loss function confirms
         assert not run["reached"] or run["verified_loss"] <= row["reach"]["tutorial_final_loss"] * (1 + 1e-5)

@@ -91,6 +91,12 @@ def test_stylize_in_process_writes_image_of_requested_size(pics, capsys):
     assert status == 0, stdout
     assert longest_side(out) == 48
 
+    # scipy's L-BFGS-B, kept for comparison
+    status, stdout, _ = run_main(capsys, ["stylize", pics["content"], pics["style"], "-o", out, "--overwrite",
+                                          "--size", 48, "--optimizer", "lbfgs-scipy", *FAST])
+    assert status == 0, stdout
+    assert longest_side(out) == 48
+
 
 def test_subprocess_exit_status_and_clean_stderr(pics):
     out = pics["dir"] / "styled.jpg"

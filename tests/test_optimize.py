@@ -221,7 +221,7 @@ def test_same_seed_same_result_different_seed_different(make_small):
     assert np.abs(images[0] - images[2]).max() > 0.1
 
 
-@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-scipy", "adam"])
 def test_pixels_stay_in_range(small_transfer, optimizer):
     small_transfer.reset("noise")
     small_transfer.style_weight = 1.0  # a strong pull, so that bounds matter
@@ -234,7 +234,7 @@ def test_pixels_stay_in_range(small_transfer, optimizer):
     assert in_unit_range(small_transfer.generated_image)
 
 
-@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-scipy", "adam"])
 def test_running_twice_starts_fresh(small_transfer, optimizer):
     small_transfer.reset("noise")
     first = small_transfer.run(5, optimizer, progress=False)
@@ -248,7 +248,7 @@ def test_running_twice_starts_fresh(small_transfer, optimizer):
     np.testing.assert_allclose(repeat.history["total"], first.history["total"], rtol=1e-6)
 
 
-@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-scipy", "adam"])
 def test_steps_gives_exactly_that_many_history_entries(small_transfer, optimizer):
     small_transfer.reset("noise")
     result = small_transfer.run(7, optimizer, log_every=3, progress=False)
@@ -280,7 +280,7 @@ def test_changing_style_weight_changes_the_loss(small_transfer):
         small_transfer.style_weight = 1e-3
 
 
-@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-scipy", "adam"])
 def test_nan_weight_raises_non_finite_loss_error(make_small, optimizer):
     transfer = make_small(style_weight=float("nan"), init="noise")
     with pytest.raises(NonFiniteLossError) as info:
@@ -297,7 +297,7 @@ def test_overflowing_cost_raises_non_finite_loss_error(make_small):
         transfer.run(3, "lbfgs", progress=False)
 
 
-@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-scipy", "adam"])
 def test_keyboard_interrupt_returns_the_best_image(small_transfer, optimizer):
     small_transfer.reset("noise")
     seen = []
@@ -313,11 +313,11 @@ def test_keyboard_interrupt_returns_the_best_image(small_transfer, optimizer):
     assert len(result.history["total"]) == 5
     assert in_unit_range(result.image)
     np.testing.assert_array_equal(result.image, small_transfer.generated_image)
-    if optimizer == "lbfgs":  # the best evaluated image, not the last one
+    if optimizer.startswith("lbfgs"):  # the best evaluated image, not the last one
         assert small_transfer.losses(result.image)["total"] == pytest.approx(min(result.history["total"]), rel=1e-5)
 
 
-@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-scipy", "adam"])
 def test_callback_returning_false_stops_early(small_transfer, optimizer):
     small_transfer.reset("noise")
     calls = []
@@ -464,11 +464,12 @@ def test_preconditioned_gradient_matches_finite_differences(make_small, small_im
     assert not np.allclose(1.1 * flat[coordinates], fd, rtol=2e-2)
 
 
-def test_lbfgs_on_pixels_without_preconditioning(small_transfer):
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-scipy"])
+def test_lbfgs_on_pixels_without_preconditioning(small_transfer, optimizer):
     small_transfer.reset("noise")
     small_transfer.style_weight = 1.0
     try:
-        result = small_transfer.run(8, "lbfgs", precondition=0, progress=False)
+        result = small_transfer.run(8, optimizer, precondition=0, progress=False)
     finally:
         small_transfer.style_weight = 1e-3
     assert result.evaluations == 8 and in_unit_range(result.image)
@@ -482,7 +483,27 @@ def test_negative_precondition_is_a_value_error(small_transfer, bad):
         small_transfer.run(2, "lbfgs", precondition=bad, progress=False)
 
 
-def test_lbfgs_preconditions_the_first_part_then_works_on_the_pixels(make_small, monkeypatch):
+def test_lbfgs_preconditions_the_first_part_then_works_on_the_pixels(make_small):
+    transfer = make_small(init="noise", seed=1)
+    modes = []
+
+    def phase(step, image, losses):  # which variable the evaluation at ``step`` moved
+        modes.append("z" if int(transfer._lbfgs_mode.numpy()) == 1 else "pixels")
+
+    result = transfer.run(8, "lbfgs", callback=phase, callback_every=1, progress=False)
+    first = math.ceil(PRECONDITIONED_FRACTION * 8)
+    assert modes == ["z"] * first + ["pixels"] * (8 - first)
+    assert result.history["step"] == list(range(1, 9))
+    totals = result.history["total"]
+    # the pixel phase starts from the best image of the preconditioned phase
+    assert totals[first] == pytest.approx(min(totals[:first]), rel=1e-5)
+    assert min(totals) < totals[0]
+    modes.clear()
+    transfer.run(4, "lbfgs", precondition=0.0, callback=phase, callback_every=1, progress=False)
+    assert modes == ["pixels"] * 4
+
+
+def test_scipy_lbfgs_preconditions_the_first_part_then_works_on_the_pixels(make_small, monkeypatch):
     transfer = make_small(init="noise", seed=1)
     calls = []
     for name, label in (("_preconditioned", "z"), ("_value_and_grad", "pixels")):
@@ -493,7 +514,7 @@ def test_lbfgs_preconditions_the_first_part_then_works_on_the_pixels(make_small,
             return original(*args)
 
         monkeypatch.setattr(transfer, name, spy)
-    result = transfer.run(8, "lbfgs", progress=False)
+    result = transfer.run(8, "lbfgs-scipy", progress=False)
     first = math.ceil(PRECONDITIONED_FRACTION * 8)
     assert calls == ["z"] * first + ["pixels"] * (8 - first)
     assert result.history["step"] == list(range(1, 9))
@@ -503,7 +524,7 @@ def test_lbfgs_preconditions_the_first_part_then_works_on_the_pixels(make_small,
     assert min(totals) < totals[0]
 
     calls.clear()
-    transfer.run(4, "lbfgs", precondition=0.0, progress=False)
+    transfer.run(4, "lbfgs-scipy", precondition=0.0, progress=False)
     assert calls == ["pixels"] * 4
 
 

@@ -1,0 +1,546 @@
+"""L-BFGS that runs inside TensorFlow: many cost evaluations per call, no image on the host.
+
+:class:`LBFGS` minimises any function ``f(x)`` of a ``tf.Variable`` ``x`` given as
+``function(x) -> (value, gradient)`` or ``(value, gradient, scalars)``. Its whole state lives
+in TensorFlow variables on the device that holds ``x``:
+
+* the last ``memory`` correction pairs ``s = x_new - x_old``, ``y = g_new - g_old`` in two ring
+  buffers of shape ``(memory,) + x.shape`` (the two-loop recursion turns them into a
+  direction ``d = -H g`` with ``H`` the L-BFGS inverse-Hessian guess);
+* a line search on ``phi(t) = f(x + t d)`` that looks for the strong Wolfe conditions
+  (sufficient decrease ``c1``, curvature ``c2``), bracketing then zooming with safeguarded
+  cubic interpolation (Nocedal and Wright, *Numerical Optimization*, algorithms 3.5-3.6;
+  after a far too high value, Moré and Thuente's cubic/quadratic choice), written as a state
+  machine so that **one loop iteration is one evaluation** of ``f``;
+* optional bounds ``lower <= x <= upper`` (a projected L-BFGS in the spirit of L-BFGS-B):
+  variables on a bound, or within a small ``eps`` of it, with the gradient pushing towards
+  it form the active set (Bertsekas' rule) and take a plain gradient step instead of the
+  quasi-Newton one; the direction is the segment from ``x`` to that step projected onto the
+  box, so every trial point is feasible (as in L-BFGS-B, which finds its active set with a
+  generalised Cauchy point instead); the stopping test uses the projected gradient, as
+  scipy's L-BFGS-B does.
+
+:meth:`LBFGS.run` executes up to ``n`` evaluations in one compiled ``tf.while_loop`` and
+hands back only scalars (the value and the extra scalars of each evaluation). The point of
+the last evaluation (:attr:`LBFGS.trial`) and the best point seen (:attr:`LBFGS.best_x`)
+stay variables on the device; read them only when needed.
+
+Memory: ``(2 * memory + 5)`` tensors the size of ``x`` (``memory`` pairs, plus the current
+point, its gradient, the direction, the trial point and the best point), on top of what
+``function`` needs for one evaluation.
+
+>>> x = tf.Variable([3.0, -2.0], dtype=tf.float64)
+>>> def f(v):
+...     with tf.GradientTape() as tape:
+...         tape.watch(v)
+...         value = tf.reduce_sum((v - 1.0) ** 2)
+...     return value, tape.gradient(value, v)
+>>> result = LBFGS(f, x).minimize(50)
+>>> result.status, [round(float(v), 6) for v in x.numpy()]
+('converged', [1.0, 1.0])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["LBFGS", "LBFGSResult", "STATUS", "state_bytes"]
+
+_RUNNING, _CONVERGED, _STALLED, _NONFINITE = 0, 1, 2, 3
+#: What :attr:`LBFGS.status` means: still going, converged (``gtol``/``ftol``), no step lowers
+#: the cost even along the steepest descent, or the cost at the starting point is NaN / infinite.
+STATUS = {_RUNNING: "running", _CONVERGED: "converged", _STALLED: "stalled", _NONFINITE: "nonfinite"}
+
+
+def state_bytes(size: int, memory: int = 10, dtype=tf.float32) -> int:
+    """Bytes the solver keeps on the device for ``size`` variables: ``(2 * memory + 5) * size * itemsize``."""
+    return (2 * int(memory) + 5) * int(size) * tf.as_dtype(dtype).size
+
+
+@dataclass
+class LBFGSResult:
+    """What :meth:`LBFGS.minimize` returns; ``x`` is left at the last accepted point."""
+
+    value: float
+    best_value: float
+    evaluations: int
+    iterations: int
+    status: str
+    values: np.ndarray  # one row per evaluation: the value, then the extra scalars
+
+
+class LBFGS:
+    """Limited-memory BFGS with an in-graph strong-Wolfe line search and optional box bounds.
+
+    Args:
+        function: ``function(x) -> (value, gradient[, scalars])`` with ``x`` a tensor shaped
+            like the variable; ``scalars`` is a dict of extra scalar tensors to record.
+        x: the variable to optimise; it holds the current (accepted) point.
+        memory: correction pairs kept (scipy's ``maxcor``).
+        lower, upper: bounds (scalars or ``None``); :meth:`set_bounds` changes them later.
+        gtol: stop when the largest projected-gradient component is at most this.
+        ftol: stop when an iteration lowers ``f`` by at most ``ftol * max(|f|, |f_new|, 1)``
+            (the defaults are scipy's L-BFGS-B ``gtol``/``ftol``; 0 turns a test off).
+        c1, c2: the Wolfe constants (scipy's L-BFGS-B line search uses 1e-3 and 0.9).
+        max_line_search: evaluations one line search may take before it gives up.
+        scalar_keys: the keys of ``scalars`` to record, in order.
+        capacity: the most evaluations one :meth:`run` call may ask for.
+        jit_compile: compile the loop with XLA.
+    """
+
+    def __init__(
+        self,
+        function: Callable,
+        x: tf.Variable,
+        *,
+        memory: int = 10,
+        lower: float | None = None,
+        upper: float | None = None,
+        gtol: float = 1e-5,
+        ftol: float = 2.220446049250313e-09,
+        c1: float = 1e-3,
+        c2: float = 0.9,
+        max_line_search: int = 20,
+        scalar_keys: Sequence[str] = (),
+        capacity: int = 100,
+        jit_compile: bool = False,
+    ):
+        if int(memory) < 1:
+            raise ValueError("memory must be at least 1.")
+        if not 0 < c1 < c2 < 1:
+            raise ValueError("The Wolfe constants need 0 < c1 < c2 < 1.")
+        self.function = function
+        self.x = x
+        self.memory = int(memory)
+        self.scalar_keys = tuple(scalar_keys)
+        self.capacity = int(capacity)
+        self.max_line_search = int(max_line_search)
+        dtype, shape = x.dtype, x.shape
+        self.dtype = dtype
+        self._c1, self._c2 = float(c1), float(c2)
+        self._gtol, self._ftol = float(gtol), float(ftol)
+        self._eps = float(np.finfo(dtype.as_numpy_dtype).eps)
+
+        def variable(value, name, dtype=dtype):
+            return tf.Variable(value, dtype=dtype, trainable=False, name=name)
+
+        zeros = tf.zeros(shape, dtype)
+        self.g = variable(zeros, "lbfgs_gradient")
+        self.d = variable(zeros, "lbfgs_direction")
+        self.trial = variable(zeros, "lbfgs_trial")
+        self.best_x = variable(zeros, "lbfgs_best_x")
+        self._s = variable(tf.zeros((self.memory,) + tuple(shape), dtype), "lbfgs_s")
+        self._y = variable(tf.zeros((self.memory,) + tuple(shape), dtype), "lbfgs_y")
+        self._rho = variable(tf.zeros((self.memory,), dtype), "lbfgs_rho")
+        self._lower = variable(-np.inf, "lbfgs_lower")
+        self._upper = variable(np.inf, "lbfgs_upper")
+        scalars = ("f", "best_f", "t", "dphi0", "t_lo", "f_lo", "dphi_lo", "t_hi", "f_hi", "dphi_hi", "gamma", "t_max")
+        self._v = {name: variable(0.0, f"lbfgs_{name}") for name in scalars}
+        counters = ("count", "head", "started", "zoom", "ls_evals", "force", "status", "evaluations",
+                    "iterations", "done", "fallback")
+        self._n = {name: variable(0, f"lbfgs_{name}", tf.int32) for name in counters}
+        self._records = variable(tf.zeros((self.capacity, 1 + len(self.scalar_keys)), tf.float64), "lbfgs_records",
+                                 tf.float64)
+        #: Whether the graph projects onto bounds (fixed when built; :meth:`set_bounds` moves them).
+        self.bounded = lower is not None or upper is not None
+        self.set_bounds(lower, upper)
+        self._run = tf.function(self._run_graph, jit_compile=jit_compile, autograph=False)
+        self._reset = tf.function(self._reset_graph, autograph=False)
+        self._read_state = tf.function(self._state, autograph=False)
+        self.reset()
+
+    # ----- set-up -------------------------------------------------------------------------
+    def set_bounds(self, lower: float | None = None, upper: float | None = None) -> None:
+        """New bounds (``None``: none on that side) for a solver built with bounds; call :meth:`reset` after.
+
+        A solver built without bounds has no projection in its graph: build it with
+        ``lower=-inf`` (or any bound) to change bounds between runs.
+        """
+        lower = -np.inf if lower is None else float(lower)
+        upper = np.inf if upper is None else float(upper)
+        if not lower < upper:
+            raise ValueError(f"lower ({lower}) must be below upper ({upper}).")
+        if not self.bounded and (np.isfinite(lower) or np.isfinite(upper)):
+            raise ValueError("This solver was built without bounds; give lower/upper when building it.")
+        self._lower.assign(lower)
+        self._upper.assign(upper)
+
+    def reset(self) -> None:
+        """Forget the history: the next evaluation is at ``x`` as it is now (a fresh start)."""
+        self._take(self._reset())
+
+    def _reset_graph(self):
+        for name, value in (("count", 0), ("head", 0), ("started", 0), ("zoom", 0), ("ls_evals", 0), ("force", 0),
+                            ("status", _RUNNING), ("evaluations", 0), ("iterations", 0), ("done", 0)):
+            self._n[name].assign(value)
+        self._v["best_f"].assign(np.inf)
+        self._v["gamma"].assign(1.0)
+        return self._state()
+
+    def _state(self):
+        """The scalars the host keeps a copy of, read together (one transfer)."""
+        return (self._n["status"].read_value(), self._n["evaluations"].read_value(),
+                self._n["iterations"].read_value(), self._n["done"].read_value(), self._v["f"].read_value(),
+                self._v["best_f"].read_value())
+
+    def _take(self, state) -> None:
+        status, evaluations, iterations, done, value, best = (v.numpy() for v in state)
+        self._host = {"status": int(status), "evaluations": int(evaluations), "iterations": int(iterations),
+                      "done": int(done), "value": float(value), "best_value": float(best)}
+
+    def refresh(self) -> None:
+        """Re-read the scalars below from the device (needed only after an interrupted :meth:`run`)."""
+        self._take(self._read_state())
+
+    # ----- what the host may read (copies made at the end of each call) -----------------------------
+    @property
+    def status(self) -> str:
+        return STATUS[self._host["status"]]
+
+    @property
+    def evaluations(self) -> int:
+        """Evaluations since the last :meth:`reset`."""
+        return self._host["evaluations"]
+
+    @property
+    def iterations(self) -> int:
+        return self._host["iterations"]
+
+    @property
+    def value(self) -> float:
+        """``f`` at the current (accepted) point ``x``."""
+        return self._host["value"]
+
+    @property
+    def best_value(self) -> float:
+        return self._host["best_value"]
+
+    def last_values(self) -> np.ndarray:
+        """The rows (value, scalars...) of the evaluations done by the last :meth:`run` call so far.
+
+        Also right after a :meth:`run` call was interrupted (KeyboardInterrupt): the rows are
+        kept on the device as they are made (call :meth:`refresh` first).
+        """
+        return self._records.numpy()[: self._host["done"]]
+
+    def run(self, evaluations: int) -> np.ndarray:
+        """Run up to ``evaluations`` evaluations (fewer if it converges or stalls) in one call.
+
+        Returns one row per evaluation: the value, then the scalars named by ``scalar_keys``.
+        """
+        evaluations = int(evaluations)
+        if not 1 <= evaluations <= self.capacity:
+            raise ValueError(f"One run call takes 1 to {self.capacity} evaluations, not {evaluations}.")
+        records, state = self._run(tf.constant(evaluations, tf.int32))
+        self._take(state)
+        return records.numpy()[: self._host["done"]]
+
+    def minimize(self, max_evaluations: int) -> LBFGSResult:
+        """Run until converged, stalled or ``max_evaluations`` evaluations in all; keeps going after :meth:`run`."""
+        rows = []
+        while self.evaluations < max_evaluations and self.status == "running":
+            rows.append(self.run(min(self.capacity, max_evaluations - self.evaluations)))
+        values = np.concatenate(rows) if rows else np.zeros((0, 1 + len(self.scalar_keys)))
+        return LBFGSResult(self.value, self.best_value, self.evaluations, self.iterations, self.status, values)
+
+    # ----- the graph -------------------------------------------------------------------------
+    def _dot(self, a, b):
+        return tf.reduce_sum(a * b)
+
+    def _project(self, x):
+        return tf.clip_by_value(x, self._lower, self._upper) if self.bounded else x
+
+    def _free(self, x, g):
+        """1 where the quasi-Newton step applies, 0 for the (epsilon-)active set.
+
+        Active: variables on a bound or within ``eps = min(0.01, |x - P(x - g)|)`` of it with
+        the gradient pushing towards it (Bertsekas' projected Newton rule); they take a plain
+        gradient step onto the bound instead, and leave the quasi-Newton step to the others
+        (what L-BFGS-B's Cauchy point does by fixing the variables that reach a bound).
+        """
+        if not self.bounded:
+            return None
+        eps = tf.minimum(tf.constant(1e-2, self.dtype), tf.norm(tf.reshape(x - self._project(x - g), [-1])))
+        blocked = ((x - self._lower <= eps) & (g > 0)) | ((self._upper - x <= eps) & (g < 0))
+        return tf.cast(tf.logical_not(blocked), self.dtype)
+
+    def _projected_gradient_max(self, x, g):
+        if not self.bounded:
+            return tf.reduce_max(tf.abs(g))
+        pg = tf.where(x <= self._lower, tf.minimum(g, 0.0), tf.where(x >= self._upper, tf.maximum(g, 0.0), g))
+        return tf.reduce_max(tf.abs(pg))
+
+    def _two_loop(self, q):
+        """``H q`` by the two-loop recursion over the stored pairs, newest first."""
+        count, head, m = self._n["count"], self._n["head"], self.memory
+        alphas = tf.TensorArray(self.dtype, size=m, clear_after_read=False)
+
+        def newest_first(j, q, alphas):
+            index = tf.math.floormod(head - 1 - j, m)
+            alpha = tf.gather(self._rho, index) * self._dot(tf.gather(self._s, index), q)
+            return j + 1, q - alpha * tf.gather(self._y, index), alphas.write(j, alpha)
+
+        _, q, alphas = tf.while_loop(lambda j, q, a: j < count, newest_first, [0, q, alphas])
+        r = self._v["gamma"] * q
+
+        def oldest_first(j, r):
+            index = tf.math.floormod(head - 1 - j, m)
+            beta = tf.gather(self._rho, index) * self._dot(tf.gather(self._y, index), r)
+            return j - 1, r + (alphas.read(j) - beta) * tf.gather(self._s, index)
+
+        _, r = tf.while_loop(lambda j, r: j >= 0, oldest_first, [count - 1, r])
+        return r
+
+    def _new_direction(self):
+        """Direction, first step and line-search start at the current point (history already updated)."""
+        x, g = self.x.read_value(), self.g.read_value()
+        free = self._free(x, g)
+        q = g if free is None else g * free
+        d = -self._two_loop(q)
+        if free is not None:
+            d = d * free - self._v["gamma"] * g * (1.0 - free)
+        if self.bounded:
+            # As L-BFGS-B: search along the segment from x to the full step projected onto the
+            # box (feasible for 0 <= t <= 1; longer steps only while no bound is reached).
+            d = self._project(x + d) - x
+            steepest = self._project(x - g) - x  # downhill unless x is stationary
+        else:
+            steepest = -q
+        dphi0 = self._dot(g, d)
+        # Not a descent direction (a poor curvature history, or the projection bent it): forget
+        # the history and go downhill.
+        bad = tf.logical_not(dphi0 < 0)
+        d = tf.where(bad, steepest, d)
+        dphi0 = tf.where(bad, self._dot(g, steepest), dphi0)
+        self._n["fallback"].assign(tf.cast(bad, tf.int32))
+        self._n["count"].assign(tf.where(bad, 0, self._n["count"]))
+        self._v["gamma"].assign(tf.where(bad, tf.ones([], self.dtype), self._v["gamma"]))
+        first = tf.equal(self._n["count"], 0)
+        norm = tf.norm(tf.reshape(d, [-1]))
+        # scipy's L-BFGS-B rule: the first step (no history) moves x by a unit length, except with
+        # finite bounds on both sides, where it tries x - g (its Cauchy point with no history);
+        # later steps try the full quasi-Newton step.
+        boxed = tf.math.is_finite(self._lower) & tf.math.is_finite(self._upper)
+        unit = 1.0 / tf.maximum(norm, tf.constant(1e-30, self.dtype))
+        t = tf.where(first & tf.logical_not(boxed), unit, tf.ones([], self.dtype))
+        big = tf.constant(1e20, self.dtype)
+        if self.bounded:  # the longest step that stays inside the box
+            room = tf.where(d > 0, (self._upper - x) / d, tf.where(d < 0, (self._lower - x) / d, big))
+            t_max = tf.minimum(tf.reduce_min(room), big)
+        else:
+            t_max = big
+        t = tf.minimum(t, t_max)
+        self._v["t_max"].assign(t_max)
+        self.d.assign(d)
+        self._v["t"].assign(t)
+        self._v["dphi0"].assign(dphi0)
+        self._v["t_lo"].assign(0.0)
+        self._v["f_lo"].assign(self._v["f"])
+        self._v["dphi_lo"].assign(dphi0)
+        self._n["zoom"].assign(0)
+        self._n["ls_evals"].assign(0)
+        self._n["force"].assign(0)
+        # Nothing left to do: the (projected) gradient vanishes.
+        self._n["status"].assign(tf.where(tf.equal(norm, 0.0), _CONVERGED, self._n["status"]))
+
+    def _accept(self, f, g):
+        """The trial point becomes the current point; update the history and find the next direction."""
+        x_old, g_old, f_old = self.x.read_value(), self.g.read_value(), self._v["f"].read_value()
+        x_new = self.trial.read_value()
+        s, y = x_new - x_old, g - g_old
+        sy, yy = self._dot(s, y), self._dot(y, y)
+        keep = sy > self._eps * yy
+
+        def store():
+            head = self._n["head"]
+            self._s.scatter_update(tf.IndexedSlices(s[tf.newaxis], head[tf.newaxis]))
+            self._y.scatter_update(tf.IndexedSlices(y[tf.newaxis], head[tf.newaxis]))
+            self._rho.scatter_update(tf.IndexedSlices((1.0 / sy)[tf.newaxis], head[tf.newaxis]))
+            self._n["head"].assign(tf.math.floormod(head + 1, self.memory))
+            self._n["count"].assign(tf.minimum(self._n["count"] + 1, self.memory))
+            self._v["gamma"].assign(sy / yy)
+            return tf.constant(True)
+
+        tf.cond(keep, store, lambda: tf.constant(False))
+        self.x.assign(x_new)
+        self.g.assign(g)
+        self._v["f"].assign(f)
+        self._n["iterations"].assign_add(1)
+        converged = self._projected_gradient_max(x_new, g) <= self._gtol
+        if self._ftol > 0:  # (not after a fall-back to steepest descent, whose steps may be short)
+            scale = tf.maximum(tf.maximum(tf.abs(f_old), tf.abs(f)), tf.ones([], self.dtype))
+            converged = converged | (((f_old - f) <= self._ftol * scale) & tf.equal(self._n["fallback"], 0))
+        self._n["status"].assign(tf.where(converged, _CONVERGED, self._n["status"]))
+
+        def go_on():
+            self._new_direction()
+            return tf.constant(True)
+
+        tf.cond(converged, lambda: tf.constant(False), go_on)
+
+    def _start(self, f, g):
+        self.x.assign(self.trial)  # the starting point, projected onto the bounds
+        self.g.assign(g)
+        self._v["f"].assign(f)
+        self._n["started"].assign(1)
+        self._n["status"].assign(tf.where(tf.math.is_finite(f), self._n["status"], _NONFINITE))
+
+        def go():
+            converged = self._projected_gradient_max(self.x.read_value(), g) <= self._gtol
+            self._n["status"].assign(tf.where(converged, _CONVERGED, self._n["status"]))
+            self._new_direction()
+            return tf.constant(True)
+
+        tf.cond(tf.math.is_finite(f), go, lambda: tf.constant(False))
+
+    def _restart_or_stall(self):
+        """The line search failed: drop the history and go downhill, or stop if that was already so."""
+        stalled = tf.equal(self._n["count"], 0)
+        self._n["status"].assign(tf.where(stalled, _STALLED, self._n["status"]))
+
+        def restart():
+            self._n["count"].assign(0)
+            self._v["gamma"].assign(1.0)
+            self._new_direction()
+            return tf.constant(True)
+
+        tf.cond(stalled, lambda: tf.constant(False), restart)
+
+    def _line_search(self, f, g):
+        """One evaluation ``(f, g)`` at ``trial = x + t d``: accept it or choose the next ``t``."""
+        v = {name: var.read_value() for name, var in self._v.items()}
+        t, f0, dphi0 = v["t"], v["f"], v["dphi0"]
+        d = self.d.read_value()
+        dphi = self._dot(g, d)  # trial points stay on the segment x + t d inside the box
+        decrease = t * dphi0
+        finite = tf.math.is_finite(f) & tf.math.is_finite(dphi)
+        zoom = tf.equal(self._n["zoom"], 1)
+        armijo = finite & (f <= f0 + self._c1 * decrease)
+        high = tf.logical_not(armijo) | (f >= v["f_lo"])
+        accept = tf.logical_not(high) & (tf.abs(dphi) <= -self._c2 * dphi0)
+        # Past the minimum along the line: the bracket is [t, old lo].
+        width = tf.where(zoom, v["t_hi"] - v["t_lo"], tf.ones([], self.dtype))
+        flip = tf.logical_not(high) & tf.logical_not(accept) & (dphi * width >= 0)
+        # Still going down at the longest step the box allows: take it (as Moré-Thuente's stpmax).
+        accept = accept | (tf.logical_not(high) & tf.logical_not(flip) & tf.logical_not(zoom) & (t >= v["t_max"]))
+        lower_point = tf.logical_not(high) & tf.logical_not(accept)
+        t_hi = tf.where(high, t, tf.where(flip, v["t_lo"], v["t_hi"]))
+        f_hi = tf.where(high, f, tf.where(flip, v["f_lo"], v["f_hi"]))
+        dphi_hi = tf.where(high, dphi, tf.where(flip, v["dphi_lo"], v["dphi_hi"]))
+        t_lo = tf.where(lower_point, t, v["t_lo"])
+        f_lo = tf.where(lower_point, f, v["f_lo"])
+        dphi_lo = tf.where(lower_point, dphi, v["dphi_lo"])
+        now_zoom = zoom | high | flip
+        # Next trial: extrapolate while the slope is still downhill, else interpolate inside the bracket.
+        extrapolated = t + 4.0 * (t - v["t_lo"])
+        interpolated = _cubic_step(t_lo, f_lo, dphi_lo, t_hi, f_hi, dphi_hi, finite | tf.logical_not(high))
+        # Too high a value: step back towards lo as far as the interpolants say (no 10 % floor).
+        backtracked = _backtrack_step(t_lo, f_lo, dphi_lo, t_hi, f_hi, dphi_hi, finite)
+        interpolated = tf.where(high, backtracked, interpolated)
+        t_next = tf.where(now_zoom, interpolated, tf.minimum(extrapolated, v["t_max"]))
+        ls_evals = self._n["ls_evals"] + 1
+        tiny = now_zoom & (tf.abs(t_hi - t_lo) <= 1e-12 * tf.maximum(tf.abs(t_lo), tf.abs(t_hi)))
+        forced = tf.equal(self._n["force"], 1)
+        failed = tf.logical_not(accept) & ((ls_evals >= self.max_line_search) | tiny | forced)
+        # Giving up: take this point if it is lower than the start, else re-evaluate the best
+        # point found along the line and take that; with no such point, restart (or stall).
+        take_this = failed & finite & (f < f0)
+        go_back = failed & tf.logical_not(take_this) & (t_lo > 0) & (f_lo < f0) & tf.logical_not(forced)
+        self._v["t"].assign(tf.where(go_back, t_lo, t_next))
+        for name, value in (("t_lo", t_lo), ("f_lo", f_lo), ("dphi_lo", dphi_lo), ("t_hi", t_hi), ("f_hi", f_hi),
+                            ("dphi_hi", dphi_hi)):
+            self._v[name].assign(value)
+        self._n["zoom"].assign(tf.cast(now_zoom, tf.int32))
+        self._n["ls_evals"].assign(ls_evals)
+        self._n["force"].assign(tf.cast(go_back, tf.int32))
+        restart = failed & tf.logical_not(take_this) & tf.logical_not(go_back)
+        branch = tf.where(accept | take_this, 0, tf.where(restart, 1, 2))
+
+        def do_accept():
+            self._accept(f, g)
+            return tf.constant(0)
+
+        def do_restart():
+            self._restart_or_stall()
+            return tf.constant(1)
+
+        tf.switch_case(branch, [do_accept, do_restart, lambda: tf.constant(2)])
+
+    def _run_graph(self, n):
+        self._n["done"].assign(0)
+
+        def body(i):
+            started = tf.equal(self._n["started"], 1)
+            x = self.x.read_value()
+            trial = self._project(tf.cond(started, lambda: x + self._v["t"] * self.d, lambda: x))
+            self.trial.assign(trial)
+            out = self.function(self.trial.read_value())
+            f, g = out[0], tf.convert_to_tensor(out[1], self.dtype)
+            scalars = out[2] if len(out) > 2 else {}
+            f = tf.cast(tf.reshape(f, []), self.dtype)
+            row = [tf.cast(f, tf.float64)] + [tf.cast(tf.reshape(scalars[k], []), tf.float64) for k in self.scalar_keys]
+            self._records.scatter_update(tf.IndexedSlices(tf.stack(row)[tf.newaxis], i[tf.newaxis]))
+            self._n["evaluations"].assign_add(1)
+            self._n["done"].assign(i + 1)
+            better = f < self._v["best_f"]
+
+            def keep_best():
+                self.best_x.assign(self.trial)
+                self._v["best_f"].assign(f)
+                return tf.constant(True)
+
+            tf.cond(better, keep_best, lambda: tf.constant(False))
+
+            def first():
+                self._start(f, g)
+                return tf.constant(True)
+
+            def later():
+                self._line_search(f, g)
+                return tf.constant(True)
+
+            tf.cond(started, later, first)
+            return (i + 1,)
+
+        def cond(i):
+            return (i < n) & tf.equal(self._n["status"], _RUNNING)
+
+        tf.while_loop(cond, body, (tf.constant(0),))
+        return self._records.read_value(), self._state()
+
+
+def _cubic_step(t_lo, f_lo, d_lo, t_hi, f_hi, d_hi, usable):
+    """The minimiser of the cubic through both ends, kept 10 % inside the bracket (else its middle)."""
+    d1 = d_lo + d_hi - 3.0 * (f_lo - f_hi) / (t_lo - t_hi)
+    radicand = d1 * d1 - d_lo * d_hi
+    d2 = tf.sign(t_hi - t_lo) * tf.sqrt(tf.maximum(radicand, 0.0))
+    t = t_hi - (t_hi - t_lo) * (d_hi + d2 - d1) / (d_hi - d_lo + 2.0 * d2)
+    low, high = tf.minimum(t_lo, t_hi), tf.maximum(t_lo, t_hi)
+    margin = 0.1 * (high - low)
+    ok = usable & tf.math.is_finite(t) & (radicand >= 0)
+    middle = 0.5 * (t_lo + t_hi)
+    inside = tf.clip_by_value(tf.where(tf.math.is_finite(t), t, middle), low + margin, high - margin)
+    return tf.where(ok, inside, middle)
+
+
+def _backtrack_step(t_lo, f_lo, d_lo, t_hi, f_hi, d_hi, usable):
+    """After a too high value at ``t_hi``: Moré and Thuente's choice between the cubic's and the
+    quadratic's minimiser (the quadratic through ``f_lo``, ``d_lo`` and ``f_hi``), at most two
+    thirds of the way from ``t_lo``; the bracket's middle if the values are not usable."""
+    width = t_hi - t_lo
+    d1 = d_lo + d_hi - 3.0 * (f_lo - f_hi) / (t_lo - t_hi)
+    radicand = d1 * d1 - d_lo * d_hi
+    d2 = tf.sign(width) * tf.sqrt(tf.maximum(radicand, 0.0))
+    cubic = t_hi - width * (d_hi + d2 - d1) / (d_hi - d_lo + 2.0 * d2)
+    quadratic = t_lo + 0.5 * width * d_lo / ((f_lo - f_hi) / width + d_lo)
+    cubic = tf.where(tf.math.is_finite(cubic) & (radicand >= 0), cubic, quadratic)
+    t = tf.where(tf.abs(cubic - t_lo) < tf.abs(quadratic - t_lo), cubic, cubic + 0.5 * (quadratic - cubic))
+    low, high = tf.minimum(t_lo, t_lo + 0.66 * width), tf.maximum(t_lo, t_lo + 0.66 * width)
+    floor = 1e-3 * tf.abs(width)  # never the same point again
+    t = tf.clip_by_value(t, low + tf.where(width > 0, floor, 0.0), high - tf.where(width < 0, floor, 0.0))
+    ok = usable & tf.math.is_finite(t)
+    return tf.where(ok, t, t_lo + 0.5 * width)
