@@ -184,7 +184,9 @@ class StyleTransfer(L.WeightedCosts):
         content_normalization, style_normalization: ``"mse"``, ``"course"`` or ``"gatys"``.
         style_statistic: ``"gram"``, ``"gram_centered"``, ``"mean_std"`` or a function.
         tv_kind: ``"l2"``, ``"l1"`` or ``"sum_abs"`` (see :func:`nst_tf.losses.tv_loss`).
-        weights, net, pooling: which VGG (see :func:`nst_tf.features.feature_extractor`).
+        weights, net, pooling, normalize: which VGG (see :func:`nst_tf.features.feature_extractor`);
+            ``normalize`` (default) gives every channel a mean activation of 1, so the loss
+            weights mean the same on every backbone.
         init: ``"content"``, ``"noise"``, ``"style"`` or an image array of the content's size.
         seed: for the noise initialisation.
         jit_compile: compile the step with XLA (pays on some GPUs; not on CPU).
@@ -209,6 +211,7 @@ class StyleTransfer(L.WeightedCosts):
         weights: str | os.PathLike | None = "auto",
         net: str = "vgg19",
         pooling: str = "max",
+        normalize: bool = True,
         init: Union[str, np.ndarray] = "content",
         seed: int = 0,
         jit_compile: bool = False,
@@ -236,7 +239,9 @@ class StyleTransfer(L.WeightedCosts):
         self.tv_kind = tv_kind
         self.seed = int(seed)
         layers = list(dict.fromkeys(self.content_layers + list(self.style_layer_weights)))
-        self.extractor = extractor or feature_extractor(layers, weights=weights, net=net, pooling=pooling)
+        self.extractor = extractor or feature_extractor(
+            layers, weights=weights, net=net, pooling=pooling, normalize=normalize
+        )
         missing = [name for name in layers if name not in self.extractor.layers]
         if missing:
             raise ValueError(f"The given extractor does not compute {missing}.")
@@ -587,7 +592,7 @@ def stylize(
     content's size); the style image is resized to ``style_scale`` times that.
     Other keyword arguments go to :class:`StyleTransfer` (``content_weight``,
     ``style_weight``, ``tv_weight``, ``style_layers``, ``content_layers``, ``init``,
-    ``seed``, ``style_blend``, ``weights``, ``net``, ...).
+    ``seed``, ``style_blend``, ``weights``, ``net``, ``normalize``, ...).
 
     >>> image, history = stylize("content/chelsea", "style/swirls", size=128, steps=50)  # doctest: +SKIP
     """
