@@ -35,3 +35,13 @@ def test_bench_optimize_quick_runs_and_reports_every_part(tmp_path):
     for run in runs:
         # what the script calls reached, the tutorial's own loss function confirms
         assert not run["reached"] or run["verified_loss"] <= row["reach"]["tutorial_final_loss"] * (1 + 1e-5)
+
+
+def test_bench_normalize_quick_reports_first_use_stability_and_step_ratio():
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_normalize.py"), "--quick"],
+        capture_output=True, text=True, env=dict(os.environ, NST_TF_WEIGHTS="offline"), timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    for text in ("first use:", "leave-one-out, per channel:", "ratio raw/normalised"):
+        assert text in completed.stdout
