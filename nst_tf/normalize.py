@@ -154,12 +154,15 @@ def channel_statistics(
 
 
 def scales_from_statistics(
-    means: Mapping[str, np.ndarray], sizes: Mapping[str, np.ndarray], floor: float = RARE_FLOOR
+    means: Mapping[str, np.ndarray], sizes: Mapping[str, np.ndarray], floor: float | None = None
 ) -> tuple[dict[str, np.ndarray], dict[str, list[int]], dict[str, list[int]]]:
     """``(scales, dead, rare)``: ``1 / max(mean, floor * size)`` per channel (1 where that is 0).
 
+    ``floor`` defaults to :data:`RARE_FLOOR`.
+
     ``dead`` lists the channels whose mean activation is 0, ``rare`` those (alive) under the floor.
     """
+    floor = RARE_FLOOR if floor is None else float(floor)
     scales, dead, rare = {}, {}, {}
     for name, mean in means.items():
         mean = np.asarray(mean, dtype=np.float64)
