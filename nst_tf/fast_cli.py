@@ -286,7 +286,7 @@ def run_train_fast(args) -> int:
         learning_rate=args.learning_rate, style_size=style_size,
         checkpoint_dir=checkpoint_dir,
         checkpoint_every=args.checkpoint_every, preview_every=0, progress=args.progress, seed=args.seed,
-        weights=weights, **options,
+        weights=weights, normalize=getattr(args, "normalize", True), **options,
     )
     if result.interrupted and not result.history["step"] and result.step == 0:
         print("interrupted before the first step; nothing written", flush=True)

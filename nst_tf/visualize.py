@@ -85,10 +85,10 @@ def feature_grid(
     return _tile(tiles, columns, padding, fill=1.0)
 
 
-def _vgg_of(model, weights="auto", net: str = "vgg19") -> keras.Model:
+def _vgg_of(model, weights="auto", net: str = "vgg19", normalize: bool = True) -> keras.Model:
     """The VGG Keras model behind ``model`` (a model, a :class:`FeatureExtractor`, or ``None``: load one)."""
     if model is None:
-        return load_vgg(weights, net)
+        return load_vgg(weights, net, normalize=normalize)
     return model.vgg if isinstance(model, FeatureExtractor) else model
 
 
@@ -180,6 +180,7 @@ def activation_maximization(
     extractor: FeatureExtractor | keras.Model | None = None,
     weights: str | os.PathLike | None = "auto",
     net: str = "vgg19",
+    normalize: bool = True,
 ) -> np.ndarray:
     """An image that makes one channel of one layer fire strongly (lesson 01).
 
@@ -200,13 +201,14 @@ def activation_maximization(
     *before* its ReLU, so a channel that is silent at the start still gets a gradient.
     The step is one compiled ``tf.function`` (traced once per call). ``extractor`` reuses a
     ready :class:`FeatureExtractor` or VGG model; otherwise :func:`nst_tf.load_vgg` is called
-    with ``weights`` and ``net``.
+    with ``weights``, ``net`` and ``normalize`` (a positive scale per channel changes only
+    the size of the objective, which Adam ignores, so the picture is the same either way).
 
     Returns:
         ``(size, size, 3)`` float32 in [0, 1].
     """
     _check_choice("parameterization", parameterization, ("fourier", "pixels"))
-    vgg = _vgg_of(extractor, weights, net)
+    vgg = _vgg_of(extractor, weights, net, normalize)
     convs = [candidate.name for candidate in vgg.layers if "_conv" in candidate.name]
     if layer not in convs:
         raise ValueError(f"Pick one of this VGG's convolution layers ({convs[0]} ... {convs[-1]}), not {layer!r}.")
@@ -281,6 +283,7 @@ def reconstruct(
     weights: str | os.PathLike | None = "auto",
     net: str = "vgg19",
     pooling: str = "avg",
+    normalize: bool = True,
     extractor: FeatureExtractor | None = None,
     progress: bool = False,
     **options,
@@ -308,7 +311,7 @@ def reconstruct(
         layers: one Keras layer name or a list (``"block1_conv1"``).
         size: longest side of the result (``None``: the target's size).
         init: ``"noise"`` (seeded uniform noise) or an image.
-        weights, net, pooling: which VGG (see :func:`nst_tf.features.feature_extractor`);
+        weights, net, pooling, normalize: which VGG (see :func:`nst_tf.features.feature_extractor`);
             or pass a ready ``extractor`` that computes ``layers``.
 
     Returns:
@@ -321,7 +324,7 @@ def reconstruct(
     layers = [layers] if isinstance(layers, str) else list(layers)
     image = prepare_image(target_image, size)
     if extractor is None:
-        extractor = feature_extractor(layers, weights=weights, net=net, pooling=pooling)
+        extractor = feature_extractor(layers, weights=weights, net=net, pooling=pooling, normalize=normalize)
     features = extractor(image[np.newaxis])
     if kind == "content":
         scale = np.mean([float(tf.reduce_mean(tf.square(features[name]))) for name in layers])

@@ -59,3 +59,13 @@ def test_bench_fast_times_training_on_one_and_two_replicas(tmp_path):
     assert [(row["replicas"], row["global_batch"]) for row in rows] == [(1, 1), (2, 2)]
     assert all(row["steps_per_second"] > 0 for row in rows)
     assert rows[1]["images_per_second"] / rows[0]["images_per_second"] == pytest.approx(rows[1]["speedup"])
+
+
+def test_bench_normalize_quick_reports_first_use_stability_and_step_ratio():
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_normalize.py"), "--quick"],
+        capture_output=True, text=True, env=dict(os.environ, NST_TF_WEIGHTS="offline"), timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    for text in ("first use:", "leave-one-out, per channel:", "ratio raw/normalised"):
+        assert text in completed.stdout

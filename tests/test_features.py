@@ -82,7 +82,8 @@ def random_extractors():
 
 @pytest.fixture(scope="module")
 def offline_vgg():
-    return load_vgg(weights="offline")
+    """The offline net as trained (not normalised), for the tests of its weights."""
+    return load_vgg(weights="offline", normalize=False)
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +191,7 @@ def test_offline_weights_differ_from_a_fresh_random_initialisation(offline_vgg):
 
 def test_offline_model_is_vgg16_whatever_net_is_asked(offline_vgg):
     assert resolve_weights("offline", "vgg19") == ("offline", "vgg16")
-    model = load_vgg(weights="offline", net="vgg19")
+    model = load_vgg(weights="offline", net="vgg19", normalize=False)
     np.testing.assert_array_equal(
         model.get_layer("block5_conv3").get_weights()[0], offline_vgg.get_layer("block5_conv3").get_weights()[0]
     )
@@ -276,8 +277,10 @@ def test_resolve_weights_paths(tmp_path):
         resolve_weights(tmp_path / "missing.weights.h5", "vgg19")
     assert "missing.weights.h5" in str(info.value) and "\n" not in str(info.value)
     existing = tmp_path / "mine.h5"
-    existing.write_bytes(b"")
-    assert resolve_weights(existing, "vgg16") == (str(existing), "vgg16")
+    existing.write_bytes(b"")  # a file, but not a weights file: one sentence, not a traceback from h5py
+    with pytest.raises(WeightsError, match="not a Keras weights file") as info:
+        resolve_weights(existing, "vgg16")
+    assert "\n" not in str(info.value)
     with pytest.raises(ValueError):
         resolve_weights("random", "resnet50")
 
@@ -294,9 +297,9 @@ def test_models_are_frozen(offline_vgg, random_extractors):
 
 def test_random_weights_are_deterministic_per_seed():
     build = F._load_vgg_cached.__wrapped__  # bypass the cache: really build the models
-    first, other = build("vgg16", "random", 3, "max"), build("vgg16", "random", 4, "max")
+    first, other = build("vgg16", "random", 3, "max", False), build("vgg16", "random", 4, "max", False)
     regenerated = F._random_conv_weights("vgg16", 3)  # the same seed drawn again
-    again = load_vgg(weights="random", net="vgg16", seed=3)  # a third, separately built model
+    again = load_vgg(weights="random", net="vgg16", seed=3, normalize=False)  # a third, separately built model
     image = np.random.default_rng(2).uniform(0, 1, (1, 32, 32, 3)).astype(np.float32)
     out_first, out_again, out_other = (m(image).numpy() for m in (first, again, other))
     for name in F.conv_layer_names("vgg16"):

@@ -55,7 +55,11 @@ def style_picture(height: int, width: int, period: int = 6) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def small_extractor():
-    return feature_extractor(SMALL_CONTENT_LAYERS + SMALL_STYLE_LAYERS, weights="random", net="vgg16", seed=0)
+    # The loop and its gradients do not depend on the net's scale; the normalisation is tested in
+    # test_normalize.py. Normalised, this random net's rarely firing channels are amplified, which
+    # makes the ReLU kinks too sharp for the finite differences' 3e-3 step (2.1 % off instead of < 2 %).
+    return feature_extractor(SMALL_CONTENT_LAYERS + SMALL_STYLE_LAYERS, weights="random", net="vgg16", seed=0,
+                             normalize=False)
 
 
 @pytest.fixture(scope="module")

@@ -79,7 +79,9 @@ def test_activation_maximization_raises_the_channel(random_vgg, parameterization
     assert final.min() >= 0.0 and final.max() <= 1.0
     before = _channel_mean(random_vgg, start, "block2_conv1", 7)
     after = _channel_mean(random_vgg, final, "block2_conv1", 7)
-    assert after > before + 0.5 * abs(before) + 1.0, (before, after)
+    # The net is normalised: this channel's mean activation over the reference images is at most 1,
+    # so a rise by 0.25 is a quarter of its typical size.
+    assert after > 2.0 * abs(before) + 0.25, (before, after)
 
 
 def test_activation_maximization_is_seeded(random_vgg):
