@@ -309,7 +309,7 @@ def _hints(notebook) -> set[str]:
 
 
 def unexpected_errors(notebook) -> list[str]:
-    """Every error that is not an exercise saying it is not attempted yet, and every cell that did not run."""
+    """Every error that is not an exercise (or question) saying it is not attempted yet, and every cell that did not run."""
     hints, found = _hints(notebook), []
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
@@ -322,7 +322,8 @@ def unexpected_errors(notebook) -> list[str]:
             # A cell that calls the unsolved function (checks, or a tf.function around it, which adds
             # its own "in user code" lines) reports the exercise's message.
             not_attempted = (output.ename == "NotImplementedError" and any(hint in output.evalue for hint in hints)) or (
-                output.ename == "ExerciseError" and "NotImplementedError" in output.evalue)
+                output.ename == "ExerciseError" and "NotImplementedError" in output.evalue) or (
+                output.ename == "ExerciseError" and "is not answered yet" in output.evalue)  # a question left open
             if not not_attempted:
                 found.append(f"cell {index}: {output.ename}: {output.evalue}\n{cell.source}")
     return found
