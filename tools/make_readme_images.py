@@ -52,7 +52,10 @@ def colormap(matrix: np.ndarray, name: str = "magma") -> np.ndarray:
 def make_demo(weights: str) -> None:
     import nst_tf
 
-    image, _ = nst_tf.stylize("content/chelsea", "style/swirls", size=384, steps=150, weights=weights)
+    # What `nst-tf demo` paints: the same pictures, size and steps (the README says so).
+    from nst_tf.cli import DEMO_CONTENT, DEMO_STYLE
+
+    image, _ = nst_tf.stylize(DEMO_CONTENT, DEMO_STYLE, size=256, weights=weights)
     save(image, "demo")
 
 
