@@ -40,8 +40,9 @@ __all__ = [
     "min_size",
 ]
 
-#: Floats this far outside [0, 1] count as rounding and are clipped.
-TOLERANCE = 1e-3
+#: Floats this far outside [0, 1] count as rounding and are accepted (clipped where an image is returned):
+#: one grey level, as resampling (Lanczos ringing) and float32 arithmetic produce. Further out is refused.
+TOLERANCE = 1 / 255
 
 
 def _describe(shape: tuple) -> str:
