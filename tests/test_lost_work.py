@@ -46,8 +46,10 @@ STOP_AT_STEP_3 = """
 import sys
 from nst_tf import cli, optimize
 original = optimize._Watcher.after_steps
+announced = []
 def announce(self, step, *args, **kwargs):
-    if step == 3:
+    if step >= 3 and not announced:  # the in-TensorFlow L-BFGS reports after chunks of evaluations
+        announced.append(step)
         print("STEP3", flush=True)
     return original(self, step, *args, **kwargs)
 optimize._Watcher.after_steps = announce
@@ -223,6 +225,7 @@ def test_weights_errors_are_not_cut(monkeypatch, tmp_path):
         raise ValueError(reason)
 
     monkeypatch.setattr(features, "_vgg_constructor", lambda net: broken)
+    monkeypatch.setattr(features, "detect_net", lambda path: "vgg16")  # get past the file check to Keras' error
     features._load_vgg_cached.cache_clear() if hasattr(features._load_vgg_cached, "cache_clear") else None
     with pytest.raises(features.WeightsError) as info:
         features.feature_extractor(["block1_conv1"], weights=str(weights))
@@ -248,5 +251,6 @@ def test_skipped_training_images_keep_their_reason(tmp_path, capsys):
     Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / "tiny.png")
     next(iter(fast.training_images(tmp_path, size=32, batch_size=2)))
     err = capsys.readouterr().err
-    assert "broken.jpg: " in err and "not an image file Pillow can read" in err
-    assert "tiny.png: " in err and "at least 32 px" in err
+    lines = err.splitlines()
+    assert any("broken.jpg" in line and "not an image file Pillow can read" in line for line in lines), err
+    assert any("tiny.png" in line and "at least 32 px" in line for line in lines), err
