@@ -308,7 +308,15 @@ def _hints(notebook) -> set[str]:
             for match in re.findall(r'raise NotImplementedError\(("(?:[^"\\]|\\.)*")\)', cell.source)}
 
 
-def unexpected_errors(notebook) -> list[str]:
+def _exercise_names(student_path) -> set[str]:
+    """Functions the solved lesson defines in its solution cells (a student copy leaves them to the student)."""
+    solved = nbformat.read(student_path.parents[1] / "solutions" / student_path.name, as_version=4)
+    return {name for cell in solved.cells if cell.cell_type == "code"
+            and cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+            for name in re.findall(r"^def (\w+)", cell.source, flags=re.M)}
+
+
+def unexpected_errors(notebook, exercise_names: set[str] = frozenset()) -> list[str]:
     """Every error that is not an exercise (or question) saying it is not attempted yet, and every cell that did not run."""
     hints, found = _hints(notebook), []
     for index, cell in enumerate(notebook.cells):
@@ -323,7 +331,9 @@ def unexpected_errors(notebook) -> list[str]:
             # its own "in user code" lines) reports the exercise's message.
             not_attempted = (output.ename == "NotImplementedError" and any(hint in output.evalue for hint in hints)) or (
                 output.ename == "ExerciseError" and "NotImplementedError" in output.evalue) or (
-                output.ename == "ExerciseError" and "is not answered yet" in output.evalue)  # a question left open
+                output.ename == "ExerciseError" and "is not answered yet" in output.evalue) or (  # a question left open
+                output.ename == "NameError" and any(f"name '{name}' is not defined" in output.evalue
+                                                    for name in exercise_names))  # the capstone's paste cell left empty
             if not not_attempted:
                 found.append(f"cell {index}: {output.ename}: {output.evalue}\n{cell.source}")
     return found
@@ -336,7 +346,7 @@ def test_student_lesson_runs_in_colab_up_to_its_unsolved_exercises(colab, path):
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.append(nbformat.v4.new_code_cell(FINAL_CHECK))
     colab.execute(notebook, allow_errors=True)
-    problems = unexpected_errors(notebook)
+    problems = unexpected_errors(notebook, _exercise_names(path))
     assert not problems, f"{path.name} in simulated Colab:\n" + "\n".join(problems)
     errors = sum(output.output_type == "error" for cell in notebook.cells if cell.cell_type == "code"
                  for output in cell.outputs)
