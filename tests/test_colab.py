@@ -18,7 +18,6 @@ Student notebooks keep their unsolved exercises: the only errors allowed there a
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -31,10 +30,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_outputs import check_widgets_shown
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLVED = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
-STUDENT = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 KERNEL = "colab-simulated"
 # What this environment has that Colab would not see: this checkout's nst-tf (its editable
 # install's .pth and metadata) and ipywidgets 8 with its front-end packages.
@@ -264,15 +263,6 @@ def _check_final_cell(colab, notebook):
     assert printed[3].startswith("7.") and printed[4] == "True", printed
 
 
-def _check_widgets_shown(notebook):
-    """Cells that make widgets (LivePreview, sliders, buttons) must show them, here with ipywidgets 7."""
-    for cell in notebook.cells:
-        makes_widgets = re.search(r"preview=True|^widgets\.interactive\(|^show_output\(before_after\(", cell.source, re.M)
-        if cell.cell_type == "code" and makes_widgets:
-            kinds = {kind for output in cell.outputs for kind in output.get("data", {})}
-            assert "application/vnd.jupyter.widget-view+json" in kinds, f"no widget shown by:\n{cell.source}"
-
-
 def _check_colab_calls(colab, path):
     calls = colab.calls()
     assert not [call for call in calls if call["call"] == "upload"], "a cell waits for an upload during Run all"
@@ -298,60 +288,7 @@ def test_solved_lesson_runs_in_colab(colab, path):
     assert _printed(notebook.cells[[c.cell_type for c in notebook.cells].index("code")]).startswith(
         "nst-tf is installed; GPU: ")
     _check_final_cell(colab, notebook)
-    _check_widgets_shown(notebook)
-    _check_colab_calls(colab, path)
-
-
-def _hints(notebook) -> set[str]:
-    """The messages of the ``raise NotImplementedError("...")`` lines the generator left for students."""
-    return {ast.literal_eval(match) for cell in notebook.cells if cell.cell_type == "code"
-            for match in re.findall(r'raise NotImplementedError\(("(?:[^"\\]|\\.)*")\)', cell.source)}
-
-
-def _exercise_names(student_path) -> set[str]:
-    """Functions the solved lesson defines in its solution cells (a student copy leaves them to the student)."""
-    solved = nbformat.read(student_path.parents[1] / "solutions" / student_path.name, as_version=4)
-    return {name for cell in solved.cells if cell.cell_type == "code"
-            and cell.get("metadata", {}).get("nbgrader", {}).get("solution")
-            for name in re.findall(r"^def (\w+)", cell.source, flags=re.M)}
-
-
-def unexpected_errors(notebook, exercise_names: set[str] = frozenset()) -> list[str]:
-    """Every error that is not an exercise (or question) saying it is not attempted yet, and every cell that did not run."""
-    hints, found = _hints(notebook), []
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type != "code":
-            continue
-        if cell.execution_count is None:
-            found.append(f"cell {index} did not run")
-        for output in cell.outputs:
-            if output.output_type != "error":
-                continue
-            # A cell that calls the unsolved function (checks, or a tf.function around it, which adds
-            # its own "in user code" lines) reports the exercise's message.
-            not_attempted = (output.ename == "NotImplementedError" and any(hint in output.evalue for hint in hints)) or (
-                output.ename == "ExerciseError" and "NotImplementedError" in output.evalue) or (
-                output.ename == "ExerciseError" and "is not answered yet" in output.evalue) or (  # a question left open
-                output.ename == "NameError" and any(f"name '{name}' is not defined" in output.evalue
-                                                    for name in exercise_names))  # the capstone's paste cell left empty
-            if not not_attempted:
-                found.append(f"cell {index}: {output.ename}: {output.evalue}\n{cell.source}")
-    return found
-
-
-@slow
-@pytest.mark.notebooks
-@pytest.mark.parametrize("path", STUDENT, ids=lambda path: path.stem)
-def test_student_lesson_runs_in_colab_up_to_its_unsolved_exercises(colab, path):
-    notebook = nbformat.read(path, as_version=4)
-    notebook.cells.append(nbformat.v4.new_code_cell(FINAL_CHECK))
-    colab.execute(notebook, allow_errors=True)
-    problems = unexpected_errors(notebook, _exercise_names(path))
-    assert not problems, f"{path.name} in simulated Colab:\n" + "\n".join(problems)
-    errors = sum(output.output_type == "error" for cell in notebook.cells if cell.cell_type == "code"
-                 for output in cell.outputs)
-    assert errors >= 1 if _hints(notebook) else errors == 0, "the unsolved exercises should say so"
-    _check_final_cell(colab, notebook)
+    check_widgets_shown(notebook)
     _check_colab_calls(colab, path)
 
 

@@ -1,0 +1,57 @@
+"""What the notebook tests read from an executed notebook (shared by test_notebooks and test_colab)."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import nbformat
+
+WIDGET_MAKERS = re.compile(r"preview=True|^widgets\.interactive\(|^show_output\(before_after\(", re.M)
+
+
+def check_widgets_shown(notebook):
+    """Cells that make widgets (LivePreview, sliders, buttons) and ran without error must show them."""
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or not WIDGET_MAKERS.search(cell.source):
+            continue
+        if not any(output.output_type == "error" for output in cell.outputs):
+            kinds = {kind for output in cell.outputs for kind in output.get("data", {})}
+            assert "application/vnd.jupyter.widget-view+json" in kinds, f"no widget shown by:\n{cell.source}"
+
+
+def hints(notebook) -> set[str]:
+    """The messages of the ``raise NotImplementedError("...")`` lines the generator left for students."""
+    return {ast.literal_eval(match) for cell in notebook.cells if cell.cell_type == "code"
+            for match in re.findall(r'raise NotImplementedError\(("(?:[^"\\]|\\.)*")\)', cell.source)}
+
+
+def exercise_names(student_path) -> set[str]:
+    """Functions the solved lesson defines in its solution cells (a student copy leaves them to the student)."""
+    solved = nbformat.read(student_path.parents[1] / "solutions" / student_path.name, as_version=4)
+    return {name for cell in solved.cells if cell.cell_type == "code"
+            and cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+            for name in re.findall(r"^def (\w+)", cell.source, flags=re.M)}
+
+
+def unexpected_errors(notebook, names: set[str] = frozenset()) -> list[str]:
+    """Every error that is not an exercise (or question) saying it is not attempted yet, and every cell that did not run."""
+    messages, found = hints(notebook), []
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.execution_count is None:
+            found.append(f"cell {index} did not run")
+        for output in cell.outputs:
+            if output.output_type != "error":
+                continue
+            # A cell that calls the unsolved function (checks, or a tf.function around it, which adds
+            # its own "in user code" lines) reports the exercise's message.
+            not_attempted = (output.ename == "NotImplementedError" and any(hint in output.evalue for hint in messages)) or (
+                output.ename == "ExerciseError" and "NotImplementedError" in output.evalue) or (
+                output.ename == "ExerciseError" and "is not answered yet" in output.evalue) or (  # a question left open
+                output.ename == "NameError" and any(f"name '{name}' is not defined" in output.evalue
+                                                    for name in names))  # the capstone's paste cell left empty
+            if not not_attempted:
+                found.append(f"cell {index}: {output.ename}: {output.evalue}\n{cell.source}")
+    return found
