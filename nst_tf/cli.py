@@ -32,7 +32,6 @@ raise :class:`CLIError`, ``ValueError``, ``ImageError``, ``WeightsError`` ...; i
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import importlib
 import importlib.util
@@ -150,25 +149,10 @@ positive_int = _int_at_least(1)
 
 
 def _library_defaults() -> dict[str, Any]:
-    """``DEFAULT_WEIGHTS`` and the default layers of :mod:`nst_tf.optimize`, for the help text.
+    """The library's defaults (:mod:`nst_tf.defaults`, which imports nothing heavy)."""
+    from . import defaults
 
-    Read from the source (no TensorFlow import), so ``--help`` is instant and never
-    disagrees with the library. Missing values just leave the help less specific.
-    """
-    found: dict[str, Any] = {}
-    try:
-        spec = importlib.util.find_spec("nst_tf.optimize")
-        source = Path(spec.origin).read_text(encoding="utf-8")  # type: ignore[union-attr, arg-type]
-        for node in ast.parse(source).body:
-            if isinstance(node, (ast.Assign, ast.AnnAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    if isinstance(target, ast.Name) and target.id.startswith("DEFAULT_") and node.value is not None:
-                        with contextlib.suppress(ValueError, TypeError, SyntaxError):
-                            found[target.id] = ast.literal_eval(node.value)
-    except Exception:  # noqa: BLE001 - help text only
-        pass
-    return found
+    return {name: getattr(defaults, name) for name in defaults.__all__}
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *names: str) -> None:

@@ -14,7 +14,6 @@ is written.
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import os
 import sys
@@ -45,18 +44,10 @@ _count, _size, _positive, _non_negative = cli.positive_int, cli.size_px, cli.pos
 
 
 def _fast_defaults() -> dict[str, Any]:
-    """``DEFAULT_FAST_WEIGHTS`` read from nst_tf/fast.py's source, so ``--help`` needs no TensorFlow."""
-    import importlib.util
+    """``DEFAULT_FAST_WEIGHTS`` from :mod:`nst_tf.defaults` (no TensorFlow for ``--help``)."""
+    from .defaults import DEFAULT_FAST_WEIGHTS
 
-    try:
-        spec = importlib.util.find_spec("nst_tf.fast")
-        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))  # type: ignore[union-attr, arg-type]
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "DEFAULT_FAST_WEIGHTS" for t in node.targets):
-                return ast.literal_eval(node.value)
-    except Exception:  # noqa: BLE001 - help text only
-        pass
-    return {}
+    return DEFAULT_FAST_WEIGHTS
 
 
 # --------------------------------------------------------------------------- register

@@ -51,8 +51,7 @@ __all__ = [
     "distributed_training_images",
 ]
 
-#: File endings that :func:`image_files` treats as pictures.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+from .defaults import IMAGE_SUFFIXES
 #: A collection of at most this many pictures is decoded once and kept in memory; larger ones stream.
 IN_MEMORY_LIMIT = 256
 #: Pictures decoded at the same time when streaming from disk: each holds a whole 8-bit picture
