@@ -34,7 +34,7 @@ _EXPORTS = {
 }
 
 
-_SUBMODULES = ("checks", "cli", "controls", "data", "diagram", "display", "fast", "fast_data", "fast_distribute",
+_SUBMODULES = ("checks", "cli", "cli_common", "controls", "defaults", "data", "diagram", "display", "fast", "fast_data", "fast_distribute",
                "features", "fetch", "gram", "images", "losses", "memory", "modelcheck", "optimize", "progress",
                "quiet", "safefile", "settings", "signals", "validate", "visualize")
 
