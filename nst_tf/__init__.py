@@ -35,7 +35,7 @@ _EXPORTS = {
 
 
 _SUBMODULES = ("checks", "cli", "cli_common", "controls", "defaults", "data", "diagram", "display", "fast", "fast_data", "fast_distribute",
-               "features", "fetch", "gram", "images", "losses", "memory", "modelcheck", "optimize", "progress",
+               "features", "fetch", "gram", "images", "logs", "losses", "memory", "modelcheck", "optimize", "progress",
                "quiet", "safefile", "settings", "signals", "validate", "visualize")
 
 

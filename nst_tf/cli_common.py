@@ -11,7 +11,9 @@ options with the same checks and report the same way:
 * Ctrl-C exits 130 (:data:`EXIT_INTERRUPTED`), SIGTERM 143 (:mod:`nst_tf.signals`); a run
   stopped after its first step writes what it has (the best image, the network so far)
   and says so on stdout, a run stopped before says "nothing written" on stderr;
-* results ("wrote ...") go to stdout, notes, warnings and errors to stderr.
+* results ("wrote ...") go to stdout, notes, warnings and errors to stderr; the library's
+  own lines (which weights, skipped pictures) come through :mod:`logging`, shown as
+  ``nst-tf: ...`` on stderr (:func:`nst_tf.logs.configure_for_cli`).
 
 Nothing here imports TensorFlow: a command calls :func:`import_tensorflow` once its
 arguments and input files are known to be good.
@@ -339,6 +341,9 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
         return EXIT_USAGE
     if not verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from .logs import configure_for_cli
+
+    configure_for_cli(verbose)  # the library's lines: "nst-tf: using ... weights", warnings (DEBUG with -v)
     with warnings.catch_warnings():
         if not verbose:
             warnings.simplefilter("ignore")

@@ -113,6 +113,7 @@ def test_subprocess_exit_status_and_clean_stderr(pics):
     noise = [line for line in proc.stderr.splitlines() if any(marker in line for marker in NOISE_MARKERS)]
     assert not noise, proc.stderr
     assert "stylizing" in proc.stderr  # the progress bar is there
+    assert "nst-tf: using offline VGG16 weights" in proc.stderr  # the library's "which weights" line (logging)
 
 
 def test_demo_writes_its_output(tmp_path, capsys):
