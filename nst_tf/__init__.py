@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+#: The one version number: pyproject.toml reads it from here (hatchling, [tool.hatch.version]).
 __version__ = "0.1.0"
 
 _EXPORTS = {
