@@ -26,12 +26,9 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import defaults, fast_cli
-from .cli_common import (  # noqa: F401 - re-exported: the names commands and tests used from nst_tf.cli
+from .cli_common import (
     EXIT_FAILURE,
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
     PROG,
-    WEIGHT_CHOICES,
     CLIError,
     Parser,
     add_common_arguments,

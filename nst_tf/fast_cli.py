@@ -22,24 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from .cli_common import (
-    EXIT_INTERRUPTED,
-    CLIError,
-    add_common_arguments,
-    add_cost_arguments,
-    check_output,
-    check_still_free,
-    check_weights,
-    exit_status_epilog,
-    import_tensorflow,
-    interrupted_before_start,
-    load_input,
-    positive_float,
-    positive_int,
-    protected_paths,
-    report_written,
-    size_px,
-)
+from . import cli_common as core
 from .defaults import DEFAULT_FAST_WEIGHTS, FAST_TRAINING, IMAGE_SUFFIXES, STRATEGIES
 from .images import same_file
 from .quiet import stderr_fd_silenced
@@ -62,7 +45,7 @@ def register_train_fast(subparsers) -> None:
                     "(a real model wants many, e.g. COCO's train2014 folder, and a GPU; without --images "
                     "the few sample photos that ship with nst-tf are used, enough for a demo). "
                     "Use the result with 'nst-tf apply'.",
-        epilog=exit_status_epilog("the training failed (e.g. the cost became NaN: lower the learning rate)",
+        epilog=core.exit_status_epilog("the training failed (e.g. the cost became NaN: lower the learning rate)",
                                   "in both cases the network so far is written, and checkpointed with "
                                   "--checkpoint-dir"),
     )
@@ -72,27 +55,30 @@ def register_train_fast(subparsers) -> None:
                              "TensorFlow reads, such as gs://bucket/photos (default: the sample photos)")
     parser.add_argument("-o", "--output", metavar="MODEL.keras", required=True,
                         help="where to write the trained network (a .keras file)")
-    parser.add_argument("--steps", type=positive_int, default=FAST_TRAINING["steps"], metavar="N",
+    parser.add_argument("--steps", type=core.positive_int, default=FAST_TRAINING["steps"], metavar="N",
                         help="training steps; with --checkpoint-dir a resumed run continues up to N "
                              "(default: %(default)s)")
-    parser.add_argument("--size", type=size_px, default=FAST_TRAINING["size"], metavar="PX",
+    parser.add_argument("--size", type=core.size_px, default=FAST_TRAINING["size"], metavar="PX",
                         help="side of the square training crops in pixels (default: %(default)s)")
-    parser.add_argument("--batch-size", type=positive_int, default=FAST_TRAINING["batch_size"], metavar="B",
+    parser.add_argument("--batch-size", type=core.positive_int, default=FAST_TRAINING["batch_size"], metavar="B",
                         help="photos per step on each replica (GPU, TPU core or worker); the global batch is "
                              "B times the number of replicas, printed at the start (default: %(default)s)")
-    parser.add_argument("--learning-rate", type=positive_float, default=FAST_TRAINING["learning_rate"], metavar="LR",
+    parser.add_argument("--learning-rate", type=core.positive_float, default=FAST_TRAINING["learning_rate"],
+                        metavar="LR",
                         help="Adam's step size (default: %(default)s)")
-    group = add_cost_arguments(parser, DEFAULT_FAST_WEIGHTS)
-    group.add_argument("--style-size", type=size_px, metavar="PX",
-                       help="longest side of the style picture; smaller gives finer strokes (default: --size, at least 64)")
+    group = core.add_cost_arguments(parser, DEFAULT_FAST_WEIGHTS)
+    group.add_argument("--style-size", type=core.size_px, metavar="PX",
+                       help="longest side of the style picture; smaller gives finer strokes "
+                            "(default: --size, at least 64)")
     parser.add_argument("--checkpoint-dir", metavar="D",
                         help="keep checkpoints here and resume from the latest one found there")
-    parser.add_argument("--checkpoint-every", type=positive_int, default=FAST_TRAINING["checkpoint_every"], metavar="N",
+    parser.add_argument("--checkpoint-every", type=core.positive_int, default=FAST_TRAINING["checkpoint_every"],
+                        metavar="N",
                         help="steps between checkpoints (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="seed for the initial weights and the random crops (default: 0)")
     _add_distribute_arguments(parser)
-    add_common_arguments(parser, "weights", "overwrite", "progress")
+    core.add_common_arguments(parser, "weights", "overwrite", "progress")
     parser.set_defaults(run=run_train_fast)
 
 
@@ -124,7 +110,7 @@ def register_apply(subparsers) -> None:
                     "the network MODEL.keras. With one input, OUT is the image to write (or a folder); with "
                     "several inputs or a folder, OUT is a folder (created if needed) that gets one image per "
                     "input with the same name.",
-        epilog=exit_status_epilog("a failed run", "what was written is removed"),
+        epilog=core.exit_status_epilog("a failed run", "what was written is removed"),
     )
     parser.add_argument("model", metavar="MODEL.keras", help="the trained network")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="images or folders of images")
@@ -133,7 +119,7 @@ def register_apply(subparsers) -> None:
     parser.add_argument("--trust-model", action="store_true",
                         help="load MODEL.keras even on a Keras release with known safe_mode bypasses "
                              "(only for a model you made or fully trust)")
-    add_common_arguments(parser, "size", "overwrite", "progress")
+    core.add_common_arguments(parser, "size", "overwrite", "progress")
     parser.set_defaults(size=1024, run=run_apply)
 
 
@@ -155,7 +141,7 @@ def _start_strategy(args):
     if args.tpu is not None and name == "auto":
         name = "tpu"
     elif args.tpu is not None and name != "tpu":
-        raise CLIError(f"--tpu {args.tpu} needs --distribute tpu (or auto), not {name}")
+        raise core.CLIError(f"--tpu {args.tpu} needs --distribute tpu (or auto), not {name}")
     if not args.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with stderr_fd_silenced(not args.verbose and "tensorflow" not in sys.modules):
@@ -164,7 +150,7 @@ def _start_strategy(args):
         try:
             return fast_distribute.make_strategy(name, tpu=args.tpu)
         except fast_distribute.DistributeError as error:
-            raise CLIError(str(error)) from None
+            raise core.CLIError(str(error)) from None
 
 
 def _pictures_in(folder: Path, recursive: bool) -> list[Path]:
@@ -179,36 +165,36 @@ def _pictures_in(folder: Path, recursive: bool) -> list[Path]:
 def run_train_fast(args) -> int:
     """``nst-tf train-fast``: check everything, train, write the model atomically."""
     started = time.perf_counter()
-    out = check_output(args.output, [args.style], args.overwrite, suffixes=(".keras",))
-    weights = check_weights(args.weights)
+    out = core.check_output(args.output, [args.style], args.overwrite, suffixes=(".keras",))
+    weights = core.check_weights(args.weights)
     images = None
     if args.images is not None and _is_remote(args.images):
         images = args.images  # listed once TensorFlow is loaded
     elif args.images is not None:
         folder = Path(args.images).expanduser()
         if not folder.is_dir():
-            raise CLIError(f"--images {args.images}: " + ("not a folder" if folder.exists() else "no such folder"))
+            raise core.CLIError(f"--images {args.images}: " + ("not a folder" if folder.exists() else "no such folder"))
         if not _pictures_in(folder, recursive=True):
-            raise CLIError(f"--images {args.images} holds no image files ({' '.join(IMAGE_SUFFIXES)})")
+            raise core.CLIError(f"--images {args.images} holds no image files ({' '.join(IMAGE_SUFFIXES)})")
         images = os.fspath(folder)
     if args.checkpoint_dir is not None and not _is_remote(args.checkpoint_dir) \
             and Path(args.checkpoint_dir).expanduser().exists() \
             and not Path(args.checkpoint_dir).expanduser().is_dir():
-        raise CLIError(f"--checkpoint-dir {args.checkpoint_dir} exists and is not a folder")
+        raise core.CLIError(f"--checkpoint-dir {args.checkpoint_dir} exists and is not a folder")
     style_size = args.style_size or max(args.size, 64)
     # The fetcher needs no TensorFlow, so the style is read (and a URL checked) before anything starts.
-    style_image = load_input(args.style, max_size=style_size, progress=None if args.progress else False)
+    style_image = core.load_input(args.style, max_size=style_size, progress=None if args.progress else False)
     strategy = _start_strategy(args)  # before TensorFlow runs anything else (multi-worker needs that)
 
-    import_tensorflow(args.verbose)
+    core.import_tensorflow(args.verbose)
     from . import fast, fast_distribute
 
     if _is_remote(images or ""):
         try:
             if not fast.image_files(images):
-                raise CLIError(f"--images {args.images} holds no image files ({' '.join(IMAGE_SUFFIXES)})")
+                raise core.CLIError(f"--images {args.images} holds no image files ({' '.join(IMAGE_SUFFIXES)})")
         except ValueError as error:
-            raise CLIError(f"--images {args.images}: {error}") from None
+            raise core.CLIError(f"--images {args.images}: {error}") from None
     batch_size = args.batch_size * strategy.num_replicas_in_sync  # the library's batch is global
     print(fast_distribute.describe(strategy, batch_size), flush=True)
     checkpoint_dir = None if args.checkpoint_dir is None else args.checkpoint_dir if _is_remote(args.checkpoint_dir) \
@@ -227,14 +213,14 @@ def run_train_fast(args) -> int:
         weights=weights, normalize=getattr(args, "normalize", True), **options,
     )
     if result.interrupted and not result.history["step"] and result.step == 0:
-        return interrupted_before_start()
+        return core.interrupted_before_start()
     if not fast_distribute.is_chief(strategy):  # the chief writes the one model file
         print(f"worker done ({result.step} steps); the chief writes {args.output}", flush=True)
-        return EXIT_INTERRUPTED if result.interrupted else 0
-    check_still_free(out, args.output, args.overwrite)  # it may have appeared while we were training
+        return core.EXIT_INTERRUPTED if result.interrupted else 0
+    core.check_still_free(out, args.output, args.overwrite)  # it may have appeared while we were training
     fast.save_model(result.model, out, overwrite=args.overwrite)
     summary = f"{args.output} ({result.step} steps, {time.perf_counter() - started:.1f} s)"
-    return report_written(summary, result.interrupted, what="the network so far")
+    return core.report_written(summary, result.interrupted, what="the network so far")
 
 
 # --------------------------------------------------------------------------- apply
@@ -248,7 +234,7 @@ def _expand_inputs(inputs: list[str]) -> tuple[list[str], bool]:
         if not _is_url(source) and path.is_dir():
             pictures = _pictures_in(path, recursive=False)
             if not pictures:
-                raise CLIError(f"{source} holds no image files ({' '.join(IMAGE_SUFFIXES)})")
+                raise core.CLIError(f"{source} holds no image files ({' '.join(IMAGE_SUFFIXES)})")
             expanded += [os.fspath(p) for p in pictures]
             had_folder = True
         else:
@@ -268,38 +254,38 @@ def _plan_outputs(args, sources: list[str], had_folder: bool, also_protect: list
                   ) -> tuple[dict[str, Path], Path | None]:
     """``{source: output file}`` and the folder to create (or ``None``), refusing anything unsafe."""
     out = Path(args.output).expanduser()
-    protected = protected_paths([*sources, *also_protect])
+    protected = core.protected_paths([*sources, *also_protect])
     if len(sources) == 1 and not had_folder and not out.is_dir():
-        return {sources[0]: check_output(args.output, [*sources, *also_protect], args.overwrite)}, None
+        return {sources[0]: core.check_output(args.output, [*sources, *also_protect], args.overwrite)}, None
     if out.exists() and not out.is_dir():
-        raise CLIError(f"{args.output} is not a folder; with several inputs -o must name a folder")
+        raise core.CLIError(f"{args.output} is not a folder; with several inputs -o must name a folder")
     from .images import SAVE_FORMATS
 
     if not out.exists() and out.suffix.lower() in SAVE_FORMATS:
-        raise CLIError(f"{args.output} looks like an image file name, but with several inputs -o must name "
+        raise core.CLIError(f"{args.output} looks like an image file name, but with several inputs -o must name "
                            "a folder (it is created if needed)")
     create = None
     if not out.exists():
         if not out.parent.is_dir():
-            raise CLIError(f"cannot create the folder {args.output}: {os.fspath(out.parent)} does not exist")
+            raise core.CLIError(f"cannot create the folder {args.output}: {os.fspath(out.parent)} does not exist")
         create = out
     elif not os.access(out, os.W_OK):
-        raise CLIError(f"cannot write into {args.output}: the folder is not writable")
+        raise core.CLIError(f"cannot write into {args.output}: the folder is not writable")
     plan: dict[str, Path] = {}
     claimed: dict[Path, str] = {}
     for source in sources:
         stem, suffix = _stem_and_suffix(source)
         target = out / f"{stem}{suffix}"
         if target in claimed:
-            raise CLIError(f"{claimed[target]} and {source} would both be written to {os.fspath(target)}; "
+            raise core.CLIError(f"{claimed[target]} and {source} would both be written to {os.fspath(target)}; "
                                "rename one of them")
         claimed[target] = source
         for item in protected:
             if same_file(target, Path(item)):
-                raise CLIError(f"refusing to overwrite the input file {os.fspath(target)}; "
+                raise core.CLIError(f"refusing to overwrite the input file {os.fspath(target)}; "
                                    "choose another output folder")
         if target.exists() and not args.overwrite:
-            raise CLIError(f"{os.fspath(target)} already exists; add --overwrite to replace it")
+            raise core.CLIError(f"{os.fspath(target)} already exists; add --overwrite to replace it")
         plan[source] = target
     return plan, create
 
@@ -309,36 +295,37 @@ def run_apply(args) -> int:
     started = time.perf_counter()
     model_path = Path(args.model).expanduser()
     if not model_path.is_file():
-        raise CLIError(f"{args.model} does not exist" if not model_path.exists() else f"{args.model} is not a file")
+        raise core.CLIError(f"{args.model} does not exist" if not model_path.exists()
+                            else f"{args.model} is not a file")
     if model_path.suffix != ".keras":
-        raise CLIError(f"{args.model} is not a .keras model file (train one with 'nst-tf train-fast')")
+        raise core.CLIError(f"{args.model} is not a .keras model file (train one with 'nst-tf train-fast')")
     from .modelcheck import UnsafeModelError, check_config, keras_bypasses, keras_version
 
     bypasses = keras_bypasses()
     if bypasses is not None and not getattr(args, "trust_model", False):
-        raise CLIError(f"Keras {keras_version()} can be made to run code from a model file ({bypasses[1]}); "
+        raise core.CLIError(f"Keras {keras_version()} can be made to run code from a model file ({bypasses[1]}); "
                            f"upgrade to keras>={bypasses[0]}, or add --trust-model for a model you made yourself")
     try:
         check_config(model_path, args.model)
     except UnsafeModelError as error:
-        raise CLIError(str(error)) from None
+        raise core.CLIError(str(error)) from None
     sources, had_folder = _expand_inputs(list(args.inputs))
     plan, create = _plan_outputs(args, sources, had_folder, [os.fspath(model_path)])
     show = None if args.progress else False
     decoded: dict[str, Any] = {}  # every input is read before anything is written, and kept
     budget = _DECODED_BUDGET      # while they fit, so that each is decoded only once
     for source in sources:
-        picture = load_input(source, max_size=args.size, progress=show)
+        picture = core.load_input(source, max_size=args.size, progress=show)
         if picture.nbytes <= budget:
             decoded[source], budget = picture, budget - picture.nbytes
 
-    import_tensorflow(args.verbose)
+    core.import_tensorflow(args.verbose)
     from . import fast
     from .images import save_image
     from .progress import ProgressBar
 
     model = fast.load_model(model_path)
-    protected = protected_paths([*sources, os.fspath(model_path)])
+    protected = core.protected_paths([*sources, os.fspath(model_path)])
     written: list[Path] = []
     bar = ProgressBar(len(plan), enabled=args.progress and len(plan) > 1, description="applying")
     try:
@@ -348,7 +335,7 @@ def run_apply(args) -> int:
             existed = target.exists()
             picture = decoded.pop(source, None)
             if picture is None:  # over the budget: read again
-                picture = load_input(source, max_size=args.size, progress=show)
+                picture = core.load_input(source, max_size=args.size, progress=show)
             image = fast.stylize_fast(model, picture)
             save_image(image, target, protect=protected, overwrite=args.overwrite or existed)
             if not existed:
