@@ -14,6 +14,12 @@ checks, output checks, one-line errors, exit codes, the interrupted path) is in
 ``nst-tf: error: <message>`` on stderr with exit status 2, before any output file is
 written. TensorFlow is imported only once the arguments are known to be valid, and
 quietly unless ``--verbose`` is given.
+
+A command is a function ``register(subparsers)`` listed in :data:`COMMANDS`: it adds a
+subparser (one-line errors come with it), calls :func:`~nst_tf.cli_common.add_common_arguments`
+and sets ``run``, a function ``run(args) -> int`` that may simply raise ``CLIError``,
+``ValueError``, ``ImageError`` ...: :func:`~nst_tf.cli_common.run_command` turns them into
+one-line errors and exit codes.
 """
 
 from __future__ import annotations
