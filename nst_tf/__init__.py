@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+#: The one version number: pyproject.toml reads it from here (hatchling, [tool.hatch.version]).
 __version__ = "0.1.0"
 
 _EXPORTS = {
@@ -34,8 +35,8 @@ _EXPORTS = {
 }
 
 
-_SUBMODULES = ("checks", "cli", "controls", "data", "diagram", "display", "fast", "fast_data", "fast_distribute",
-               "features", "fetch", "gram", "images", "losses", "memory", "modelcheck", "optimize", "progress",
+_SUBMODULES = ("checks", "cli", "cli_common", "controls", "defaults", "data", "diagram", "display", "fast", "fast_data", "fast_distribute",
+               "features", "fetch", "gram", "images", "logs", "losses", "memory", "modelcheck", "optimize", "progress",
                "quiet", "safefile", "settings", "signals", "validate", "visualize")
 
 

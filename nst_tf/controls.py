@@ -77,8 +77,7 @@ __all__ = [
     "stylize",
 ]
 
-#: Accepted values of ``preserve_colors`` (``"none"`` means the same as ``None``).
-PRESERVE_COLORS = (None, "none", "luminance", "histogram")
+from .defaults import PRESERVE_COLORS
 
 # --------------------------------------------------------------------------------------
 # Colour: YIQ, luminance-only transfer, histogram matching

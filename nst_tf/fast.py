@@ -64,15 +64,9 @@ __all__ = [
     "layer_table",
 ]
 
-#: Johnson et al. compare content at relu2_2 (Keras: ``block2_conv2``, whose ReLU is built in).
-#: A network that must work for every photo keeps edges and small shapes there; the
-#: deeper ``block4_conv2`` of lesson 04 lets it wander further from the photo.
-DEFAULT_FAST_CONTENT_LAYER = "block2_conv2"
-#: The same style layers as the optimisation method (lesson 04), so the two compare directly.
-DEFAULT_FAST_STYLE_LAYERS = tuple(DEFAULT_STYLE_LAYERS)
-#: Weights of the three "mse" costs for the default layers (content at block2_conv2) on a normalised
-#: VGG (the default); carried over from the weights tuned before normalisation (benchmarks/README.md).
-DEFAULT_FAST_WEIGHTS = {"content_weight": 1.0, "style_weight": 0.3, "tv_weight": 3.0}
+from .defaults import DEFAULT_FAST_CONTENT_LAYER
+from .defaults import DEFAULT_FAST_STYLE_LAYERS
+from .defaults import DEFAULT_FAST_WEIGHTS
 
 
 class ModelError(ValueError):

@@ -5,16 +5,15 @@
     nst-tf apply swirls.keras photo.jpg -o photo-swirls.png
     nst-tf apply swirls.keras holiday/ more.jpg -o stylized/                    # one file per input
 
-:mod:`nst_tf.cli` imports this module and calls :func:`register`. Nothing here imports
-TensorFlow until the arguments and input files have been checked, so mistakes are
-reported at once, as one line ``nst-tf: error: ...`` with exit status 2, and nothing
-is written.
+:mod:`nst_tf.cli` adds these commands with :func:`register_train_fast` and
+:func:`register_apply`; options, checks, messages and exit codes come from
+:mod:`nst_tf.cli_common`, as for ``stylize``. Nothing here imports TensorFlow until the
+arguments and input files have been checked, so mistakes are reported at once, as one line
+``nst-tf: error: ...`` with exit status 2, and nothing is written.
 """
 
 from __future__ import annotations
 
-import argparse
-import ast
 import contextlib
 import os
 import sys
@@ -23,59 +22,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from . import cli
+from . import cli_common as core
+from .defaults import DEFAULT_FAST_WEIGHTS, FAST_TRAINING, IMAGE_SUFFIXES, STRATEGIES
 from .images import same_file
 from .quiet import stderr_fd_silenced
 
-__all__ = ["register", "run_train_fast", "run_apply", "TRAIN_SUFFIXES"]
+__all__ = ["register_train_fast", "register_apply", "run_train_fast", "run_apply"]
 
-#: Pictures that ``train-fast --images`` and a folder given to ``apply`` pick up (as :data:`nst_tf.fast.IMAGE_SUFFIXES`).
-TRAIN_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
-_WEIGHT_CHOICES = ("auto", "imagenet", "offline")
-_EXIT_INTERRUPTED = 130
 #: Bytes of decoded inputs ``apply`` keeps between checking them and stylizing them.
 _DECODED_BUDGET = 1 << 30
-
-
-# --------------------------------------------------------------------------- option types
-
-
-# The same checks and messages as ``nst-tf stylize`` (cli.py is loaded before it registers us).
-_count, _size, _positive, _non_negative = cli.positive_int, cli.size_px, cli.positive_float, cli.non_negative_float
-
-
-def _fast_defaults() -> dict[str, Any]:
-    """``DEFAULT_FAST_WEIGHTS`` read from nst_tf/fast.py's source, so ``--help`` needs no TensorFlow."""
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec("nst_tf.fast")
-        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))  # type: ignore[union-attr, arg-type]
-        for node in tree.body:
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "DEFAULT_FAST_WEIGHTS" for t in node.targets):
-                return ast.literal_eval(node.value)
-    except Exception:  # noqa: BLE001 - help text only
-        pass
-    return {}
 
 
 # --------------------------------------------------------------------------- register
 
 
-def register(subparsers) -> None:
-    """Add ``train-fast`` and ``apply`` to the ``nst-tf`` command line (called by :mod:`nst_tf.cli`)."""
-    _register_train_fast(subparsers)
-    _register_apply(subparsers)
-
-
-def _register_train_fast(subparsers) -> None:
-    from .cli import add_common_arguments
-
-    weights = _fast_defaults()
-
-    def default(key: str) -> str:
-        return f"{weights[key]:g}" if key in weights else "the library's default"
-
+def register_train_fast(subparsers) -> None:
+    """Add ``train-fast`` to the ``nst-tf`` command line."""
     parser = subparsers.add_parser(
         "train-fast",
         help="train a network that stylizes any photo in one pass (Johnson et al. 2016)",
@@ -83,9 +45,9 @@ def _register_train_fast(subparsers) -> None:
                     "(a real model wants many, e.g. COCO's train2014 folder, and a GPU; without --images "
                     "the few sample photos that ship with nst-tf are used, enough for a demo). "
                     "Use the result with 'nst-tf apply'.",
-        epilog="Exit status: 0 success, 2 bad input or option (one line on stderr, nothing written), "
-               "1 the training failed (e.g. the cost became NaN: lower the learning rate), 130 interrupted "
-               "with Ctrl-C or 143 with SIGTERM (the model so far is written, and checkpointed with --checkpoint-dir).",
+        epilog=core.exit_status_epilog("the training failed (e.g. the cost became NaN: lower the learning rate)",
+                                  "in both cases the network so far is written, and checkpointed with "
+                                  "--checkpoint-dir"),
     )
     parser.add_argument("style", metavar="STYLE", help="the style picture: a file, URL or sample name (style/swirls)")
     parser.add_argument("--images", metavar="DIR",
@@ -93,38 +55,31 @@ def _register_train_fast(subparsers) -> None:
                              "TensorFlow reads, such as gs://bucket/photos (default: the sample photos)")
     parser.add_argument("-o", "--output", metavar="MODEL.keras", required=True,
                         help="where to write the trained network (a .keras file)")
-    parser.add_argument("--steps", type=_count, default=2000, metavar="N",
+    parser.add_argument("--steps", type=core.positive_int, default=FAST_TRAINING["steps"], metavar="N",
                         help="training steps; with --checkpoint-dir a resumed run continues up to N "
                              "(default: %(default)s)")
-    parser.add_argument("--size", type=_size, default=256, metavar="PX",
+    parser.add_argument("--size", type=core.size_px, default=FAST_TRAINING["size"], metavar="PX",
                         help="side of the square training crops in pixels (default: %(default)s)")
-    parser.add_argument("--batch-size", type=_count, default=4, metavar="B",
+    parser.add_argument("--batch-size", type=core.positive_int, default=FAST_TRAINING["batch_size"], metavar="B",
                         help="photos per step on each replica (GPU, TPU core or worker); the global batch is "
                              "B times the number of replicas, printed at the start (default: %(default)s)")
-    parser.add_argument("--learning-rate", type=_positive, default=1e-3, metavar="LR",
+    parser.add_argument("--learning-rate", type=core.positive_float, default=FAST_TRAINING["learning_rate"],
+                        metavar="LR",
                         help="Adam's step size (default: %(default)s)")
-    group = parser.add_argument_group("costs")
-    group.add_argument("--content-weight", type=_non_negative, metavar="A",
-                       help=f"weight of the content cost (default: {default('content_weight')})")
-    group.add_argument("--style-weight", type=_non_negative, metavar="B",
-                       help=f"weight of the style cost (default: {default('style_weight')})")
-    group.add_argument("--tv-weight", type=_non_negative, metavar="C",
-                       help=f"weight of the total-variation cost (default: {default('tv_weight')})")
-    group.add_argument("--style-size", type=_size, metavar="PX",
-                       help="longest side of the style picture; smaller gives finer strokes (default: --size, at least 64)")
+    group = core.add_cost_arguments(parser, DEFAULT_FAST_WEIGHTS)
+    group.add_argument("--style-size", type=core.size_px, metavar="PX",
+                       help="longest side of the style picture; smaller gives finer strokes "
+                            "(default: --size, at least 64)")
     parser.add_argument("--checkpoint-dir", metavar="D",
                         help="keep checkpoints here and resume from the latest one found there")
-    parser.add_argument("--checkpoint-every", type=_count, default=500, metavar="N",
+    parser.add_argument("--checkpoint-every", type=core.positive_int, default=FAST_TRAINING["checkpoint_every"],
+                        metavar="N",
                         help="steps between checkpoints (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
                         help="seed for the initial weights and the random crops (default: 0)")
     _add_distribute_arguments(parser)
-    add_common_arguments(parser, "weights", "overwrite", "progress")
+    core.add_common_arguments(parser, "weights", "overwrite", "progress")
     parser.set_defaults(run=run_train_fast)
-
-
-#: The choices of ``--distribute`` (as :data:`nst_tf.fast_distribute.STRATEGIES`; no TensorFlow for --help).
-DISTRIBUTE_CHOICES = ("auto", "none", "mirrored", "multi-worker", "tpu")
 
 
 def _add_distribute_arguments(parser) -> None:
@@ -134,7 +89,7 @@ def _add_distribute_arguments(parser) -> None:
         "worker. Worker 0 (or the 'chief' task) writes the checkpoints and the model; --checkpoint-dir must "
         "be a folder all workers read (shared disk, gs://...). After a restart every worker resumes from "
         "the latest checkpoint, with the same crops it would have seen.")
-    group.add_argument("--distribute", choices=DISTRIBUTE_CHOICES, default="auto",
+    group.add_argument("--distribute", choices=STRATEGIES, default="auto",
                        help="auto: a cluster if TF_CONFIG describes one, else all local GPUs (mirrored), else "
                             "one device; none: one device; mirrored: all local GPUs; multi-worker: the "
                             "cluster of TF_CONFIG; tpu: the TPU --tpu (default: %(default)s)")
@@ -146,9 +101,8 @@ def _add_distribute_arguments(parser) -> None:
                             "12 x size^2 bytes a photo); collections of up to 256 photos are kept anyway")
 
 
-def _register_apply(subparsers) -> None:
-    from .cli import add_common_arguments
-
+def register_apply(subparsers) -> None:
+    """Add ``apply`` to the ``nst-tf`` command line."""
     parser = subparsers.add_parser(
         "apply",
         help="stylize photos with a network from 'nst-tf train-fast' (one pass each)",
@@ -156,8 +110,7 @@ def _register_apply(subparsers) -> None:
                     "the network MODEL.keras. With one input, OUT is the image to write (or a folder); with "
                     "several inputs or a folder, OUT is a folder (created if needed) that gets one image per "
                     "input with the same name.",
-        epilog="Exit status: 0 success, 2 bad input or option (one line on stderr, nothing written), "
-               "1 an unexpected failure, 130 interrupted, 143 SIGTERM (what was written is removed).",
+        epilog=core.exit_status_epilog("a failed run", "what was written is removed"),
     )
     parser.add_argument("model", metavar="MODEL.keras", help="the trained network")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="images or folders of images")
@@ -166,7 +119,7 @@ def _register_apply(subparsers) -> None:
     parser.add_argument("--trust-model", action="store_true",
                         help="load MODEL.keras even on a Keras release with known safe_mode bypasses "
                              "(only for a model you made or fully trust)")
-    add_common_arguments(parser, "size", "overwrite", "progress")
+    core.add_common_arguments(parser, "size", "overwrite", "progress")
     parser.set_defaults(size=1024, run=run_apply)
 
 
@@ -188,7 +141,7 @@ def _start_strategy(args):
     if args.tpu is not None and name == "auto":
         name = "tpu"
     elif args.tpu is not None and name != "tpu":
-        raise cli.CLIError(f"--tpu {args.tpu} needs --distribute tpu (or auto), not {name}")
+        raise core.CLIError(f"--tpu {args.tpu} needs --distribute tpu (or auto), not {name}")
     if not args.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with stderr_fd_silenced(not args.verbose and "tensorflow" not in sys.modules):
@@ -197,41 +150,12 @@ def _start_strategy(args):
         try:
             return fast_distribute.make_strategy(name, tpu=args.tpu)
         except fast_distribute.DistributeError as error:
-            raise cli.CLIError(str(error)) from None
-
-
-def _check_weights(value: str) -> str:
-    if value in _WEIGHT_CHOICES:
-        return value
-    path = Path(value).expanduser()
-    if not path.is_file():
-        raise cli.CLIError(
-            f"weights file not found: {value} (use {', '.join(_WEIGHT_CHOICES)} or a path to a .h5 file)"
-        )
-    return os.fspath(path)
-
-
-def _check_model_output(output: str, inputs: list[str], overwrite: bool) -> Path:
-    out = Path(output).expanduser()
-    if out.suffix != ".keras":
-        raise cli.CLIError(f"cannot save {output}: the model file name must end in .keras")
-    for source in cli.protected_paths(inputs):
-        if same_file(out, Path(source)):
-            raise cli.CLIError(f"refusing to overwrite the input file {output}; choose another output name")
-    if out.is_dir():
-        raise cli.CLIError(f"cannot save {output}: it is a folder")
-    if not out.parent.is_dir():
-        raise cli.CLIError(f"cannot save {output}: the folder {os.fspath(out.parent)} does not exist")
-    if not os.access(out.parent, os.W_OK):
-        raise cli.CLIError(f"cannot save {output}: the folder {os.fspath(out.parent)} is not writable")
-    if out.exists() and not overwrite:
-        raise cli.CLIError(f"{output} already exists; add --overwrite to replace it")
-    return out
+            raise core.CLIError(str(error)) from None
 
 
 def _pictures_in(folder: Path, recursive: bool) -> list[Path]:
     found = folder.rglob("*") if recursive else folder.iterdir()
-    return sorted(p for p in found if p.suffix.lower() in TRAIN_SUFFIXES and not p.name.startswith(".")
+    return sorted(p for p in found if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
                   and p.is_file())
 
 
@@ -241,36 +165,36 @@ def _pictures_in(folder: Path, recursive: bool) -> list[Path]:
 def run_train_fast(args) -> int:
     """``nst-tf train-fast``: check everything, train, write the model atomically."""
     started = time.perf_counter()
-    out = _check_model_output(args.output, [args.style], args.overwrite)
-    weights = _check_weights(args.weights)
+    out = core.check_output(args.output, [args.style], args.overwrite, suffixes=(".keras",))
+    weights = core.check_weights(args.weights)
     images = None
     if args.images is not None and _is_remote(args.images):
         images = args.images  # listed once TensorFlow is loaded
     elif args.images is not None:
         folder = Path(args.images).expanduser()
         if not folder.is_dir():
-            raise cli.CLIError(f"--images {args.images}: " + ("not a folder" if folder.exists() else "no such folder"))
+            raise core.CLIError(f"--images {args.images}: " + ("not a folder" if folder.exists() else "no such folder"))
         if not _pictures_in(folder, recursive=True):
-            raise cli.CLIError(f"--images {args.images} holds no image files ({' '.join(TRAIN_SUFFIXES)})")
+            raise core.CLIError(f"--images {args.images} holds no image files ({' '.join(IMAGE_SUFFIXES)})")
         images = os.fspath(folder)
     if args.checkpoint_dir is not None and not _is_remote(args.checkpoint_dir) \
             and Path(args.checkpoint_dir).expanduser().exists() \
             and not Path(args.checkpoint_dir).expanduser().is_dir():
-        raise cli.CLIError(f"--checkpoint-dir {args.checkpoint_dir} exists and is not a folder")
+        raise core.CLIError(f"--checkpoint-dir {args.checkpoint_dir} exists and is not a folder")
     style_size = args.style_size or max(args.size, 64)
     # The fetcher needs no TensorFlow, so the style is read (and a URL checked) before anything starts.
-    style_image = cli.load_input(args.style, max_size=style_size, progress=None if args.progress else False)
+    style_image = core.load_input(args.style, max_size=style_size, progress=None if args.progress else False)
     strategy = _start_strategy(args)  # before TensorFlow runs anything else (multi-worker needs that)
 
-    cli.import_tensorflow(args.verbose)
+    core.import_tensorflow(args.verbose)
     from . import fast, fast_distribute
 
     if _is_remote(images or ""):
         try:
             if not fast.image_files(images):
-                raise cli.CLIError(f"--images {args.images} holds no image files ({' '.join(TRAIN_SUFFIXES)})")
+                raise core.CLIError(f"--images {args.images} holds no image files ({' '.join(IMAGE_SUFFIXES)})")
         except ValueError as error:
-            raise cli.CLIError(f"--images {args.images}: {error}") from None
+            raise core.CLIError(f"--images {args.images}: {error}") from None
     batch_size = args.batch_size * strategy.num_replicas_in_sync  # the library's batch is global
     print(fast_distribute.describe(strategy, batch_size), flush=True)
     checkpoint_dir = None if args.checkpoint_dir is None else args.checkpoint_dir if _is_remote(args.checkpoint_dir) \
@@ -289,20 +213,14 @@ def run_train_fast(args) -> int:
         weights=weights, normalize=getattr(args, "normalize", True), **options,
     )
     if result.interrupted and not result.history["step"] and result.step == 0:
-        print("interrupted before the first step; nothing written", flush=True)
-        return _EXIT_INTERRUPTED
+        return core.interrupted_before_start()
     if not fast_distribute.is_chief(strategy):  # the chief writes the one model file
         print(f"worker done ({result.step} steps); the chief writes {args.output}", flush=True)
-        return _EXIT_INTERRUPTED if result.interrupted else 0
-    if out.exists() and not args.overwrite:  # appeared while we were training
-        raise cli.CLIError(f"{args.output} already exists; add --overwrite to replace it")
+        return core.EXIT_INTERRUPTED if result.interrupted else 0
+    core.check_still_free(out, args.output, args.overwrite)  # it may have appeared while we were training
     fast.save_model(result.model, out, overwrite=args.overwrite)
     summary = f"{args.output} ({result.step} steps, {time.perf_counter() - started:.1f} s)"
-    if result.interrupted:
-        print(f"interrupted: wrote the network so far to {summary}", flush=True)
-        return _EXIT_INTERRUPTED
-    print(f"wrote {summary}", flush=True)
-    return 0
+    return core.report_written(summary, result.interrupted, what="the network so far")
 
 
 # --------------------------------------------------------------------------- apply
@@ -316,7 +234,7 @@ def _expand_inputs(inputs: list[str]) -> tuple[list[str], bool]:
         if not _is_url(source) and path.is_dir():
             pictures = _pictures_in(path, recursive=False)
             if not pictures:
-                raise cli.CLIError(f"{source} holds no image files ({' '.join(TRAIN_SUFFIXES)})")
+                raise core.CLIError(f"{source} holds no image files ({' '.join(IMAGE_SUFFIXES)})")
             expanded += [os.fspath(p) for p in pictures]
             had_folder = True
         else:
@@ -336,38 +254,38 @@ def _plan_outputs(args, sources: list[str], had_folder: bool, also_protect: list
                   ) -> tuple[dict[str, Path], Path | None]:
     """``{source: output file}`` and the folder to create (or ``None``), refusing anything unsafe."""
     out = Path(args.output).expanduser()
-    protected = cli.protected_paths([*sources, *also_protect])
+    protected = core.protected_paths([*sources, *also_protect])
     if len(sources) == 1 and not had_folder and not out.is_dir():
-        return {sources[0]: cli.check_output(args.output, [*sources, *also_protect], args.overwrite)}, None
+        return {sources[0]: core.check_output(args.output, [*sources, *also_protect], args.overwrite)}, None
     if out.exists() and not out.is_dir():
-        raise cli.CLIError(f"{args.output} is not a folder; with several inputs -o must name a folder")
+        raise core.CLIError(f"{args.output} is not a folder; with several inputs -o must name a folder")
     from .images import SAVE_FORMATS
 
     if not out.exists() and out.suffix.lower() in SAVE_FORMATS:
-        raise cli.CLIError(f"{args.output} looks like an image file name, but with several inputs -o must name "
+        raise core.CLIError(f"{args.output} looks like an image file name, but with several inputs -o must name "
                            "a folder (it is created if needed)")
     create = None
     if not out.exists():
         if not out.parent.is_dir():
-            raise cli.CLIError(f"cannot create the folder {args.output}: {os.fspath(out.parent)} does not exist")
+            raise core.CLIError(f"cannot create the folder {args.output}: {os.fspath(out.parent)} does not exist")
         create = out
     elif not os.access(out, os.W_OK):
-        raise cli.CLIError(f"cannot write into {args.output}: the folder is not writable")
+        raise core.CLIError(f"cannot write into {args.output}: the folder is not writable")
     plan: dict[str, Path] = {}
     claimed: dict[Path, str] = {}
     for source in sources:
         stem, suffix = _stem_and_suffix(source)
         target = out / f"{stem}{suffix}"
         if target in claimed:
-            raise cli.CLIError(f"{claimed[target]} and {source} would both be written to {os.fspath(target)}; "
+            raise core.CLIError(f"{claimed[target]} and {source} would both be written to {os.fspath(target)}; "
                                "rename one of them")
         claimed[target] = source
         for item in protected:
             if same_file(target, Path(item)):
-                raise cli.CLIError(f"refusing to overwrite the input file {os.fspath(target)}; "
+                raise core.CLIError(f"refusing to overwrite the input file {os.fspath(target)}; "
                                    "choose another output folder")
         if target.exists() and not args.overwrite:
-            raise cli.CLIError(f"{os.fspath(target)} already exists; add --overwrite to replace it")
+            raise core.CLIError(f"{os.fspath(target)} already exists; add --overwrite to replace it")
         plan[source] = target
     return plan, create
 
@@ -377,36 +295,37 @@ def run_apply(args) -> int:
     started = time.perf_counter()
     model_path = Path(args.model).expanduser()
     if not model_path.is_file():
-        raise cli.CLIError(f"{args.model} does not exist" if not model_path.exists() else f"{args.model} is not a file")
+        raise core.CLIError(f"{args.model} does not exist" if not model_path.exists()
+                            else f"{args.model} is not a file")
     if model_path.suffix != ".keras":
-        raise cli.CLIError(f"{args.model} is not a .keras model file (train one with 'nst-tf train-fast')")
+        raise core.CLIError(f"{args.model} is not a .keras model file (train one with 'nst-tf train-fast')")
     from .modelcheck import UnsafeModelError, check_config, keras_bypasses, keras_version
 
     bypasses = keras_bypasses()
     if bypasses is not None and not getattr(args, "trust_model", False):
-        raise cli.CLIError(f"Keras {keras_version()} can be made to run code from a model file ({bypasses[1]}); "
+        raise core.CLIError(f"Keras {keras_version()} can be made to run code from a model file ({bypasses[1]}); "
                            f"upgrade to keras>={bypasses[0]}, or add --trust-model for a model you made yourself")
     try:
         check_config(model_path, args.model)
     except UnsafeModelError as error:
-        raise cli.CLIError(str(error)) from None
+        raise core.CLIError(str(error)) from None
     sources, had_folder = _expand_inputs(list(args.inputs))
     plan, create = _plan_outputs(args, sources, had_folder, [os.fspath(model_path)])
     show = None if args.progress else False
     decoded: dict[str, Any] = {}  # every input is read before anything is written, and kept
     budget = _DECODED_BUDGET      # while they fit, so that each is decoded only once
     for source in sources:
-        picture = cli.load_input(source, max_size=args.size, progress=show)
+        picture = core.load_input(source, max_size=args.size, progress=show)
         if picture.nbytes <= budget:
             decoded[source], budget = picture, budget - picture.nbytes
 
-    cli.import_tensorflow(args.verbose)
+    core.import_tensorflow(args.verbose)
     from . import fast
     from .images import save_image
     from .progress import ProgressBar
 
     model = fast.load_model(model_path)
-    protected = cli.protected_paths([*sources, os.fspath(model_path)])
+    protected = core.protected_paths([*sources, os.fspath(model_path)])
     written: list[Path] = []
     bar = ProgressBar(len(plan), enabled=args.progress and len(plan) > 1, description="applying")
     try:
@@ -416,7 +335,7 @@ def run_apply(args) -> int:
             existed = target.exists()
             picture = decoded.pop(source, None)
             if picture is None:  # over the budget: read again
-                picture = cli.load_input(source, max_size=args.size, progress=show)
+                picture = core.load_input(source, max_size=args.size, progress=show)
             image = fast.stylize_fast(model, picture)
             save_image(image, target, protect=protected, overwrite=args.overwrite or existed)
             if not existed:

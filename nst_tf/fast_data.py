@@ -32,7 +32,6 @@ from __future__ import annotations
 import concurrent.futures
 import io
 import os
-import sys
 import threading
 from pathlib import Path
 from typing import Sequence, Union
@@ -51,8 +50,11 @@ __all__ = [
     "distributed_training_images",
 ]
 
-#: File endings that :func:`image_files` treats as pictures.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
+from .defaults import IMAGE_SUFFIXES
+from .logs import get_logger
+
+_log = get_logger(__name__)
+
 #: A collection of at most this many pictures is decoded once and kept in memory; larger ones stream.
 IN_MEMORY_LIMIT = 256
 #: Pictures decoded at the same time when streaming from disk: each holds a whole 8-bit picture
@@ -67,10 +69,6 @@ Source = Union[Path, str]
 def _is_remote(location) -> bool:
     """``gs://bucket/x``, ``hdfs://...``: a location only ``tf.io.gfile`` can read."""
     return isinstance(location, str) and "://" in location and not location.lower().startswith(("http://", "https://"))
-
-
-def _warn(message: str) -> None:
-    print(f"nst-tf: warning: {message}", file=sys.stderr)
 
 
 class SkippedPictures:
@@ -91,7 +89,7 @@ class SkippedPictures:
                 return
             self.reasons[name] = reason
         if self.warn_each:
-            _warn(f"skipping a training picture: {reason}")
+            _log.warning(f"skipping a training picture: {reason}")
 
     def __len__(self) -> int:
         return len(self.reasons)
@@ -108,7 +106,7 @@ class SkippedPictures:
     def report(self) -> None:
         """Print :meth:`summary` as one warning on stderr, if anything was skipped."""
         if self.reasons:
-            _warn(self.summary())
+            _log.warning(self.summary())
 
 
 # --------------------------------------------------------------------------- finding and reading pictures

@@ -27,8 +27,7 @@ import tensorflow as tf
 __all__ = ["STRATEGIES", "DistributeError", "cluster_from_env", "make_strategy", "task", "is_chief",
            "describe", "latest_checkpoint", "ChiefCheckpoints"]
 
-#: The names :func:`make_strategy` knows (the choices of ``nst-tf train-fast --distribute``).
-STRATEGIES = ("auto", "none", "mirrored", "multi-worker", "tpu")
+from .defaults import STRATEGIES
 
 
 class DistributeError(ValueError):

@@ -29,7 +29,6 @@ from __future__ import annotations
 import functools
 import os
 import socket
-import sys
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -37,6 +36,10 @@ import numpy as np
 
 import keras
 import tensorflow as tf
+
+from .logs import get_logger
+
+_log = get_logger(__name__)
 
 __all__ = [
     "VGG_MEAN_BGR",
@@ -242,10 +245,6 @@ def _random_conv_weights(net: str, seed: int) -> dict[str, list[np.ndarray]]:
     return weights
 
 
-def _announce(message: str) -> None:
-    print(f"nst-tf: {message}", file=sys.stderr)
-
-
 def enable_gpu_memory_growth() -> None:
     """Let TensorFlow take GPU memory as it needs it instead of all at once.
 
@@ -304,7 +303,7 @@ def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str, normalize:
     model.trainable = False
     model.nst_description = description  # type: ignore[attr-defined]
     model.nst_normalized = bool(normalize)  # type: ignore[attr-defined]
-    _announce(f"using {description}")
+    _log.info(f"using {description}")  # the one "which weights" line
     return model
 
 

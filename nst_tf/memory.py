@@ -288,7 +288,7 @@ def check_run(shape, style_shapes, style_scale: float, optimizer: str, options: 
     """:func:`check_stylize` for ``stylize(...)``'s arguments: the output ``shape``, the style
     images' sizes before scaling, ``style_scale``, the optimiser and the keyword ``options``
     (``content_layers``, ``style_layers``, ``net``, ``extractor``)."""
-    from .optimize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+    from .defaults import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 
     layers: list[str] = []
     for key, default in (("content_layers", DEFAULT_CONTENT_LAYERS), ("style_layers", DEFAULT_STYLE_LAYERS)):

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -50,6 +49,10 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+
+from .logs import get_logger
+
+_log = get_logger(__name__)
 
 __all__ = [
     "REFERENCE_SIZE",
@@ -78,10 +81,6 @@ _PROCEDURE = f"nst-tf normalisation v2: per-image means over positions, max pool
 _MEMORY: dict[str, "Normalization"] = {}
 #: Digests whose dead channels were already reported in this process.
 _REPORTED: set[str] = set()
-
-
-def _note(message: str) -> None:
-    print(f"nst-tf: {message}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------------------
@@ -299,7 +298,7 @@ def normalization_for(
         try:
             found = _read_cache(path, digest, shapes)
         except ValueError as error:
-            _note(f"the normalisation cache {path} is unusable ({error}); measuring again")
+            _log.warning(f"the normalisation cache {path} is unusable ({error}); measuring again")
             found = None
         if found is not None:
             _MEMORY[digest] = found
@@ -314,7 +313,7 @@ def normalization_for(
             result.path = path
         except OSError as error:
             reason = error.strerror or type(error).__name__
-            _note(f"cannot write the normalisation cache in {path.parent} ({reason}); keeping it in memory")
+            _log.warning(f"cannot write the normalisation cache in {path.parent} ({reason}); keeping it in memory")
         _MEMORY[digest] = result
     return result
 
@@ -374,7 +373,7 @@ def normalize_model(base, net: str, *, use_cache: bool = True) -> Normalization:
     if (result.dead or result.rare) and result.digest not in _REPORTED:
         _REPORTED.add(result.digest)
         total = sum(len(scale) for scale in result.scales.values())
-        _note(
+        _log.info(
             f"{result.dead_count} of {total} channels never fire on the reference images and "
             f"{result.rare_count} more fire rarely; these are divided by {RARE_FLOOR:g} x their mean "
             "|pre-activation| instead of their mean activation"

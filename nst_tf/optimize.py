@@ -56,27 +56,16 @@ __all__ = [
     "precondition_update",
 ]
 
-DEFAULT_CONTENT_LAYERS = ("block4_conv2",)
-DEFAULT_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
-#: Weights for the default ("mse" costs, "l2" TV) on a *normalised* VGG (every channel's mean
-#: activation 1, the default), picked by eye on the normalised offline VGG16 (benchmarks/README.md).
-#: Every term is a mean, so a run at 96 px and one at 256 px end with the same balance of content,
-#: style and TV (tests/test_balance.py). With ``normalize=False`` they mean something else per backbone.
-DEFAULT_WEIGHTS = {"content_weight": 1.0, "style_weight": 30.0, "tv_weight": 200.0}
-#: "lbfgs" runs in TensorFlow (nst_tf.lbfgs); "lbfgs-scipy" is scipy's L-BFGS-B, kept for comparison.
-OPTIMIZERS = ("lbfgs", "lbfgs-scipy", "adam")
-#: Correction pairs the default L-BFGS keeps on the device (scipy's ``maxcor``).
-LBFGS_MEMORY = 10
-#: The default L-BFGS returns to Python about this often (seconds) for progress, previews and Ctrl-C.
-LBFGS_CHUNK_SECONDS = 1.0
-#: Optimisation steps (L-BFGS: cost evaluations) when none are given: at 256 px on two CPU
-#: cores, about 40-55 s; 200 lowers the cost by another ~10 % and looks much the same.
-DEFAULT_STEPS = 100
-#: L-BFGS's default preconditioner: cosine frequency f scaled by 1 / f ** DEFAULT_PRECONDITION.
-DEFAULT_PRECONDITION = 0.25
-#: The share of L-BFGS's evaluations spent preconditioned; the rest work on the pixels directly.
-PRECONDITIONED_FRACTION = 0.5
-INITS = ("content", "noise", "style")
+from .defaults import DEFAULT_CONTENT_LAYERS
+from .defaults import DEFAULT_STYLE_LAYERS
+from .defaults import DEFAULT_WEIGHTS
+from .defaults import OPTIMIZERS
+from .defaults import LBFGS_MEMORY
+from .defaults import LBFGS_CHUNK_SECONDS
+from .defaults import DEFAULT_STEPS
+from .defaults import DEFAULT_PRECONDITION
+from .defaults import PRECONDITIONED_FRACTION
+from .defaults import INITS
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -113,6 +113,7 @@ def test_subprocess_exit_status_and_clean_stderr(pics):
     noise = [line for line in proc.stderr.splitlines() if any(marker in line for marker in NOISE_MARKERS)]
     assert not noise, proc.stderr
     assert "stylizing" in proc.stderr  # the progress bar is there
+    assert "nst-tf: using offline VGG16 weights" in proc.stderr  # the library's "which weights" line (logging)
 
 
 def test_demo_writes_its_output(tmp_path, capsys):
@@ -162,6 +163,7 @@ BAD = {
     "existing output": lambda p: [p["content"], p["style"], "-o", p["existing"]],
     "output folder missing": lambda p: [p["content"], p["style"], "-o", p["dir"] / "no" / "o.png"],
     "unknown extension": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.xyz"],
+    "random weights": lambda p: [p["content"], p["style"], "-o", p["dir"] / "o.png", "--weights", "random"],
 }
 
 
@@ -212,6 +214,27 @@ def test_ctrl_c_writes_the_best_image_so_far(pics, capsys, monkeypatch):
     status, stdout, _ = run_main(capsys, ["stylize", pics["content"], pics["style"], "-o", out, "--size", 48, *FAST])
     assert status == 130
     assert "interrupted" in stdout and out.is_file()
+
+
+@pytest.mark.parametrize("command", ["stylize", "train-fast"])
+def test_an_interrupt_before_the_first_step_writes_nothing_and_says_so_on_stderr(command, pics, capsys, monkeypatch):
+    """Every command ends an interrupted run the same way (nst_tf.cli_common)."""
+    from types import SimpleNamespace
+
+    from nst_tf import controls, fast
+
+    def stopped_at_once(*args, **kwargs):
+        return SimpleNamespace(image=np.zeros((48, 64, 3)), interrupted=True, evaluations=0, step=0,
+                               history={"step": []})
+
+    monkeypatch.setattr(controls, "stylize", stopped_at_once)
+    monkeypatch.setattr(fast, "train", stopped_at_once)
+    out = pics["dir"] / ("o.png" if command == "stylize" else "m.keras")
+    argv = ([command, pics["content"], pics["style"]] if command == "stylize" else [command, pics["style"]])
+    status, stdout, stderr = run_main(capsys, [*argv, "-o", out, "--size", 48, *FAST])
+    assert status == 130
+    assert stderr.splitlines()[-1] == "nst-tf: interrupted before the first step; nothing written"
+    assert "interrupted" not in stdout and not out.exists()
 
 
 def test_unexpected_error_is_one_line_with_hint(pics, capsys, monkeypatch):
@@ -277,16 +300,26 @@ def test_stylize_control_options_are_validated(tmp_path, capsys, extra, message)
     assert message in err[-1] or any(message in line for line in err)
 
 
-def test_stylize_defaults_are_the_library_defaults():
-    """The help text and parsed defaults come from nst_tf.optimize's source, never a second copy."""
-    from nst_tf.optimize import DEFAULT_PRECONDITION, DEFAULT_STEPS, DEFAULT_WEIGHTS
+def test_stylize_starts_from_the_defaults_of_nst_tf_stylize():
+    """``nst-tf stylize`` and ``nst_tf.stylize`` make the same picture when given nothing but the images."""
+    import inspect
 
+    import nst_tf
+    from nst_tf.optimize import StyleTransfer
+
+    library = inspect.signature(nst_tf.stylize).parameters
     parser = cli.build_parser()
     args = parser.parse_args(["stylize", "a.png", "b.png", "-o", "c.png"])
-    assert args.steps == DEFAULT_STEPS
-    stylize_help = " ".join(
-        next(a for a in parser._subparsers._group_actions[0].choices["stylize"]._actions if a.dest == "precondition").help.split()
-    )
-    assert f"(default: {DEFAULT_PRECONDITION})" in stylize_help
-    weight_help = next(a for a in parser._subparsers._group_actions[0].choices["stylize"]._actions if a.dest == "tv_weight").help
-    assert f"(default: {DEFAULT_WEIGHTS['tv_weight']:g})" in weight_help
+    for name in ("size", "steps", "optimizer", "learning_rate", "style_scale"):
+        assert getattr(args, name) == library[name].default, name
+    assert args.precondition is None  # left to the library; the help names its default
+    actions = {a.dest: a for a in parser._subparsers._group_actions[0].choices["stylize"]._actions}
+    assert f"(default: {library['precondition'].default})" in " ".join(actions["precondition"].help.split())
+    costs = inspect.signature(StyleTransfer).parameters
+    for name in ("content_weight", "style_weight", "tv_weight"):
+        assert getattr(args, name) is None
+        assert f"(default: {costs[name].default:g})" in actions[name].help
+    for name in ("content_layers", "style_layers"):
+        assert getattr(args, name) is None
+        assert f"(default: {' '.join(costs[name].default)})" in actions[name].help
+    assert args.init == costs["init"].default

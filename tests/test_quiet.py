@@ -37,9 +37,14 @@ def test_a_lesson_kernel_shows_no_tensorflow_start_up_lines(monkeypatch, tmp_pat
     notebook.cells = [
         nbformat.v4.new_code_cell("import nst_tf\nimport tensorflow as tf\nimport keras"),
         nbformat.v4.new_code_cell("print(float(tf.reduce_sum(tf.ones((2, 2)))))"),
+        # the library's "which weights" line (nst_tf.features logs it) is shown without any logging set-up
+        nbformat.v4.new_code_cell("from nst_tf.logs import get_logger\n"
+                                  "get_logger('nst_tf.features').info('using the test weights')"),
     ]
     NotebookClient(notebook, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
-    printed = "".join(output.get("text", "") for cell in notebook.cells for output in cell.outputs)
+    printed = "".join(output.get("text", "") for cell in notebook.cells[:2] for output in cell.outputs)
     assert printed.strip() == "4.0", f"the lesson's first output is not its own: {printed!r}"
     assert not any(word in printed for word in CHATTER)
+    logged = [(output.get("name"), output.get("text", "")) for output in notebook.cells[2].outputs]
+    assert logged == [("stderr", "nst-tf: using the test weights\n")], logged
