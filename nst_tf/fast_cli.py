@@ -45,12 +45,12 @@ _count, _size, _positive, _non_negative = cli.positive_int, cli.size_px, cli.pos
 
 
 def _fast_defaults() -> dict[str, Any]:
-    """``DEFAULT_FAST_WEIGHTS`` read from nst_tf/fast.py's source, so ``--help`` needs no TensorFlow."""
+    """``DEFAULT_FAST_WEIGHTS`` read from nst_tf/fast/loss.py's source, so ``--help`` needs no TensorFlow."""
     import importlib.util
 
     try:
         spec = importlib.util.find_spec("nst_tf.fast")
-        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))  # type: ignore[union-attr, arg-type]
+        tree = ast.parse(Path(spec.origin).with_name("loss.py").read_text(encoding="utf-8"))  # type: ignore
         for node in tree.body:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "DEFAULT_FAST_WEIGHTS" for t in node.targets):
                 return ast.literal_eval(node.value)
