@@ -26,7 +26,7 @@ One module per idea; every name below is also available here, as ``fast.train`` 
 
 from __future__ import annotations
 
-from .data import DECODE_PARALLEL, IMAGE_SUFFIXES, IN_MEMORY_LIMIT, image_files, training_images
+from .data import IMAGE_SUFFIXES, image_files, training_images
 from .layers import CropToMatch, InstanceNormalization, PadToMultiple, ReflectionPad2D, instance_norm
 from .loss import DEFAULT_FAST_CONTENT_LAYER, DEFAULT_FAST_STYLE_LAYERS, DEFAULT_FAST_WEIGHTS, PerceptualLoss
 from .network import layer_table, stylize_fast, transform_net
