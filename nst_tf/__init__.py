@@ -38,6 +38,8 @@ _EXPORTS = {
 _SUBMODULES = ("checks", "cli", "cli_common", "controls", "defaults", "data", "diagram", "display", "fast", "fast_data", "fast_distribute",
                "features", "fetch", "gram", "images", "logs", "losses", "memory", "modelcheck", "optimize", "progress",
                "quiet", "safefile", "settings", "signals", "validate", "visualize")
+#: Modules that moved into a package keep their old names: ``from nst_tf import fast_data`` still works.
+_MOVED = {"fast_data": "fast.data", "fast_distribute": "fast.distribute"}
 
 
 if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:
@@ -51,6 +53,8 @@ if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:
 def __getattr__(name: str):
     if name in _EXPORTS:
         return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    if name in _MOVED:
+        return importlib.import_module(f".{_MOVED[name]}", __name__)
     if name in _SUBMODULES:  # ``nst_tf.settings`` works after a bare ``import nst_tf``
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'nst_tf' has no attribute {name!r}")

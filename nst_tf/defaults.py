@@ -79,5 +79,5 @@ DEFAULT_FAST_WEIGHTS = {"content_weight": 1.0, "style_weight": 0.3, "tv_weight":
 FAST_TRAINING = {"steps": 2000, "batch_size": 4, "size": 256, "learning_rate": 1e-3, "checkpoint_every": 500}
 #: File endings that a folder of training photos (``train-fast --images``, ``apply DIR``) is searched for.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
-#: The ``tf.distribute`` strategies ``nst_tf.fast_distribute.make_strategy`` knows (``--distribute``).
+#: The ``tf.distribute`` strategies ``nst_tf.fast.distribute.make_strategy`` knows (``--distribute``).
 STRATEGIES = ("auto", "none", "mirrored", "multi-worker", "tpu")

@@ -145,7 +145,7 @@ def _start_strategy(args):
     if not args.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with stderr_fd_silenced(not args.verbose and "tensorflow" not in sys.modules):
-        from . import fast_distribute
+        from .fast import distribute as fast_distribute
 
         try:
             return fast_distribute.make_strategy(name, tpu=args.tpu)
@@ -187,7 +187,8 @@ def run_train_fast(args) -> int:
     strategy = _start_strategy(args)  # before TensorFlow runs anything else (multi-worker needs that)
 
     core.import_tensorflow(args.verbose)
-    from . import fast, fast_distribute
+    from . import fast
+    from .fast import distribute as fast_distribute
 
     if _is_remote(images or ""):
         try:

@@ -1,7 +1,7 @@
 """How nst-tf reports: Python's :mod:`logging`, under the logger ``"nst_tf"``.
 
 Each module logs to its own logger, ``logging.getLogger(__name__)`` (``nst_tf.features``,
-``nst_tf.normalize``, ``nst_tf.fast_data`` ...): INFO for what a run uses (the one line
+``nst_tf.normalize``, ``nst_tf.fast.data`` ...): INFO for what a run uses (the one line
 ``nst-tf: using offline VGG16 weights ...`` that says which weights and backbone), WARNING
 for problems that do not stop it (a skipped training picture, an unusable cache).
 

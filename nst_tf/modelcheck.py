@@ -34,13 +34,16 @@ KNOWN_BYPASSES = (
 )
 
 #: Classes a transformation network's config may name: Keras' own ``(class_name)`` from
-#: a ``keras`` module, and this package's layers (module ``nst_tf.fast``).
+#: a ``keras`` module, and this package's layers (module ``nst_tf.fast.layers``; files
+#: saved before the layers moved there name ``nst_tf.fast``, see :data:`LAYER_MODULES`).
 ALLOWED_CLASSES = {
     "keras": {"Functional", "InputLayer", "Conv2D", "ReLU", "Add", "UpSampling2D", "Activation",
               "GlorotUniform", "HeNormal", "Zeros", "Ones", "Constant", "DTypePolicy", "FloatDTypePolicy",
               "__keras_tensor__"},
     "nst_tf.fast": {"ReflectionPad2D", "InstanceNormalization", "PadToMultiple", "CropToMatch"},
 }
+#: The modules a saved file may name for our layers: where they are defined now, and before.
+LAYER_MODULES = ("nst_tf.fast.layers", "nst_tf.fast")
 #: Activation names (strings in a layer's config) Keras looks up in its own table.
 _SAFE_ACTIVATIONS = {"linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu", "softplus", "gelu", "swish",
                      "silu", "leaky_relu", "relu6", "hard_sigmoid", None}
@@ -95,7 +98,7 @@ def _allowed(entry: dict) -> bool:
         return False
     if name == "__keras_tensor__":
         return module is None
-    if module == "nst_tf.fast":
+    if module in LAYER_MODULES:
         return name in ALLOWED_CLASSES["nst_tf.fast"] and registered in (None, f"nst_tf>{name}")
     if module is None or (isinstance(module, str) and (module == "keras" or module.startswith("keras."))):
         return name in ALLOWED_CLASSES["keras"] and registered in (None, name)

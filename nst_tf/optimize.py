@@ -38,7 +38,7 @@ from . import losses as L
 from .features import FeatureExtractor, feature_extractor
 from .gram import StyleStatistic
 from .gram import style_statistic as lookup_statistic
-from .progress import History, LivePreview, ProgressBar
+from .progress import History, LivePreview, PendingLosses, ProgressBar
 
 __all__ = [
     "DEFAULT_CONTENT_LAYERS",
@@ -442,15 +442,11 @@ class StyleTransfer(L.WeightedCosts):
 
     def _run_adam(self, steps: int, learning_rate: float, watch: "_Watcher", log_every: int) -> None:
         step = self.make_adam_step(learning_rate)
-        pending: list[dict] = []
+        pending = PendingLosses()
 
         def flush(last: int) -> None:
-            if pending:
-                stacked = {key: np.asarray(tf.stack([p[key] for p in pending])) for key in pending[0]}
-                first = last - len(pending) + 1
-                for offset in range(len(pending)):
-                    watch.record(first + offset, {key: stacked[key][offset] for key in stacked}, image=None)
-                pending.clear()
+            for index, values in pending.flush(last):
+                watch.record(index, values, image=None)
 
         try:
             for index in range(1, steps + 1):

@@ -7,7 +7,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-__all__ = ["History", "ProgressBar", "LivePreview", "in_notebook"]
+__all__ = ["History", "PendingLosses", "ProgressBar", "LivePreview", "in_notebook"]
 
 LOSS_KEYS = ("total", "content", "style", "tv")
 
@@ -45,6 +45,36 @@ class History(dict):
         ax.set_ylabel("weighted cost")
         ax.legend()
         return ax
+
+
+class PendingLosses:
+    """The costs of steps that ran on the device but were not read yet (lessons 04 and 06).
+
+    A training loop appends each step's ``{key: scalar tensor}`` without reading it, so
+    no step waits for a copy to the host; every few steps :meth:`flush` reads all of them
+    in one transfer and returns ``[(step, {key: float})]``, numbered so that the last is
+    ``last``. Nothing is returned twice, even if the caller stops half-way through a list.
+    """
+
+    def __init__(self):
+        self._steps: list[Mapping] = []
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    def append(self, losses: Mapping) -> None:
+        self._steps.append(losses)
+
+    def flush(self, last: int) -> list[tuple[int, dict[str, float]]]:
+        if not self._steps:
+            return []
+        import tensorflow as tf  # only a run that has tensors gets here
+
+        pending, self._steps = self._steps, []
+        stacked = {key: np.asarray(tf.stack([losses[key] for losses in pending])) for key in pending[0]}
+        first = int(last) - len(pending) + 1
+        return [(first + offset, {key: float(values[offset]) for key, values in stacked.items()})
+                for offset in range(len(pending))]
 
 
 def format_losses(losses: Mapping[str, float]) -> dict[str, str]:

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import cli, data, fast, fast_cli, fast_data
+from nst_tf import cli, data, fast, fast_cli
+from nst_tf.fast import data as fast_data
 from nst_tf.images import load_image, save_image
 
 TINY = {"filters": 8, "residual_blocks": 1}
@@ -150,6 +151,42 @@ def test_checkpoints_resume_the_step_count(tmp_path):
     more = fast.train(STYLE, steps=3, checkpoint_dir=tmp_path, **options)
     assert more.step == 3 and more.history["step"] == [3]
     assert (tmp_path / "ckpt-3.index").exists()
+
+
+def test_a_callback_stops_training_and_ctrl_c_keeps_the_steps_done(tmp_path):
+    options = dict(size=32, batch_size=2, weights="offline", progress=False, preview_every=2, **TINY)
+    seen = []
+
+    def stop_after_four(step, image, losses):
+        seen.append((step, image.shape, losses))
+        return step < 4
+
+    stopped = fast.train(STYLE, steps=10, callback=stop_after_four, **options)
+    assert stopped.step == 4 and not stopped.interrupted
+    assert [step for step, _ in stopped.previews] == [2, 4] and stopped.history["step"] == [1, 2, 3, 4]
+    assert seen[-1][2]["total"] == stopped.history["total"][-1] and seen[-1][1][2] == 3
+
+    def ctrl_c(step, image, losses):
+        raise KeyboardInterrupt
+
+    interrupted = fast.train(STYLE, steps=10, callback=ctrl_c, checkpoint_dir=tmp_path, checkpoint_every=100,
+                             **options)
+    assert interrupted.interrupted and interrupted.step == 2 and interrupted.history["step"] == [1, 2]
+    assert interrupted.checkpoint.endswith("ckpt-2") and (tmp_path / "ckpt-2.index").exists()
+
+
+def test_a_nan_cost_stops_training_at_its_step():
+    from nst_tf.fast.training import _LossLog
+    from nst_tf.optimize import NonFiniteLossError
+    from nst_tf.progress import History, ProgressBar
+
+    log = _LossLog(History(), ProgressBar(4, enabled=False), "lower the learning rate")
+    for total in (3.0, 2.0, float("nan"), 1.0):
+        log.add({key: tf.constant(total) for key in ("total", "content", "style", "tv")})
+    with pytest.raises(NonFiniteLossError, match="became nan at step 7: lower the learning rate"):
+        log.flush(8)
+    assert log.history["step"] == [5, 6] and log.history["total"] == [3.0, 2.0]
+    assert log.flush(9) == log.history.last()  # nothing is read twice
 
 
 def test_bad_training_arguments_are_refused():

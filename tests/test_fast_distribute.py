@@ -23,7 +23,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import cli, data, fast, fast_data, fast_distribute
+from nst_tf import cli, data, fast
+from nst_tf.fast import data as fast_data
+from nst_tf.fast import distribute as fast_distribute
 from nst_tf.images import save_image
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -75,6 +75,33 @@ def test_our_own_networks_pass_the_allowlist(good_model):
     assert fast.load_model(good_model).output_shape == (None, None, None, 3)
 
 
+def _with_layer_module(module: str):
+    """Our layers named as defined in ``module`` (files saved before they moved say ``nst_tf.fast``)."""
+
+    def change(config: dict) -> dict:
+        for entry in _layers(config):
+            if (entry.get("registered_name") or "").startswith("nst_tf>"):
+                entry["module"] = module
+        return config
+
+    return change
+
+
+def test_networks_saved_before_the_layers_moved_still_load(tmp_path, good_model):
+    with zipfile.ZipFile(good_model) as archive:
+        modules = {entry.get("module") for entry in _layers(json.loads(archive.read("config.json")))
+                   if (entry.get("registered_name") or "").startswith("nst_tf>")}
+    assert modules == {"nst_tf.fast.layers"}  # where the custom layers live now
+    old = _rewrite_config(good_model, tmp_path / "old.keras", _with_layer_module("nst_tf.fast"))
+    photo = np.random.default_rng(0).random((24, 20, 3), dtype=np.float32)
+    expected = fast.stylize_fast(fast.load_model(good_model), photo)
+    np.testing.assert_allclose(fast.stylize_fast(fast.load_model(old), photo), expected, atol=1e-6)
+    # Another module of ours that happens to define a class of the same name is not allowed.
+    other = _rewrite_config(good_model, tmp_path / "other.keras", _with_layer_module("nst_tf.fast.training"))
+    with pytest.raises(fast.ModelError, match="it uses nst_tf.fast.training.PadToMultiple"):
+        fast.load_model(other)
+
+
 @pytest.mark.parametrize("case", list(CRAFTED))
 def test_crafted_models_are_refused_before_keras_builds_anything(tmp_path, good_model, case, monkeypatch):
     change, shown = CRAFTED[case]

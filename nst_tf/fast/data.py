@@ -50,8 +50,8 @@ __all__ = [
     "distributed_training_images",
 ]
 
-from .defaults import IMAGE_SUFFIXES
-from .logs import get_logger
+from ..defaults import IMAGE_SUFFIXES
+from ..logs import get_logger
 
 _log = get_logger(__name__)
 
@@ -142,7 +142,7 @@ def image_files(folder: str | os.PathLike) -> list[Source]:
 
 def training_sources(images: str | os.PathLike | Sequence | None = None) -> list:
     """What :func:`training_images` reads: files (``Path`` or ``gs://...`` strings) or sample names."""
-    from . import data
+    from .. import data
 
     if images is None:
         return list(data.names("content"))
@@ -165,8 +165,8 @@ def _reason(error: BaseException, name: str) -> str:
 
 def read_picture(source: Source, max_size: int) -> tuple[np.ndarray | None, str]:
     """``(uint8 (H, W, 3) shrunk to max_size, "")``, or ``(None, reason naming the file)`` if it cannot be used."""
-    from . import data
-    from .images import ImageError, load_image
+    from .. import data
+    from ..images import ImageError, load_image
 
     name = os.fspath(source) if isinstance(source, os.PathLike) else str(source)
     try:

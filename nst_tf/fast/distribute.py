@@ -27,7 +27,7 @@ import tensorflow as tf
 __all__ = ["STRATEGIES", "DistributeError", "cluster_from_env", "make_strategy", "task", "is_chief",
            "describe", "latest_checkpoint", "ChiefCheckpoints"]
 
-from .defaults import STRATEGIES
+from ..defaults import STRATEGIES
 
 
 class DistributeError(ValueError):
