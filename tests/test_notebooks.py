@@ -5,12 +5,15 @@ and matplotlib's Agg backend, in a temporary working folder, in a kernel started
 this interpreter's environment. A failing cell is reported with its source and error.
 """
 
+import copy
 import os
 import re
+import symtable
 import sys
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,3 +96,93 @@ def test_a_failed_check_shows_only_its_message_and_still_fails(fast_environment)
     shown = "\n".join(output.traceback)
     assert "not written yet" in shown and "Hint: one matrix product" in shown
     assert "nst_tf/checks" not in shown and "Traceback" not in shown
+
+
+# ----- no hidden state: no cell's result depends on the order the cells ran in -----------------
+
+COMPREHENSIONS = ("listcomp", "dictcomp", "setcomp", "genexpr")
+
+
+def _deferred_globals(table, deferred=False):
+    """Global names read by code that runs later: inside functions and lambdas (and their comprehensions)."""
+    names = set()
+    for child in table.get_children():
+        later = deferred or (child.get_type() == "function" and child.get_name() not in COMPREHENSIONS)
+        if later:
+            names |= {symbol.get_name() for symbol in child.get_symbols() if symbol.is_global() and symbol.is_referenced()}
+        names |= _deferred_globals(child, later)
+    return names
+
+
+def _bound_at_top(table):
+    return {symbol.get_name() for symbol in table.get_symbols() if symbol.is_assigned() or symbol.is_imported()}
+
+
+def hidden_state(notebook):
+    """'cell i's function reads global x, which cell j rebinds' for every such pair (j after i)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    tables = [(index, symtable.symtable(TransformerManager().transform_cell(cell.source), f"cell {index}", "exec"))
+              for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    found = []
+    for position, (index, table) in enumerate(tables):
+        reads = _deferred_globals(table)
+        for later_index, later in tables[position + 1:]:
+            found += [f"cell {index} defines a function that reads the global {name!r}, and cell {later_index} "
+                      f"rebinds it" for name in sorted(reads & _bound_at_top(later))]
+    return found
+
+
+@pytest.mark.parametrize("path", SOLVED, ids=lambda path: path.stem)
+def test_no_function_reads_a_global_that_a_later_cell_rebinds(path):
+    """Lesson 04 once had loss_fn read the global tv_weight that a later loop rebound (issue 15, item 17)."""
+    problems = hidden_state(nbformat.read(path, as_version=4))
+    assert not problems, f"{path.name}: pass these values as arguments instead:\n" + "\n".join(problems)
+
+
+def test_the_hidden_state_check_finds_a_rebound_weight():
+    cells = ["tv_weight = 1.0\ndef loss_fn(image):\n    return tv_weight * image",
+             "squares = [x * x for x in range(3)]\nrun = lambda: squares",
+             "for tv_weight, result in {0.0: 1, 10.0: 2}.items():\n    print(tv_weight)",
+             "squares = []\ncache = {k: tv_weight for k in range(2)}"]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    assert hidden_state(notebook) == [
+        "cell 0 defines a function that reads the global 'tv_weight', and cell 2 rebinds it",
+        "cell 1 defines a function that reads the global 'squares', and cell 3 rebinds it",
+    ]
+
+
+COST_LINE = re.compile(r"cost", re.I)
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+SECONDS = re.compile(r"[-+]?\d+(?:\.\d+)?\s*(?:s|ms|seconds)\b")
+
+
+def printed_costs(cell):
+    """The numbers on the printed lines of ``cell`` that mention a cost (times taken out)."""
+    text = "".join(output.get("text", "") for output in cell.get("outputs", []) if output.get("output_type") == "stream")
+    return [[float(number) for number in NUMBER.findall(SECONDS.sub("", line))]
+            for line in text.splitlines() if COST_LINE.search(line)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stem", ["04_optimisation_loop", "02_gram_matrices"])
+def test_running_a_lesson_twice_in_one_kernel_prints_the_same_costs(stem, fast_environment):
+    """The whole notebook, then the whole notebook again in the same kernel: every printed cost agrees."""
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(ROOT / "solutions" / f"{stem}.ipynb", as_version=4)
+    first = notebook.cells
+    notebook.cells = first + copy.deepcopy(first)
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(fast_environment)}}).execute()
+    compared = 0
+    for index, (once, twice) in enumerate(zip(notebook.cells[:len(first)], notebook.cells[len(first):])):
+        if once.cell_type != "code":
+            continue
+        before, after = printed_costs(once), printed_costs(twice)
+        assert len(before) == len(after), f"cell {index} printed other cost lines the second time:\n{once.source}"
+        for line_before, line_after in zip(before, after):
+            assert len(line_before) == len(line_after) and np.allclose(line_before, line_after, rtol=1e-3, atol=1e-6), (
+                f"cell {index} printed {line_before} the first time and {line_after} the second:\n{once.source}")
+            compared += len(line_before)
+    assert compared >= 10, f"only {compared} printed costs to compare in {stem}"
