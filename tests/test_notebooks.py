@@ -10,12 +10,14 @@ of environment without executing any notebook twice.
 """
 
 import os
+import symtable
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from notebook_outputs import check_widgets_shown, exercise_names, hints, unexpected_errors
+from notebook_outputs import (check_widgets_shown, compare_printed_costs, exercise_names, hints, printed_costs,
+                              unexpected_errors)
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -92,3 +94,72 @@ def test_a_failed_check_shows_only_its_message_and_still_fails(fast_environment)
     shown = "\n".join(output.traceback)
     assert "not written yet" in shown and "Hint: one matrix product" in shown
     assert "nst_tf/checks" not in shown and "Traceback" not in shown
+
+
+# ----- no hidden state: no cell's result depends on the order the cells ran in -----------------
+
+COMPREHENSIONS = ("listcomp", "dictcomp", "setcomp", "genexpr")
+
+
+def _deferred_globals(table, deferred=False):
+    """Global names read by code that runs later: inside functions and lambdas (and their comprehensions)."""
+    names = set()
+    for child in table.get_children():
+        later = deferred or (child.get_type() == "function" and child.get_name() not in COMPREHENSIONS)
+        if later:
+            names |= {symbol.get_name() for symbol in child.get_symbols() if symbol.is_global() and symbol.is_referenced()}
+        names |= _deferred_globals(child, later)
+    return names
+
+
+def _bound_at_top(table):
+    return {symbol.get_name() for symbol in table.get_symbols() if symbol.is_assigned() or symbol.is_imported()}
+
+
+def hidden_state(notebook):
+    """'cell i's function reads global x, which cell j rebinds' for every such pair (j after i)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    tables = [(index, symtable.symtable(TransformerManager().transform_cell(cell.source), f"cell {index}", "exec"))
+              for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    found = []
+    for position, (index, table) in enumerate(tables):
+        reads = _deferred_globals(table)
+        for later_index, later in tables[position + 1:]:
+            found += [f"cell {index} defines a function that reads the global {name!r}, and cell {later_index} "
+                      f"rebinds it" for name in sorted(reads & _bound_at_top(later))]
+    return found
+
+
+@pytest.mark.parametrize("path", SOLVED, ids=lambda path: path.stem)
+def test_no_function_reads_a_global_that_a_later_cell_rebinds(path):
+    """Lesson 04 once had loss_fn read the global tv_weight that a later loop rebound (issue 15, item 17)."""
+    problems = hidden_state(nbformat.read(path, as_version=4))
+    assert not problems, f"{path.name}: pass these values as arguments instead:\n" + "\n".join(problems)
+
+
+def test_the_hidden_state_check_finds_a_rebound_weight():
+    cells = ["tv_weight = 1.0\ndef loss_fn(image):\n    return tv_weight * image",
+             "squares = [x * x for x in range(3)]\nrun = lambda: squares",
+             "for tv_weight, result in {0.0: 1, 10.0: 2}.items():\n    print(tv_weight)",
+             "squares = []\ncache = {k: tv_weight for k in range(2)}"]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    assert hidden_state(notebook) == [
+        "cell 0 defines a function that reads the global 'tv_weight', and cell 2 rebinds it",
+        "cell 1 defines a function that reads the global 'squares', and cell 3 rebinds it",
+    ]
+
+
+def test_the_cost_comparison_sees_a_changed_cost():
+    def cell(text):
+        code = nbformat.v4.new_code_cell("print(...)")
+        code.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        return code
+
+    same = [cell("cost before 349.95   after one step 339.37\nsome 3 s\n"), cell("5 evaluations in 30 s\n")]
+    timed = [cell("cost before 349.95   after one step 339.37\nsome 4 s\n"), cell("5 evaluations in 31 s\n")]
+    assert compare_printed_costs(same, timed) == 2
+    assert printed_costs(cell("lowest cost 192.5 after 8 evaluations, 3.6 s\n")) == [[192.5, 8.0]]
+    changed = [cell("cost before 349.95   after one step 345.00\n"), cell("5 evaluations in 30 s\n")]
+    with pytest.raises(AssertionError, match="339.37"):
+        compare_printed_costs(same, changed)

@@ -29,3 +29,20 @@ def test_render_refuses_an_unknown_lesson(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "render_solutions.py"), "99", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0 and "no solved notebook matches 99" in done.stderr
+
+
+def test_every_solved_lesson_has_a_rendered_page_that_says_how_it_was_made():
+    """docs/solutions holds one page per solved lesson, made in fast mode, with figures, of a size a browser opens."""
+    solved = sorted(path.stem for path in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    pages = sorted(path.stem for path in (ROOT / "docs" / "solutions").glob("*.html"))
+    assert pages == solved, "render them: python tools/render_solutions.py --fast"
+    for stem in pages:
+        page = ROOT / "docs" / "solutions" / f"{stem}.html"
+        html = page.read_text(encoding="utf-8")
+        assert "Rendered by `tools/render_solutions.py`" in html or "Rendered by <code>tools/render_solutions.py</code>" in html
+        assert "fast mode" in html and "data:image/png;base64" in html, stem
+        assert page.stat().st_size < 3_000_000, f"{page.name} is {page.stat().st_size / 1e6:.1f} MB"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/solutions/" in readme
+    listed = (ROOT / "docs" / "solutions" / "README.md").read_text(encoding="utf-8")
+    assert all(f"({stem}.html)" in listed for stem in solved)
