@@ -45,7 +45,7 @@ def fast_environment(monkeypatch, tmp_path):
 
 def pytest_generate_tests(metafunc):
     """Student copies by default; ``--solved`` runs the solutions instead (a quick local check of one lesson)."""
-    if "path" in metafunc.fixturenames:
+    if metafunc.function.__name__ == "test_notebook_runs_up_to_its_unsolved_exercises":
         paths = SOLVED if metafunc.config.getoption("--solved") else STUDENT
         metafunc.parametrize("path", paths, ids=lambda path: f"{path.parent.name}/{path.stem}")
 
