@@ -74,6 +74,16 @@ def machine() -> dict:
     }
 
 
+def reset_peak_memory() -> bool:
+    """Restart the peak-memory count (VmHWM) at the current usage (Linux ``/proc/self/clear_refs``); True if done."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     import numpy as np
@@ -86,6 +96,7 @@ def main(argv=None) -> int:
         f"memory {info['memory_total_gib']} GiB"
     )
     content = data.load(args.content, max_size=None)
+    content = images.resize_image(content, size=images.fit_size(content.shape[:2], args.size))  # stylize never enlarges
     styles = data.load(args.style, max_size=None)
     sizes = controls.pyramid_sizes(args.size, args.start_size, args.levels)
     steps = args.steps[0] if len(args.steps) == 1 else args.steps
@@ -96,8 +107,10 @@ def main(argv=None) -> int:
         memory = report.peak_memory / 2**30 if report.peak_memory else float("nan")
         print(f"  level {report.index}: {report.size[0]}x{report.size[1]} px, {report.evaluations} steps, "
               f"{report.seconds:.1f} s, peak {memory:.2f} GiB", flush=True)
+        reset_peak_memory()  # the next level's peak is its own
 
     baseline = controls.peak_memory_bytes()
+    reset_peak_memory()
     started = time.perf_counter()
     result = controls.stylize_multiscale(
         content,

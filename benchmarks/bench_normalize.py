@@ -49,7 +49,8 @@ def main(argv=None) -> int:
 
     from nst_tf import features as F
     from nst_tf import normalize as N
-    from nst_tf.optimize import StyleTransfer, _scaled_style, prepare_image
+    from nst_tf.images import prepare_image, scaled_style
+    from nst_tf.optimize import StyleTransfer
 
     resolved, net = F.resolve_weights(args.weights, "vgg19")
     raw = F.load_vgg(resolved, net, normalize=False)
@@ -106,7 +107,7 @@ def main(argv=None) -> int:
 
     # 3. Step cost, normalised against raw, interleaved.
     content = prepare_image("content/chelsea", args.size)
-    style = _scaled_style(prepare_image("style/swirls"), content.shape[:2], 1.0)
+    style = scaled_style(prepare_image("style/swirls"), content.shape[:2], 1.0)
     transfers = {flag: StyleTransfer(content, style, weights=resolved, net=net, normalize=flag) for flag in (True, False)}
     steps = {flag: transfer.make_adam_step() for flag, transfer in transfers.items()}
     for step in steps.values():  # trace and warm up

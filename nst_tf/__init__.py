@@ -1,7 +1,8 @@
 """nst-tf: learn and do neural style transfer with TensorFlow/Keras.
 
-Modules follow the lessons: ``features`` (01), ``gram`` (02), ``losses`` (03),
-``optimize`` and ``progress`` (04), ``controls`` (05), ``fast`` (06); ``images``,
+Modules follow the lessons: ``features`` (01), ``gram`` (02), ``losses`` and ``objective`` (03),
+``optimize``, ``solvers`` and ``progress`` (04), ``controls`` with ``colour``, ``masks`` and
+``pyramid`` (05), ``fast`` (06); ``images``,
 ``display`` and ``data`` for pictures in and out; ``checks`` for the exercises.
 
 The most used names are available at the top level and imported on first use, so
@@ -25,7 +26,7 @@ _EXPORTS = {
     "style_loss": "losses",
     "tv_loss": "losses",
     "StyleTransfer": "optimize",
-    "stylize": "optimize",
+    "stylize": "controls",
     "load_image": "images",
     "save_image": "images",
     "show_image": "display",
@@ -35,9 +36,10 @@ _EXPORTS = {
 }
 
 
-_SUBMODULES = ("checks", "cli", "cli_common", "controls", "defaults", "data", "diagram", "display", "fast", "fast_data", "fast_distribute",
-               "features", "fetch", "gram", "images", "logs", "losses", "memory", "modelcheck", "optimize", "progress",
-               "quiet", "safefile", "settings", "signals", "validate", "visualize")
+_SUBMODULES = ("checks", "cli", "cli_common", "colour", "controls", "data", "defaults", "diagram", "display", "fast",
+               "fast_data", "fast_distribute", "features", "fetch", "gram", "images", "logs", "losses", "masks",
+               "memory", "modelcheck", "objective", "optimize", "progress", "pyramid", "quiet", "safefile", "settings",
+               "signals", "solvers", "validate", "visualize")
 #: Modules that moved into a package keep their old names: ``from nst_tf import fast_data`` still works.
 _MOVED = {"fast_data": "fast.data", "fast_distribute": "fast.distribute"}
 

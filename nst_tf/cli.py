@@ -176,7 +176,7 @@ def _check_memory(args, content_shape, style_shapes, style_scale: float) -> None
     from .memory import check_stylize
 
     long_side = max(content_shape)
-    factor = args.size / long_side  # the content is brought to --size, enlarged if needed
+    factor = min(1.0, args.size / long_side)  # the content is shrunk to --size, never enlarged
     shape = (max(1, round(content_shape[0] * factor)), max(1, round(content_shape[1] * factor)))
     target = max(int(round(args.size * style_scale)), 32)
     styles = [(max(1, round(h * target / max(h, w))), max(1, round(w * target / max(h, w)))) for h, w in style_shapes]
@@ -259,7 +259,7 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
     result = stylize(
         content_image,
         style_images,
-        size=args.size,  # a smaller photo is enlarged to --size (coarse-to-fine above 1024 px)
+        size=args.size,  # a larger photo is shrunk to --size, never enlarged (coarse-to-fine above 1024 px)
         steps=steps,
         optimizer=getattr(args, "optimizer", "lbfgs"),
         learning_rate=getattr(args, "learning_rate", 0.02),

@@ -41,6 +41,9 @@ __all__ = [
     "SAVE_FORMATS",
     "load_image",
     "resize_image",
+    "prepare_image",
+    "fit_size",
+    "scaled_style",
     "save_image",
     "to_batch",
     "to_numpy_image",
@@ -446,6 +449,34 @@ def _lanczos(array: np.ndarray, target: tuple[int, int]) -> np.ndarray:
         for c in range(array.shape[2])
     ]
     return np.clip(np.stack(channels, axis=2), 0.0, 1.0).astype(np.float32)
+
+
+def prepare_image(source: Any, max_size: int | None = None, name: str = "image") -> np.ndarray:
+    """An image array (H, W, 3) in [0, 1] from an array, a file path, a URL or a sample name.
+
+    ``max_size``: the longest side at most that many pixels (shrunk, never enlarged).
+    """
+    if isinstance(source, (str, os.PathLike)):
+        from . import data
+
+        return data.load(source, max_size=max_size)
+    from .validate import image_array
+
+    array = image_array(source, name)  # at least MIN_SIZE, like a file
+    return resize_image(array, max_size) if max_size else array
+
+
+def fit_size(shape: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """``(height, width)`` scaled so that the longest side is ``long_side`` (may enlarge)."""
+    height, width = shape
+    scale = long_side / max(height, width)
+    return max(int(round(height * scale)), 1), max(int(round(width * scale)), 1)
+
+
+def scaled_style(style: np.ndarray, content_shape: tuple[int, int], style_scale: float) -> np.ndarray:
+    """The style image with its long side ``style_scale`` times the content's long side (at least MIN_SIZE)."""
+    target = max(int(round(max(content_shape) * style_scale)), MIN_SIZE)
+    return resize_image(style, size=fit_size(style.shape[:2], target))
 
 
 # --------------------------------------------------------------------------- saving

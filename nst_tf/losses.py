@@ -34,6 +34,7 @@ __all__ = [
     "content_loss",
     "style_layer_loss",
     "style_layer_loss_from_target",
+    "style_difference",
     "style_loss",
     "tv_loss",
     "total_loss",
@@ -83,19 +84,35 @@ def content_loss(content_features, generated_features, normalization: str = "mse
     return mse / 4.0 if normalization == "course" else mse
 
 
+def style_difference(statistic_value, target, normalization: str = "mse") -> tf.Tensor:
+    """The one normalisation rule of every style cost: ``mean((S_G - S_S)^2)``, a quarter of it
+    for ``"course"`` and ``"gatys"`` (their ``1/(4 nC^2 (nH nW)^2)`` on raw Gram matrices)."""
+    difference = tf.reduce_mean(tf.square(statistic_value - target))
+    return difference if normalization == "mse" else difference / 4.0
+
+
 def style_layer_loss_from_target(
     target,
     generated_features,
     normalization: str = "mse",
     statistic: Union[str, StyleStatistic] = "gram",
+    mask=None,
 ) -> tf.Tensor:
     """Style cost of one layer against a precomputed target statistic (see :func:`style_layer_loss`).
 
-    ``target`` is ``statistic(style_features)``, computed once per run.
+    ``target`` is ``statistic(style_features)``, computed once per run. ``mask`` ``(nH, nW)``
+    in [0, 1] (optional, lesson 05): the generated image's statistic is taken over the
+    region only (:func:`nst_tf.masks.masked_statistic`; ``statistic`` must then be a name).
     """
     _check_normalization(normalization)
-    stat = style_statistic(statistic)
-    statistic_value = stat(_batched(generated_features, "generated_features"))
+    if mask is None:
+        statistic_value = style_statistic(statistic)(_batched(generated_features, "generated_features"))
+    else:
+        from .masks import masked_statistic
+
+        if not isinstance(statistic, str):
+            raise ValueError("Spatial masks need a named style statistic: 'gram', 'gram_centered' or 'mean_std'.")
+        statistic_value = masked_statistic(_batched(generated_features, "generated_features"), mask, statistic)
     target = tf.convert_to_tensor(target)
     if target.shape.rank == statistic_value.shape.rank and target.shape.rank:  # one target serves a whole batch
         validate.same_shape(target[:1], statistic_value[:1], "the style target", "the generated image's statistic")
@@ -103,8 +120,7 @@ def style_layer_loss_from_target(
             validate.same_shape(target, statistic_value, "the style target", "the generated image's statistic")
     elif target.shape.rank is not None and statistic_value.shape.rank is not None:
         validate.same_shape(target, statistic_value, "the style target", "the generated image's statistic")
-    difference = tf.reduce_mean(tf.square(statistic_value - target))
-    return difference if normalization == "mse" else difference / 4.0
+    return style_difference(statistic_value, target, normalization)
 
 
 def style_layer_loss(
@@ -143,6 +159,7 @@ def style_loss(
     layer_weights: Mapping[str, float] | None = None,
     normalization: str = "mse",
     statistic: Union[str, StyleStatistic] = "gram",
+    masks: Mapping[str, tf.Tensor] | None = None,
 ) -> tf.Tensor:
     """Style cost over several layers: ``sum_l lambda_l * E_l`` with the lambdas summing to 1.
 
@@ -150,18 +167,22 @@ def style_loss(
         style_targets: ``{layer: statistic(style_features)}``, computed once.
         generated_features: ``{layer: activations}`` of the generated image.
         layer_weights: ``{layer: lambda_l}``; default equal weights over ``style_targets``.
+        masks: ``{layer: mask (nH, nW)}`` in [0, 1] (lesson 05): each layer's statistic is
+            taken over the region only and its cost scaled by the region's share ``mean(m_l)``,
+            ``sum_l lambda_l * mean(m_l) * E_l``: an all-ones mask gives the plain cost, an
+            all-zeros mask costs zero and pulls on no pixel.
     """
     weights = normalize_layer_weights(layer_weights if layer_weights is not None else list(style_targets))
     source = "layer_weights" if layer_weights is not None else "style_targets"
     validate.same_layers(weights, style_targets, source, "style_targets")
     validate.same_layers(weights, generated_features, source, "generated_features")
-    return tf.add_n(
-        [
-            weight
-            * style_layer_loss_from_target(style_targets[name], generated_features[name], normalization, statistic)
-            for name, weight in weights.items()
-        ]
-    )
+    terms = []
+    for name, weight in weights.items():
+        mask = None if masks is None else masks[name]
+        cost = style_layer_loss_from_target(style_targets[name], generated_features[name], normalization, statistic,
+                                            mask=mask)
+        terms.append(weight * cost if mask is None else (weight * tf.reduce_mean(mask)) * cost)
+    return tf.add_n(terms)
 
 
 def tv_loss(image, kind: str = "l2") -> tf.Tensor:

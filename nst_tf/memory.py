@@ -39,6 +39,7 @@ __all__ = [
     "check_style_scale",
     "largest_size_that_fits",
     "check_run",
+    "peak_memory_bytes",
 ]
 
 #: Largest ``style_scale``: a style image 4 times the output's side already needs 16 times its memory.
@@ -134,6 +135,29 @@ def estimate_stylize_bytes(
     device = int(max(run, targets))
     host = int(BASE_BYTES + history)
     return (host, device) if split else host + device
+
+
+def peak_memory_bytes() -> int | None:
+    """Peak resident memory of this process so far, in bytes (Linux ``VmHWM``; else ``ru_maxrss``).
+
+    Counts everything TensorFlow allocates (unlike ``tracemalloc``). Only reads: resetting the
+    count (``/proc/self/clear_refs``) is the benchmarks' business (benchmarks/bench_highres.py).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:") and line.split()[-1] == "kB":
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+        import sys
+
+        maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return int(maxrss if sys.platform == "darwin" else maxrss * 1024)
+    except (ImportError, OSError):  # pragma: no cover - Windows
+        return None
 
 
 def _meminfo_available() -> int | None:

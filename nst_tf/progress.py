@@ -1,15 +1,22 @@
-"""Watching an optimisation: progress bars, loss history and a live preview (lesson 04)."""
+"""Watching an optimisation: progress bars, loss history, a live preview and the run's bookkeeping (lesson 04)."""
 
 from __future__ import annotations
 
 import io
+import time
 from typing import Iterable, Mapping
 
 import numpy as np
 
-__all__ = ["History", "PendingLosses", "ProgressBar", "LivePreview", "in_notebook"]
+__all__ = ["History", "PendingLosses", "ProgressBar", "LivePreview", "in_notebook", "NonFiniteLossError", "Watcher"]
 
 LOSS_KEYS = ("total", "content", "style", "tv")
+#: The weights a cost object may carry; named when the cost stops being finite.
+WEIGHT_NAMES = ("content_weight", "style_weight", "tv_weight")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The cost became NaN or infinite."""
 
 
 class History(dict):
@@ -155,3 +162,76 @@ class LivePreview:
                 fig.tight_layout()
                 display(fig)
                 plt.close(fig)
+
+
+class Watcher:
+    """A run's bookkeeping, shared by every solver: history, best image, progress, callbacks.
+
+    ``cost`` is the cost object (its weights name the culprits when the cost stops being
+    finite); ``shape`` the generated image's ``(1, H, W, 3)``.
+    """
+
+    def __init__(self, cost, shape, steps, callback, callback_every, progress, live, preview_every):
+        self.cost, self.shape = cost, tuple(shape)
+        self.steps = steps
+        self.callback, self.callback_every = callback, max(1, int(callback_every))
+        self.live, self.preview_every = live, max(1, int(preview_every))
+        self.history = History()
+        self.bar = ProgressBar(steps, enabled=progress)
+        self.start = time.perf_counter()
+        self.evaluations = 0
+        self.best_total = np.inf
+        self.best_image: np.ndarray | None = None
+        self.interrupted = False
+        self.phase_start = 0  # evaluations before the current L-BFGS phase
+        self._shown = 0
+
+    def wants(self, step: int) -> bool:
+        return (self.callback is not None and step % self.callback_every == 0) or (
+            self.live is not None and step % self.preview_every == 0
+        )
+
+    def next_event(self, step: int) -> int:
+        """The first step after ``step`` at which the callback, the preview or the end wants the image."""
+        events = [self.steps]
+        if self.callback is not None:
+            events.append((step // self.callback_every + 1) * self.callback_every)
+        if self.live is not None:
+            events.append((step // self.preview_every + 1) * self.preview_every)
+        return min(events)
+
+    def record(self, step: int, values: Mapping[str, float], image, seconds: float | None = None) -> None:
+        total = float(values["total"])
+        if not np.isfinite(total):
+            weights = self.cost
+            named = ", ".join(f"{key}={getattr(weights, key):g}" for key in WEIGHT_NAMES if hasattr(weights, key))
+            raise NonFiniteLossError(
+                f"The cost became {total} at step {step}: the weights are probably too large "
+                f"({named}) or the learning rate too high; try smaller values."
+            )
+        self.evaluations = step
+        self.history.append(step, values, time.perf_counter() - self.start if seconds is None else seconds)
+        if image is not None and total < self.best_total:
+            self.best_total = total
+            self.best_image = np.asarray(image, dtype=np.float32).reshape(self.shape)[0].copy()
+
+    def after_steps(self, step: int, variable=None, image=None) -> bool:
+        """Progress, preview and callback after ``step``; returns False to stop."""
+        self.bar.update(step - self._shown, self.history.last())
+        self._shown = step
+        preview = self.live is not None and (step % self.preview_every == 0 or step == self.steps)
+        if not preview and not (self.callback is not None and step % self.callback_every == 0):
+            return True  # nobody wants the image: do not copy it from the device
+        if image is None:
+            image = variable.numpy()
+        elif callable(image):  # read from the device only now that it is needed
+            image = np.asarray(image())
+        array = np.clip(np.asarray(image, dtype=np.float32).reshape(self.shape)[0], 0.0, 1.0)
+        if preview:
+            self.live.update(array, self.history)
+        if self.callback is not None and step % self.callback_every == 0:
+            return self.callback(step, array, self.history.last()) is not False
+        return True
+
+    def close(self) -> None:
+        self.bar.close()

@@ -318,7 +318,8 @@ def reconstruct(
         ``(H, W, 3)`` float32 in [0, 1].
     """
     from .gram import gram_matrix
-    from .optimize import StyleTransfer, prepare_image
+    from .images import prepare_image
+    from .optimize import StyleTransfer
 
     _check_choice("kind", kind, ("content", "style"))
     layers = [layers] if isinstance(layers, str) else list(layers)

@@ -67,6 +67,14 @@ def work(tmp_path):
     return folder
 
 
+def _large_content(folder: Path) -> Path:
+    """A 3000x2000 px photo (outside the watched folder): stylize never enlarges, so a big run needs a big photo."""
+    path = folder / "large.png"
+    y, x = np.mgrid[0:2000, 0:3000]
+    Image.fromarray(np.stack([x % 256, y % 256, (x + y) % 256], axis=2).astype(np.uint8)).save(path)
+    return path
+
+
 def snapshot(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -82,7 +90,7 @@ CASES = {
                                       {}, "HTML page"),
     "style scale 1000": (lambda w, s: ["stylize", w / "content.png", w / "style.png", "-o", w / "o.png",
                                        "--style-scale", "1000"], {}, "at most 4"),
-    "run too large for memory": (lambda w, s: ["stylize", w / "content.png", w / "style.png", "-o", w / "o.png",
+    "run too large for memory": (lambda w, s: ["stylize", _large_content(w.parent), w / "style.png", "-o", w / "o.png",
                                                "--size", "3000", "--multiscale", "off"],
                                  {"NST_TF_MEMORY_LIMIT_MB": "6000"}, "use --size"),
     "bad NST_TF_WEIGHTS": (lambda w, s: ["stylize", w / "content.png", w / "style.png", "-o", w / "o.png",

@@ -4,8 +4,6 @@ Tiny images and a seeded random VGG16 keep these offline and quick; what is test
 properties (chroma kept, zero cost and zero gradient outside a mask, sizes per level).
 """
 
-import inspect
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -153,12 +151,15 @@ def test_style_scale_and_blend_reach_the_engine(monkeypatch, content_image, styl
     assert seen[0]["style_blend"] == [3, 1]
 
 
-def test_stylize_accepts_every_argument_of_the_engine():
-    engine = inspect.signature(optimize.stylize).parameters
-    ours = inspect.signature(C.stylize).parameters
-    assert set(engine) <= set(ours)
-    for name in engine:
-        assert engine[name].default == ours[name].default, name
+def test_one_stylize_that_never_enlarges(content_image, style_images, extractor):
+    """nst_tf.stylize, nst_tf.optimize.stylize and the CLI's are one function; size shrinks, never enlarges."""
+    import nst_tf
+
+    assert nst_tf.stylize is C.stylize and optimize.stylize is C.stylize
+    kept = C.stylize(content_image, style_images[0], size=96, steps=1, extractor=extractor, progress=False)
+    assert kept.image.shape[:2] == content_image.shape[:2] == (40, 48)
+    shrunk = C.stylize(content_image, style_images[0], size=36, steps=1, extractor=extractor, progress=False)
+    assert shrunk.image.shape[:2] == (30, 36)
 
 
 # ----- masks ------------------------------------------------------------------------------------
@@ -267,7 +268,7 @@ def test_pyramid_sizes_and_steps():
 def test_coarse_to_fine_calls_each_level_with_increasing_sizes(content_image, style_images, extractor):
     seen = []
     result = C.stylize_multiscale(
-        content_image, style_images[0], size=72, levels=[36, 54, 72], steps=2,
+        _smooth_image(60, 72, seed=1), style_images[0], size=72, levels=[36, 54, 72], steps=2,
         level_callback=lambda report, image: seen.append((report.size, image.shape[:2])),
         extractor=extractor, progress=False,
     )
@@ -282,7 +283,8 @@ def test_coarse_to_fine_calls_each_level_with_increasing_sizes(content_image, st
     assert "| level |" in result.report()
 
 
-def test_auto_multiscale_above_the_single_size_limit(content_image, style_images, extractor):
+def test_auto_multiscale_above_the_single_size_limit(style_images, extractor):
+    content_image = _smooth_image(53, 64, seed=1)  # stylize never enlarges: the photo has the size asked for
     single = C.stylize(content_image, style_images[0], size=48, steps=1, extractor=extractor, progress=False)
     assert len(single.levels) == 1
     pyramid = C.stylize(content_image, style_images[0], size=64, steps=1, max_single_size=48, start_size=32,
@@ -291,7 +293,8 @@ def test_auto_multiscale_above_the_single_size_limit(content_image, style_images
     assert pyramid.image.shape[:2] == (53, 64)
 
 
-def test_controls_combine_colours_masks_and_levels(content_image, style_images, extractor):
+def test_controls_combine_colours_masks_and_levels(style_images, extractor):
+    content_image = _smooth_image(53, 64, seed=1)  # stylize never enlarges: the photo has the size asked for
     height, width = content_image.shape[:2]
     top = np.zeros((height, width), np.float32)
     top[: height // 2] = 1.0
@@ -323,7 +326,7 @@ def test_controls_combine_colours_masks_and_levels(content_image, style_images, 
         ({"style_masks": [np.ones(8)]}, "2-D"),
         ({"style_masks": [np.full((8, 8), 2.0)]}, r"\[0, 1\]"),
         ({"style_masks": [np.ones((8, 8))], "style_blend": [1.0]}, "style_blend"),
-        ({"levels": [32, 64], "steps_per_level": [3]}, "steps_per_level"),
+        ({"levels": [32, 48], "steps_per_level": [3]}, "steps_per_level"),  # 48: the photo's side (never enlarged)
     ],
 )
 def test_bad_values_raise_one_line_value_errors(kwargs, message, content_image, style_images):

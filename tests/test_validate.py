@@ -198,5 +198,5 @@ def test_memory_estimate_grows_with_pixels_and_history():
 def test_library_stylize_checks_memory_before_building_anything(monkeypatch):
     monkeypatch.setenv("NST_TF_MEMORY_LIMIT_MB", "2000")
     with pytest.raises(memory.MemoryEstimateError, match=r"use size=\d+ or less"):
-        nst_tf.controls.stylize(photo(48, 48), photo(48, 48), size=2000, steps=1, weights="random",
+        nst_tf.controls.stylize(photo(2000, 2000), photo(48, 48), size=2000, steps=1, weights="random",
                                 progress=False, multiscale=False)

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..controls import YIQ_FROM_RGB
+from ..colour import YIQ_FROM_RGB
 from ._common import exercise_check, fail, passed
 
 __all__ = ["check_recombine_luminance"]
