@@ -20,6 +20,7 @@ __all__ = [
     "OPTIMIZERS",
     "INITS",
     "LBFGS_MEMORY",
+    "SCIPY_LBFGS_MEMORY",
     "LBFGS_CHUNK_SECONDS",
     "PRESERVE_COLORS",
     "DEFAULT_FAST_CONTENT_LAYER",
@@ -56,6 +57,8 @@ OPTIMIZERS = ("lbfgs", "lbfgs-scipy", "adam")
 INITS = ("content", "noise", "style")
 #: Correction pairs the default L-BFGS keeps on the device (scipy's ``maxcor``).
 LBFGS_MEMORY = 10
+#: Correction pairs scipy's L-BFGS-B keeps (``optimizer="lbfgs-scipy"``; its ``maxcor``).
+SCIPY_LBFGS_MEMORY = 20
 #: The default L-BFGS returns to Python about this often (seconds) for progress, previews and Ctrl-C.
 LBFGS_CHUNK_SECONDS = 1.0
 

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from . import cli_common as core
+from . import fetch
 from .defaults import DEFAULT_FAST_WEIGHTS, FAST_TRAINING, IMAGE_SUFFIXES, STRATEGIES
 from .images import same_file
 from .quiet import stderr_fd_silenced
@@ -126,13 +127,7 @@ def register_apply(subparsers) -> None:
 # --------------------------------------------------------------------------- shared checks
 
 
-def _is_url(text: str) -> bool:
-    return text.lower().startswith(("http://", "https://"))
-
-
-def _is_remote(text: str) -> bool:
-    """``gs://bucket/...`` and other locations that only TensorFlow's file system layer reads."""
-    return "://" in text and not _is_url(text)
+_is_url, _is_remote = fetch.is_url, fetch.is_remote
 
 
 def _start_strategy(args):

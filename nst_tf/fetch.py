@@ -67,6 +67,11 @@ def is_url(source: object) -> bool:
     return isinstance(source, str) and source.lower().startswith(("http://", "https://"))
 
 
+def is_remote(location: object) -> bool:
+    """``gs://bucket/x``, ``hdfs://...``: a location that only TensorFlow's ``tf.io.gfile`` reads (not a URL)."""
+    return isinstance(location, str) and "://" in location and not is_url(location)
+
+
 def cache_dir() -> Path:
     """The download cache folder (not created here)."""
     override = os.environ.get("NST_TF_CACHE")

@@ -51,8 +51,8 @@ BASE_BYTES = 1 << 30
 BACKWARD_FACTOR = 3.0
 #: Share of the available memory a run may plan to use.
 HEADROOM = 0.85
-#: L-BFGS-B's history length (``maxcor``) in :mod:`nst_tf.optimize`.
-LBFGS_HISTORY = 20
+#: scipy's L-BFGS-B history length (``maxcor``), as :mod:`nst_tf.solvers` runs it.
+from .defaults import SCIPY_LBFGS_MEMORY as LBFGS_HISTORY  # noqa: E402
 
 _CHANNELS = (64, 128, 256, 512, 512)
 _CONVS = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}

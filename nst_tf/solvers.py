@@ -42,7 +42,7 @@ __all__ = [
     "precondition_update",
 ]
 
-from .defaults import LBFGS_CHUNK_SECONDS, LBFGS_MEMORY, OPTIMIZERS, PRECONDITIONED_FRACTION
+from .defaults import LBFGS_CHUNK_SECONDS, LBFGS_MEMORY, OPTIMIZERS, PRECONDITIONED_FRACTION, SCIPY_LBFGS_MEMORY
 
 Cost = Callable[[tf.Tensor], Mapping[str, tf.Tensor]]
 
@@ -404,7 +404,7 @@ class ImageSolver:
                     jac=True,
                     method="L-BFGS-B",
                     bounds=bounds,
-                    options={"maxfun": steps, "maxiter": steps, "maxcor": 20, "ftol": 0.0, "gtol": 0.0},
+                    options={"maxfun": steps, "maxiter": steps, "maxcor": SCIPY_LBFGS_MEMORY, "ftol": 0.0, "gtol": 0.0},
                 )
             except _StopEarly:
                 pass

@@ -51,6 +51,7 @@ __all__ = [
 ]
 
 from ..defaults import IMAGE_SUFFIXES
+from ..fetch import is_remote
 from ..logs import get_logger
 
 _log = get_logger(__name__)
@@ -66,9 +67,7 @@ _PROBE = 32
 Source = Union[Path, str]
 
 
-def _is_remote(location) -> bool:
-    """``gs://bucket/x``, ``hdfs://...``: a location only ``tf.io.gfile`` can read."""
-    return isinstance(location, str) and "://" in location and not location.lower().startswith(("http://", "https://"))
+_is_remote = is_remote
 
 
 class SkippedPictures:
