@@ -45,6 +45,7 @@ from typing import Any, Iterator
 from urllib.parse import urlparse
 
 from .images import ImageError
+from .settings import megabytes_from_environment
 
 __all__ = ["FetchError", "MAX_BYTES", "MAX_REDIRECTS", "cache_dir", "cached_path", "fetch", "is_url"]
 
@@ -90,16 +91,11 @@ def cached_path(url: str) -> Path:
 
 
 def _max_bytes_default() -> int:
-    text = os.environ.get("NST_TF_MAX_DOWNLOAD_MB")
-    if text:
-        try:
-            value = float(text)
-        except ValueError:
-            value = -1.0
-        if not value > 0:
-            raise FetchError(f"NST_TF_MAX_DOWNLOAD_MB must be a positive number of megabytes, got {text!r}")
-        return int(value * 1024 * 1024)
-    return MAX_BYTES
+    try:
+        limit = megabytes_from_environment("NST_TF_MAX_DOWNLOAD_MB")
+    except ValueError as error:
+        raise FetchError(str(error)) from None
+    return MAX_BYTES if limit is None else limit
 
 
 def _one_line(error: BaseException) -> str:

@@ -28,6 +28,9 @@ import shutil
 import subprocess
 from typing import Iterable, Sequence
 
+from .defaults import SCIPY_LBFGS_MEMORY
+from .settings import megabytes_from_environment
+
 __all__ = [
     "MemoryEstimateError",
     "MAX_STYLE_SCALE",
@@ -52,7 +55,7 @@ BACKWARD_FACTOR = 3.0
 #: Share of the available memory a run may plan to use.
 HEADROOM = 0.85
 #: scipy's L-BFGS-B history length (``maxcor``), as :mod:`nst_tf.solvers` runs it.
-from .defaults import SCIPY_LBFGS_MEMORY as LBFGS_HISTORY  # noqa: E402
+LBFGS_HISTORY = SCIPY_LBFGS_MEMORY
 
 _CHANNELS = (64, 128, 256, 512, 512)
 _CONVS = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
@@ -230,15 +233,9 @@ def available_bytes() -> tuple[int | None, int | None]:
 
     ``NST_TF_MEMORY_LIMIT_MB`` replaces the host figure (and means: no GPU check).
     """
-    text = os.environ.get("NST_TF_MEMORY_LIMIT_MB")
-    if text:
-        try:
-            limit = float(text)
-        except ValueError:
-            limit = -1.0
-        if not limit > 0:
-            raise ValueError(f"NST_TF_MEMORY_LIMIT_MB must be a positive number of megabytes, got {text!r}")
-        return int(limit * 1024 * 1024), None
+    limit = megabytes_from_environment("NST_TF_MEMORY_LIMIT_MB")
+    if limit is not None:
+        return limit, None
     candidates = [value for value in (_meminfo_available(), _cgroup_available(), _rlimit_available())
                   if value is not None]
     return (min(candidates) if candidates else None), _gpu_free_bytes()
