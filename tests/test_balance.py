@@ -45,6 +45,9 @@ DEFINITIONS = {
     "tutorial": dict(content_weight=1e4, style_weight=1e-2, tv_weight=30.0, tv_kind="sum_abs"),
 }
 
+# End-to-end: each check costs a VGG pass at two sizes (or a short run); `-m "not slow"` skips them.
+pytestmark = pytest.mark.slow
+
 
 def grid(n: int):
     centres = (np.arange(n) + 0.5) / n
@@ -190,7 +193,6 @@ def _final_shares(size: int, **options) -> dict:
     return shares(result.history.last())
 
 
-@pytest.mark.slow
 def test_short_runs_at_two_sizes_end_with_the_same_balance():
     """Measured: default shares within a factor ~1.7 between 96 and 256 px; the tutorial's
     definition lets TV take over at the larger size, squeezing out style (~3x)."""

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_bench_memory_runs_and_reports_every_case(tmp_path):
     out = tmp_path / "mem.json"
     completed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_memory.py"), "--side", "600",

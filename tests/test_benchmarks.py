@@ -18,6 +18,7 @@ from nst_tf.optimize import DEFAULT_PRECONDITION
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_bench_optimize_quick_runs_and_reports_every_part(tmp_path):
     out = tmp_path / "bench.json"
     env = dict(os.environ, NST_TF_WEIGHTS="offline")
@@ -61,6 +62,7 @@ def test_bench_fast_times_training_on_one_and_two_replicas(tmp_path):
     assert rows[1]["images_per_second"] / rows[0]["images_per_second"] == pytest.approx(rows[1]["speedup"])
 
 
+@pytest.mark.slow
 def test_bench_normalize_quick_reports_first_use_stability_and_step_ratio():
     completed = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_normalize.py"), "--quick"],

@@ -37,6 +37,7 @@ def _picture(mode: str) -> Image.Image:
 
 @pytest.mark.parametrize("mode, suffix", [("RGB", ".png"), ("RGBA", ".png"), ("P", ".png"),
                                           ("RGB", ".webp"), ("I;16", ".png")])
+@pytest.mark.slow
 def test_large_picture_is_shrunk_before_float_conversion(tmp_path, mode, suffix):
     path = tmp_path / f"big{suffix}"
     options = {"lossless": True} if suffix == ".webp" else {}

@@ -67,6 +67,7 @@ def longest_side(path: Path) -> int:
 # --------------------------------------------------------------------------- success
 
 
+@pytest.mark.slow
 def test_stylize_in_process_writes_image_of_requested_size(pics, capsys):
     out = pics["dir"] / "out.png"
     status, stdout, _ = run_main(capsys, ["stylize", pics["content"], pics["style"], "-o", out, "--size", 64, *FAST])
@@ -98,6 +99,7 @@ def test_stylize_in_process_writes_image_of_requested_size(pics, capsys):
     assert longest_side(out) == 48
 
 
+@pytest.mark.slow
 def test_subprocess_exit_status_and_clean_stderr(pics):
     out = pics["dir"] / "styled.jpg"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
@@ -116,6 +118,7 @@ def test_subprocess_exit_status_and_clean_stderr(pics):
     assert "nst-tf: using offline VGG16 weights" in proc.stderr  # the library's "which weights" line (logging)
 
 
+@pytest.mark.slow
 def test_demo_writes_its_output(tmp_path, capsys):
     out = tmp_path / "demo.png"
     status, stdout, _ = run_main(capsys, ["demo", "-o", out, "--size", 64, *FAST])
@@ -189,6 +192,7 @@ def test_usage_errors_are_one_line(capsys):
 # --------------------------------------------------------------------------- failures during the run
 
 
+@pytest.mark.slow
 def test_non_finite_cost_exits_1(pics, capsys):
     out = pics["dir"] / "o.png"
     status, _, stderr = run_main(
@@ -199,6 +203,7 @@ def test_non_finite_cost_exits_1(pics, capsys):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_writes_the_best_image_so_far(pics, capsys, monkeypatch):
     from nst_tf import optimize
 
@@ -271,6 +276,7 @@ def _controls_images(tmp_path):
     return content, left, right
 
 
+@pytest.mark.slow
 def test_stylize_with_colour_preservation_and_masks(tmp_path, capsys):
     content, left, right = _controls_images(tmp_path)
     out = tmp_path / "out.png"

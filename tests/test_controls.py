@@ -89,6 +89,7 @@ def test_style_luminance_matches_the_content_mean_and_std(content_image, style_i
     assert abs(matched[..., 0].std() - content_y.std()) < 0.02
 
 
+@pytest.mark.slow
 def test_luminance_transfer_keeps_the_content_chroma(content_image, style_images, extractor):
     result = C.luminance_transfer(
         content_image, style_images[0], size=None, steps=4, style_weight=1e3, extractor=extractor, progress=False
@@ -116,6 +117,7 @@ def test_match_colors_moves_the_style_histograms_to_the_content(content_image, s
     assert gap(matched) < 0.03
 
 
+@pytest.mark.slow
 def test_histogram_preservation_gives_the_style_the_content_palette(monkeypatch, content_image, style_images, extractor):
     seen = _record_transfers(monkeypatch)
     C.stylize(content_image, style_images[1], size=None, steps=1, preserve_colors="histogram",
@@ -140,6 +142,7 @@ def _record_transfers(monkeypatch):
     return seen
 
 
+@pytest.mark.slow
 def test_style_scale_and_blend_reach_the_engine(monkeypatch, content_image, style_images, extractor):
     seen = _record_transfers(monkeypatch)
     for scale in (0.75, 2.0):
@@ -151,6 +154,7 @@ def test_style_scale_and_blend_reach_the_engine(monkeypatch, content_image, styl
     assert seen[0]["style_blend"] == [3, 1]
 
 
+@pytest.mark.slow
 def test_one_stylize_that_never_enlarges(content_image, style_images, extractor):
     """nst_tf.stylize, nst_tf.optimize.stylize and the CLI's are one function; size shrinks, never enlarges."""
     import nst_tf
@@ -186,6 +190,7 @@ def test_downsample_mask_mirrors_vgg_pooling_on_odd_sizes():
     assert tuple(C.downsample_mask(mask, (1, 2)).shape) == (1, 2)
 
 
+@pytest.mark.slow
 def test_a_full_mask_gives_the_plain_style_cost(content_image, style_images, extractor):
     ones = np.ones(content_image.shape[:2], np.float32)
     masked = C.MaskedStyleTransfer(content_image, style_images[:1], [ones], extractor=extractor)
@@ -194,6 +199,7 @@ def test_a_full_mask_gives_the_plain_style_cost(content_image, style_images, ext
     np.testing.assert_allclose(masked.losses(image)["style"], plain.losses(image)["style"], rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_an_empty_mask_costs_zero_and_pulls_on_no_pixel(content_image, style_images, extractor):
     height, width = content_image.shape[:2]
     zeros, ones = np.zeros((height, width), np.float32), np.ones((height, width), np.float32)
@@ -243,6 +249,7 @@ def test_mask_from_a_file_is_resized_to_the_content(tmp_path, content_image):
     assert mask[:, :5].max() < 0.05 and mask[:, -5:].min() > 0.95
 
 
+@pytest.mark.slow
 def test_masked_stylize_runs(content_image, style_images, extractor):
     height, width = content_image.shape[:2]
     left = np.zeros((height, width), bool)
@@ -265,6 +272,7 @@ def test_pyramid_sizes_and_steps():
     assert C.level_steps(200, 3, [30, 20, 5]) == [30, 20, 5]
 
 
+@pytest.mark.slow
 def test_coarse_to_fine_calls_each_level_with_increasing_sizes(content_image, style_images, extractor):
     seen = []
     result = C.stylize_multiscale(
@@ -283,6 +291,7 @@ def test_coarse_to_fine_calls_each_level_with_increasing_sizes(content_image, st
     assert "| level |" in result.report()
 
 
+@pytest.mark.slow
 def test_auto_multiscale_above_the_single_size_limit(style_images, extractor):
     content_image = _smooth_image(53, 64, seed=1)  # stylize never enlarges: the photo has the size asked for
     single = C.stylize(content_image, style_images[0], size=48, steps=1, extractor=extractor, progress=False)
@@ -293,6 +302,7 @@ def test_auto_multiscale_above_the_single_size_limit(style_images, extractor):
     assert pyramid.image.shape[:2] == (53, 64)
 
 
+@pytest.mark.slow
 def test_controls_combine_colours_masks_and_levels(style_images, extractor):
     content_image = _smooth_image(53, 64, seed=1)  # stylize never enlarges: the photo has the size asked for
     height, width = content_image.shape[:2]

@@ -128,6 +128,7 @@ def test_local_paths_load(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- the scripts reproduce the files
 
 
+@pytest.mark.slow
 def test_make_styles_reproduces_the_committed_images() -> None:
     """Paint every style at its stored size; coded as JPEG it must match the stored file.
 

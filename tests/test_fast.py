@@ -113,6 +113,7 @@ def test_training_images_from_a_folder_skip_unreadable_files(tmp_path, capsys, m
         fast.training_images(empty)
 
 
+@pytest.mark.slow
 def test_perceptual_loss_of_a_photo_against_itself_has_no_content_cost():
     loss = fast.PerceptualLoss(STYLE, weights="offline", style_size=64)
     batch = next(iter(fast.training_images(size=32, batch_size=2, seed=1)))
@@ -126,6 +127,7 @@ def test_perceptual_loss_of_a_photo_against_itself_has_no_content_cost():
 # --------------------------------------------------------------------------- training
 
 
+@pytest.mark.slow
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
     model = fast.transform_net(**TINY, seed=0)
     loss = fast.PerceptualLoss(STYLE, weights="offline", style_size=64)
@@ -140,6 +142,7 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
     assert result.previews[0][1].shape[2] == 3
 
 
+@pytest.mark.slow
 def test_checkpoints_resume_the_step_count(tmp_path):
     options = dict(size=32, batch_size=2, weights="offline", progress=False, preview_every=0, **TINY)
     first = fast.train(STYLE, steps=2, checkpoint_dir=tmp_path, **options)
@@ -153,6 +156,7 @@ def test_checkpoints_resume_the_step_count(tmp_path):
     assert (tmp_path / "ckpt-3.index").exists()
 
 
+@pytest.mark.slow
 def test_a_callback_stops_training_and_ctrl_c_keeps_the_steps_done(tmp_path):
     options = dict(size=32, batch_size=2, weights="offline", progress=False, preview_every=2, **TINY)
     seen = []
@@ -273,6 +277,7 @@ def test_train_fast_starts_from_the_defaults_of_fast_train():
         assert f"(default: {library[name].default:g})" in action.help, action.help
 
 
+@pytest.mark.slow
 def test_apply_to_a_folder_writes_one_image_per_input(tmp_path, photos, saved_model, capsys):
     out = tmp_path / "stylized"
     status = cli.main(["apply", str(saved_model), str(photos), "-o", str(out), "--size", "64", "--no-progress"])
@@ -339,6 +344,7 @@ def test_train_fast_refuses_bad_input_with_one_line_and_no_files(tmp_path, capsy
     assert _files(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_train_fast_writes_a_model_apply_can_use(tmp_path, photos, capsys):
     model = tmp_path / "m.keras"
     status = cli.main(["train-fast", STYLE, "--images", str(photos), "-o", str(model), "--steps", "2",

@@ -192,6 +192,7 @@ def test_train_fast_refuses_bad_distribute_options_in_one_line(tmp_path, capsys,
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_train_fast_reads_photos_and_writes_checkpoints_through_tf_io_gfile(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     root = "ram://nst-tf-cli"

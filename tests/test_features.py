@@ -151,6 +151,7 @@ def test_model_preprocessing_layer_matches_preprocess_input(offline_vgg, pixels)
     np.testing.assert_allclose(sub(pixels).numpy(), expected, rtol=1e-5, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_first_conv_output_matches_hand_convolution_of_preprocessed_input(pixels):
     extract = feature_extractor(["block1_conv1"], weights="offline")
     kernel, bias = extract.vgg.get_layer("block1_conv1").get_weights()
@@ -285,6 +286,7 @@ def test_resolve_weights_paths(tmp_path):
         resolve_weights("random", "resnet50")
 
 
+@pytest.mark.slow
 def test_models_are_frozen(offline_vgg, random_extractors):
     assert offline_vgg.trainable_weights == []
     assert len(offline_vgg.non_trainable_weights) == 26  # 13 kernels + 13 biases
@@ -295,6 +297,7 @@ def test_models_are_frozen(offline_vgg, random_extractors):
     assert extract.model.trainable_weights == []
 
 
+@pytest.mark.slow
 def test_random_weights_are_deterministic_per_seed():
     build = F._load_vgg_cached.__wrapped__  # bypass the cache: really build the models
     first, other = build("vgg16", "random", 3, "max", False), build("vgg16", "random", 4, "max", False)

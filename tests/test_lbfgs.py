@@ -52,6 +52,7 @@ def random_spd(n: int, condition: float, seed: int) -> np.ndarray:
 # --------------------------------------------------------------------------- unconstrained
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n, condition", [(30, 10.0), (200, 1e3)])
 def test_convex_quadratic_reaches_the_exact_minimiser(n, condition):
     a = random_spd(n, condition, seed=n)
@@ -70,6 +71,7 @@ def test_convex_quadratic_reaches_the_exact_minimiser(n, condition):
     assert result.evaluations <= 1.3 * reference.nfev + 5, (result.evaluations, reference.nfev)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [2, 10, 30])
 def test_rosenbrock_like_scipy(n):
     x0 = np.full(n, -1.2)
@@ -87,6 +89,7 @@ def test_rosenbrock_like_scipy(n):
     assert result.iterations < result.evaluations  # some line searches needed more than one try
 
 
+@pytest.mark.slow
 def test_value_history_and_best_point():
     result, x, solver = solve(lambda v: tf.reduce_sum((v - 3.0) ** 4 + v**2), np.array([10.0, -4.0]))
     values = result.values[:, 0]
@@ -100,6 +103,7 @@ def test_value_history_and_best_point():
 # --------------------------------------------------------------------------- bounds
 
 
+@pytest.mark.slow
 def test_separable_bounded_problem_has_the_clipped_solution():
     centre = np.array([-2.0, 0.3, 5.0, 0.9, -0.1, 1.7])
     weights = np.array([1.0, 2.0, 0.5, 3.0, 1.0, 10.0])
@@ -109,6 +113,7 @@ def test_separable_bounded_problem_has_the_clipped_solution():
     assert x.min() >= 0.0 and x.max() <= 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_coupled_bounded_quadratic_matches_scipy(seed):
     n = 80
@@ -132,6 +137,7 @@ def test_coupled_bounded_quadratic_matches_scipy(seed):
     assert result.evaluations <= 1.5 * reference.nfev + 10, (result.evaluations, reference.nfev)
 
 
+@pytest.mark.slow
 def test_bounded_rosenbrock_like_scipy():
     x0 = np.array([-1.2, 1.0, -1.2, 1.0])
     bounds = (-1.5, 0.8)  # the unconstrained minimiser (1, 1, 1, 1) is outside the box
@@ -146,6 +152,7 @@ def test_bounded_rosenbrock_like_scipy():
     assert result.evaluations <= 1.5 * reference.nfev + 10, (result.evaluations, reference.nfev)
 
 
+@pytest.mark.slow
 def test_start_outside_the_bounds_is_projected():
     result, x, _ = solve(lambda v: tf.reduce_sum((v - 0.25) ** 2), np.array([3.0, -2.0]), lower=0.0, upper=1.0)
     np.testing.assert_allclose(x, [0.25, 0.25], atol=1e-7)
@@ -155,6 +162,7 @@ def test_start_outside_the_bounds_is_projected():
 # --------------------------------------------------------------------------- the loop's contract
 
 
+@pytest.mark.slow
 def test_evaluations_run_in_the_graph_and_only_scalars_come_back():
     """Hundreds of evaluations, but the Python function runs only while TensorFlow traces it."""
     n = 50
@@ -178,6 +186,7 @@ def test_evaluations_run_in_the_graph_and_only_scalars_come_back():
     assert function.python_calls <= 2  # traced once (a retrace at most), never called per evaluation
 
 
+@pytest.mark.slow
 def test_recorded_scalars_and_chunks_repeat_one_long_run():
     def function(v):
         with tf.GradientTape() as tape:
@@ -198,6 +207,7 @@ def test_recorded_scalars_and_chunks_repeat_one_long_run():
     np.testing.assert_allclose(first.numpy(), second.numpy())
 
 
+@pytest.mark.slow
 def test_reset_forgets_the_history():
     x = tf.Variable(np.array([4.0, -3.0, 2.0]))
     solver = LBFGS(value_and_gradient(lambda v: tf.reduce_sum(v**4 + v**2)), x, gtol=0, ftol=0)
@@ -207,6 +217,7 @@ def test_reset_forgets_the_history():
     np.testing.assert_array_equal(solver.run(8), first)
 
 
+@pytest.mark.slow
 def test_non_finite_start_stops_at_once():
     x = tf.Variable(np.array([1.0, 2.0]))
     solver = LBFGS(value_and_gradient(lambda v: tf.reduce_sum(v) * np.nan), x)
@@ -269,6 +280,7 @@ def small_transfer_factory():
     return make
 
 
+@pytest.mark.slow
 def test_style_transfer_evaluations_stay_in_tensorflow(small_transfer_factory):
     """The default L-BFGS calls into TensorFlow a few times per run and reads images only when asked."""
     transfer = small_transfer_factory()
@@ -319,6 +331,7 @@ def offline_64():
                          content_weight=1.0, style_weight=1e-2, tv_weight=5e2)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precondition, tolerance", [(0.25, 1.10), (0.0, 1.05)])
 def test_style_cost_after_n_evaluations_matches_scipy(offline_64, precondition, tolerance):
     """Same cost, same start, same evaluations: the device L-BFGS ends within a few per cent of scipy's.

@@ -57,6 +57,7 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 def test_sigterm_keeps_the_best_image_and_exits_143(pics):
     out = pics / "out.png"
     argv = ["stylize", pics / "content.png", pics / "style.png", "-o", out, "--size", "48", "--steps", "100000", *FAST]
@@ -181,6 +182,7 @@ def test_stale_names_match_only_our_temporaries(tmp_path):
 # ----------------------------------------------------------------------------- point 6
 
 
+@pytest.mark.slow
 def test_python_dash_m_nst_tf_and_nst_tf_cli(tmp_path):
     version = subprocess.run([sys.executable, "-m", "nst_tf", "--version"], env=_env(), capture_output=True,
                              text=True, timeout=120)

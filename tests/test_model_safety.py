@@ -87,6 +87,7 @@ def _with_layer_module(module: str):
     return change
 
 
+@pytest.mark.slow
 def test_networks_saved_before_the_layers_moved_still_load(tmp_path, good_model):
     with zipfile.ZipFile(good_model) as archive:
         modules = {entry.get("module") for entry in _layers(json.loads(archive.read("config.json")))
@@ -140,6 +141,7 @@ def test_fixed_keras_releases(version):
     assert modelcheck.keras_bypasses(version) is None
 
 
+@pytest.mark.slow
 def test_apply_on_an_old_keras_needs_trust_model(tmp_path, good_model, capsys, monkeypatch):
     photo = tmp_path / "photo.png"
     Image.fromarray(np.full((40, 40, 3), 100, np.uint8)).save(photo)

@@ -109,6 +109,7 @@ def test_fold_scales_multiplies_each_output_channel():
     np.testing.assert_allclose(y_fold, y_orig * scales["c2"], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_dead_channel_keeps_scale_one_and_is_reported_once(cache_home, capsys):
     import keras
 
@@ -276,6 +277,7 @@ def test_stylize_gives_the_same_image_with_a_rescaled_file(rescaled_file, tmp_pa
 # --------------------------------------------------------------------------- which net is in a file
 
 
+@pytest.mark.slow
 def test_detect_net_from_weights_files(rescaled_file, tmp_path):
     import keras
 

@@ -50,6 +50,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("path", paths, ids=lambda path: f"{path.parent.name}/{path.stem}")
 
 
+@pytest.mark.slow
 def test_notebook_runs_up_to_its_unsolved_exercises(path, fast_environment):
     """A solved lesson has no unsolved exercise, so there every error counts."""
     from nbclient import NotebookClient
@@ -74,6 +75,7 @@ def test_notebook_runs_up_to_its_unsolved_exercises(path, fast_environment):
     check_widgets_shown(notebook)  # with this environment's ipywidgets (8); tests/test_colab.py runs 7
 
 
+@pytest.mark.slow
 def test_a_failed_check_shows_only_its_message_and_still_fails(fast_environment):
     """In a kernel, an ExerciseError is displayed as the message alone, and it still is an error output."""
     from nbclient import NotebookClient

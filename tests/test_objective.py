@@ -64,6 +64,7 @@ class _Quadratic:
 
 @pytest.mark.parametrize("optimizer, precondition, steps", [("lbfgs", 0.0, 40), ("lbfgs", 0.25, 60),
                                                              ("lbfgs-scipy", 0.25, 60), ("adam", 0.0, 400)])
+@pytest.mark.slow
 def test_the_solvers_minimise_any_cost_object(optimizer, precondition, steps):
     goal = np.random.default_rng(2).uniform(-0.2, 1.2, (8, 10, 3)).astype(np.float32)
     image = tf.Variable(np.full((1, 8, 10, 3), 0.5, np.float32))

@@ -113,6 +113,7 @@ def central_differences(transfer, x0: np.ndarray, coordinates, h: float, key: st
     return np.array(estimates)
 
 
+@pytest.mark.slow
 def test_gradient_matches_finite_differences(make_small, small_images):
     content, _ = small_images
     noise = np.random.default_rng(0).uniform(0.1, 0.9, content.shape)
@@ -171,6 +172,7 @@ def end_to_end():
     return transfer, start, results
 
 
+@pytest.mark.slow
 def test_end_to_end_lbfgs_stylizes(end_to_end):
     transfer, start, results = end_to_end
     assert transfer.extractor.net == "vgg16" and transfer.extractor.weights == "offline"
@@ -182,6 +184,7 @@ def test_end_to_end_lbfgs_stylizes(end_to_end):
     assert result.history["style"][0] == pytest.approx(start["style"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_lbfgs_beats_adam_for_the_same_number_of_evaluations(end_to_end):
     _, start, results = end_to_end
     lbfgs, adam = results["lbfgs"][1], results["adam"][1]
@@ -190,6 +193,7 @@ def test_lbfgs_beats_adam_for_the_same_number_of_evaluations(end_to_end):
     assert results["lbfgs"][0].evaluations == results["adam"][0].evaluations == 30
 
 
+@pytest.mark.slow
 def test_end_to_end_results_are_images_in_range(end_to_end):
     _, _, results = end_to_end
     for optimizer, (result, _) in results.items():
@@ -201,6 +205,7 @@ def test_end_to_end_results_are_images_in_range(end_to_end):
         assert image is result.image and history is result.history
 
 
+@pytest.mark.slow
 def test_new_transfer_in_the_same_process(end_to_end):
     transfer, _, _ = end_to_end
     content, style = content_picture(48, 40), style_picture(40, 48)
@@ -216,6 +221,7 @@ def test_new_transfer_in_the_same_process(end_to_end):
 # --------------------------------------------------------------------------- run-loop contract
 
 
+@pytest.mark.slow
 def test_same_seed_same_result_different_seed_different(make_small):
     first, again, other = (make_small(init="noise", seed=seed) for seed in (3, 3, 4))
     np.testing.assert_array_equal(first.generated_image, again.generated_image)
@@ -225,6 +231,7 @@ def test_same_seed_same_result_different_seed_different(make_small):
     assert np.abs(images[0] - images[2]).max() > 0.1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-scipy", "adam"])
 def test_pixels_stay_in_range(small_transfer, optimizer):
     small_transfer.reset("noise")
@@ -238,6 +245,7 @@ def test_pixels_stay_in_range(small_transfer, optimizer):
     assert in_unit_range(small_transfer.generated_image)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-scipy", "adam"])
 def test_running_twice_starts_fresh(small_transfer, optimizer):
     small_transfer.reset("noise")
@@ -284,6 +292,7 @@ def test_changing_style_weight_changes_the_loss(small_transfer):
         small_transfer.style_weight = 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-scipy", "adam"])
 def test_nan_weight_raises_non_finite_loss_error(make_small, optimizer):
     transfer = make_small(style_weight=float("nan"), init="noise")
@@ -294,6 +303,7 @@ def test_nan_weight_raises_non_finite_loss_error(make_small, optimizer):
     assert isinstance(info.value, FloatingPointError)
 
 
+@pytest.mark.slow
 def test_overflowing_cost_raises_non_finite_loss_error(make_small):
     transfer = make_small(content_weight=1e38, init="noise")
     assert transfer.losses()["total"] == float("inf")  # float32 overflow
@@ -487,6 +497,7 @@ def test_negative_precondition_is_a_value_error(small_transfer, bad):
         small_transfer.run(2, "lbfgs", precondition=bad, progress=False)
 
 
+@pytest.mark.slow
 def test_lbfgs_preconditions_the_first_part_then_works_on_the_pixels(make_small):
     transfer = make_small(init="noise", seed=1)
     modes = []
@@ -532,6 +543,7 @@ def test_scipy_lbfgs_preconditions_the_first_part_then_works_on_the_pixels(make_
     assert calls == ["pixels"] * 4
 
 
+@pytest.mark.slow
 def test_xla_compiled_lbfgs_matches_the_plain_graph(make_small):
     """``jit_compile=True`` (for GPUs) runs both L-BFGS phases, DCT included, and agrees with the default."""
     plain, xla = make_small(init="noise", seed=2), make_small(init="noise", seed=2, jit_compile=True)

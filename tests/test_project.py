@@ -132,6 +132,7 @@ def test_requires_python_matches_the_readme_and_ci():
     assert "bash .ci/run" in workflow and "push" in workflow and "pull_request" in workflow
 
 
+@pytest.mark.slow
 def test_nothing_needs_a_newer_python_than_310():
     if importlib.util.find_spec("vermin") is None:
         pytest.fail("vermin is missing: pip install -e '.[dev]'")

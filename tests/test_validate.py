@@ -25,6 +25,7 @@ def test_uint8_is_scaled_not_clipped_to_white():
     assert checked.mean() < 0.8  # not the white picture of the bug
 
 
+@pytest.mark.slow
 def test_stylize_with_a_uint8_array_gives_the_same_result_as_floats():
     content = photo(48, 48, 1)
     style = photo(48, 48, 2)

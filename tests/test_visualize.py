@@ -132,6 +132,7 @@ def target():
     return np.clip(image + 0.02 * rng.normal(size=image.shape), 0, 1).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_reconstruct_content_block1_conv1_gets_closer_to_the_target(target):
     start = np.random.default_rng(0).uniform(0.0, 1.0, target.shape).astype(np.float32)
     result = visualize.reconstruct(target, "block1_conv1", size=None, steps=30, weights="random", seed=0)
@@ -140,6 +141,7 @@ def test_reconstruct_content_block1_conv1_gets_closer_to_the_target(target):
     assert after < 0.25 * before, (before, after)
 
 
+@pytest.mark.slow
 def test_reconstruct_style_matches_gram_matrices_better_than_noise(target):
     from nst_tf.gram import gram_matrix
 
