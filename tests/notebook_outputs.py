@@ -1,12 +1,20 @@
-"""What the notebook tests read from an executed notebook (shared by test_notebooks and test_colab)."""
+"""What the notebook tests read from an executed notebook (shared by test_notebooks, test_colab and test_colab_students)."""
 
 from __future__ import annotations
 
 import ast
 import re
+import sys
+from pathlib import Path
 
 import nbformat
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from notebook_client import PatientNotebookClient  # noqa: E402 - every notebook test executes with it
+
+__all__ = ["PatientNotebookClient", "check_widgets_shown", "hints", "exercise_names", "unexpected_errors",
+           "printed_numbers", "compare_printed_numbers", "WIDGET_MAKERS"]
 
 WIDGET_MAKERS = re.compile(r"preview=True|^widgets\.interactive\(|^show_output\(before_after\(", re.M)
 
@@ -58,32 +66,37 @@ def unexpected_errors(notebook, names: set[str] = frozenset()) -> list[str]:
     return found
 
 
-# ----- no hidden state: a lesson run twice in one kernel prints the same costs -----------------
+# ----- no hidden state: a lesson run twice in one kernel prints the same numbers ---------------
 
-#: Lessons tests/test_colab.py runs twice in a row in one kernel (issue 15): every cost printed the second
-#: time must equal the first time's. The second pass is what it costs (~1 min each in CI).
-RUN_TWICE = {"03_content_and_style_costs", "04_optimisation_loop"}
-
-COST_LINE = re.compile(r"cost|loss|E_l|J_|yours", re.I)
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
-SECONDS = re.compile(r"[-+]?\d+(?:\.\d+)?\s*(?:s|ms|seconds)\b")
+#: What may differ between two runs: durations, rates and speed-ups ("3.2 s", "40 ms", "12 images/s",
+#: "1 min 3 s", "282 times faster").
+TIMES = re.compile(r"[-+]?\d+(?:\.\d+)?\s*(?:s|ms|seconds|min|minutes|(?:images|steps|evaluations)/s|"
+                   r"times (?:faster|slower))\b")
 
 
-def printed_costs(cell):
-    """The numbers on the printed lines of ``cell`` that mention a cost (times taken out)."""
-    text = "".join(output.get("text", "") for output in cell.get("outputs", []) if output.get("output_type") == "stream")
-    return [[float(number) for number in NUMBER.findall(SECONDS.sub("", line))]
-            for line in text.splitlines() if COST_LINE.search(line)]
+def printed_numbers(cell):
+    """The numbers on each line ``cell`` printed to stdout, durations taken out; lines without numbers left out.
+
+    Only stdout: stderr carries progress bars and one-time log lines (which weights were loaded),
+    which rightly appear on a first run only.
+    """
+    text = "".join(output.get("text", "") for output in cell.get("outputs", [])
+                   if output.get("output_type") == "stream" and output.get("name") == "stdout")
+    lines = [[float(number) for number in NUMBER.findall(TIMES.sub("", line))] for line in text.splitlines()]
+    return [numbers for numbers in lines if numbers]
 
 
-def compare_printed_costs(first, second):
-    """Assert that each code cell of ``second`` printed the costs ``first`` did; returns how many were compared."""
+def compare_printed_numbers(first, second):
+    """Assert that each code cell of ``second`` printed the numbers ``first`` did; returns how many were compared."""
     compared = 0
     for index, (once, twice) in enumerate(zip(first, second)):
         if once.cell_type != "code":
             continue
-        before, after = printed_costs(once), printed_costs(twice)
-        assert len(before) == len(after), f"cell {index} printed other cost lines the second time:\n{once.source}"
+        before, after = printed_numbers(once), printed_numbers(twice)
+        assert len(before) == len(after), (
+            f"cell {index} printed {len(before)} lines with numbers the first time and {len(after)} the second "
+            f"time:\n{once.source}")
         for line_before, line_after in zip(before, after):
             assert len(line_before) == len(line_after) and np.allclose(line_before, line_after, rtol=1e-3, atol=1e-6), (
                 f"cell {index} printed {line_before} the first time and {line_after} the second time "

@@ -1,211 +1,38 @@
-"""Colab, simulated: every lesson runs from a wheel that the lesson's own first cell installed.
+"""Colab, simulated (tests/colab_sim.py): the install cell, then every solved lesson, from a wheel.
 
-A fresh virtual environment stands in for a Colab runtime. Like Colab it has the heavy
-packages preinstalled: it sees this environment's TensorFlow, Keras, NumPy, Jupyter kernel
-and so on through a folder of links (installing them again would cost minutes and gigabytes),
-but neither this checkout nor this environment's nst-tf install, and it has Colab's
-ipywidgets 7 instead of 8. A stand-in ``google.colab`` (imported at kernel start, as on
-Colab) provides ``files.upload``, ``files.download`` and ``output.enable_custom_widget_manager``
-and records each call; ``files.upload`` fails, because on Colab it would wait for a person.
-
-The wheel is built from this checkout and installed non-editable by the install cell of the
-lessons (``NST_TF_SOURCE`` pointing at it, set as a student would). Then every solved and
-every student notebook runs in fast mode with the offline weights in a temporary folder
-outside the repository, and a last cell proves which nst_tf and which ipywidgets it used.
-Student notebooks keep their unsolved exercises: the only errors allowed there are the
-"not attempted yet" ones, and every cell must have run.
+The install cell of the lessons is tried three ways: from a missing wheel (one line saying what
+to do), in a runtime whose preinstalled packages already conflict (nst-tf added without touching
+them), and normally (nst-tf added, nothing else changed). Then every solved lesson runs in fast
+mode with the offline weights in a folder outside the repository, twice in a row in the same
+kernel: the second run must print the same numbers (costs among them) as the first (no cell's result depends on the
+order the cells ran in), and a last cell proves which nst_tf and which ipywidgets it used.
+The student copies run in tests/test_colab_students.py, in a runtime of their own.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import os
-import re
 import shutil
-import subprocess
 import sys
-import sysconfig
-import venv
 from pathlib import Path
 
 import nbformat
 import pytest
-from notebook_outputs import RUN_TWICE, check_widgets_shown, compare_printed_costs
-
-ROOT = Path(__file__).resolve().parents[1]
-SOLVED = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
-KERNEL = "colab-simulated"
-# What this environment has that Colab would not see: this checkout's nst-tf (its editable
-# install's .pth and metadata) and ipywidgets 8 with its front-end packages.
-HIDDEN = re.compile(r"nst[_-]tf|^(ipywidgets|widgetsnbextension|jupyterlab_widgets)([-_.]|$)", re.I)
-WIDGETS_7 = ["ipywidgets>=7.6,<8"]
-
-STAND_IN = {
-    "__init__.py": '"""Stand-in for Colab\'s google.colab (tests/test_colab.py); records every call."""\n'
-                   "from . import files, output\n",
-    "_log.py": "import json, os\n\n"
-               "def record(call, **details):\n"
-               "    with open(os.environ['COLAB_SIM_LOG'], 'a') as log:\n"
-               "        log.write(json.dumps(dict(call=call, **details)) + '\\n')\n",
-    "files.py": "import os\nfrom ._log import record\n\n"
-                "def upload():\n"
-                "    record('upload')\n"
-                "    raise RuntimeError('files.upload() waits for a person: Run all must not call it')\n\n"
-                "def download(filename):\n"
-                "    path = os.path.abspath(filename)\n"
-                "    with open(path, 'rb') as file:\n"
-                "        head = file.read(8)\n"
-                "    record('download', path=path, head=head.hex())\n",
-    "output.py": "from ._log import record\n\n"
-                 "def enable_custom_widget_manager():\n"
-                 "    record('enable_custom_widget_manager')\n\n"
-                 "def disable_custom_widget_manager():\n"
-                 "    record('disable_custom_widget_manager')\n",
-}
-
-FINAL_CHECK = (
-    "import sys, nst_tf, ipywidgets\n"
-    "print('KERNEL', sys.prefix, nst_tf.__file__, ipywidgets.__version__, 'google.colab' in sys.modules)"
-)
-VERSIONS = (
-    "import importlib.metadata as m, json\n"
-    "seen = {}\n"
-    "for d in m.distributions():\n"
-    "    seen.setdefault((d.metadata['Name'] or '').lower().replace('_', '-'), d.version)\n"
-    "print(json.dumps(seen))"
-)
+from colab_sim import (FINAL_CHECK, SOLVED, build_wheel, check_colab_calls, check_final_cell, colab_with_widgets_7,
+                       printed, run_install_cell)
+from notebook_outputs import check_widgets_shown, compare_printed_numbers, printed_numbers
 
 slow = pytest.mark.slow
-
-
-class SimulatedColab:
-    def __init__(self, base: Path):
-        self.base = base
-        self.prefix = base / "colab-venv"
-        venv.EnvBuilder(with_pip=False, symlinks=True).create(self.prefix)
-        self.python = self.prefix / "bin" / "python"
-        self.site = Path(self._ask("import sysconfig; print(sysconfig.get_paths()['purelib'])", clean=True))
-        self.workdir = base / "content"  # Colab's working folder; nothing of the checkout in it
-        self.workdir.mkdir()
-        self.env = self._environment()
-        self._link_preinstalled_packages()
-        self._add_stand_in()
-        self._add_kernel()
-
-    def _environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-        env.update(
-            NST_TF_FAST="1", NST_TF_WEIGHTS="offline", MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="3",
-            PYTHONNOUSERSITE="1", JUPYTER_PATH=str(self.base / "jupyter"), IPYTHONDIR=str(self.base / "ipython"),
-            COLAB_SIM_LOG=str(self.base / "colab-calls.jsonl"), PIP_DISABLE_PIP_VERSION_CHECK="1",
-        )
-        return env
-
-    def _ask(self, code: str, clean: bool = False) -> str:
-        env = None if clean else self.env
-        result = subprocess.run([str(self.python), "-c", code], capture_output=True, text=True, env=env,
-                                cwd=self.base, check=True)
-        return result.stdout.strip()
-
-    def _link_preinstalled_packages(self):
-        farm = self.base / "preinstalled"
-        farm.mkdir()
-        sources = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
-        for source in map(Path, sources):
-            for entry in source.iterdir():
-                if not HIDDEN.search(entry.name) and not (farm / entry.name).exists():
-                    (farm / entry.name).symlink_to(entry)
-        # addsitedir also runs the .pth files among the links (except the hidden nst-tf one).
-        (self.site / "zz_colab_preinstalled.pth").write_text(f"import site; site.addsitedir({str(farm)!r})\n")
-
-    def _add_stand_in(self):
-        package = self.site / "google" / "colab"  # google/ stays a namespace package (protobuf lives there too)
-        package.mkdir(parents=True)
-        for name, text in STAND_IN.items():
-            (package / name).write_text(text)
-        startup = self.base / "ipython" / "profile_default" / "startup"
-        startup.mkdir(parents=True)
-        (startup / "00-colab.py").write_text("import google.colab  # Colab's kernel has it loaded\n")
-
-    def _add_kernel(self):
-        spec = self.base / "jupyter" / "kernels" / KERNEL
-        spec.mkdir(parents=True)
-        (spec / "kernel.json").write_text(json.dumps({
-            "argv": [str(self.python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Colab (simulated)", "language": "python",
-        }))
-
-    def pip(self, *args: str):
-        return subprocess.run([str(self.python), "-m", "pip", *args], capture_output=True, text=True, env=self.env,
-                              cwd=self.base)
-
-    def versions(self) -> dict[str, str]:
-        return json.loads(self._ask(VERSIONS))
-
-    def calls(self) -> list[dict]:
-        log = Path(self.env["COLAB_SIM_LOG"])
-        calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-        log.unlink(missing_ok=True)
-        return calls
-
-    def execute(self, notebook, allow_errors: bool = False):
-        from nbclient import NotebookClient
-
-        notebook.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Colab (simulated)", "language": "python"}
-        saved = dict(os.environ)
-        os.environ.clear()
-        os.environ.update(self.env)  # the kernel inherits this process's environment
-        try:
-            NotebookClient(notebook, timeout=900, kernel_name=KERNEL, allow_errors=allow_errors,
-                           resources={"metadata": {"path": str(self.workdir)}}).execute()
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-        return notebook
-
-
-def _printed(cell) -> str:
-    return "".join(output.get("text", "") for output in cell.outputs if output.output_type == "stream")
-
-
-def _install_cell() -> str:
-    notebook = nbformat.read(SOLVED[0], as_version=4)
-    return next(cell.source for cell in notebook.cells if cell.cell_type == "code")
-
-
-def _run_install_cell(colab: SimulatedColab, source: str) -> str:
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell(f"import os\nos.environ['NST_TF_SOURCE'] = {source!r}"),
-        nbformat.v4.new_code_cell(_install_cell()),
-    ]
-    return _printed(colab.execute(notebook).cells[1])
 
 
 @pytest.fixture(scope="module")
 def colab(tmp_path_factory):
     base = tmp_path_factory.mktemp("colab")
-    assert ROOT not in base.parents
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(base / "wheel"),
-         str(ROOT)], capture_output=True, text=True,
-    )
-    assert built.returncode == 0, built.stderr
-    (wheel,) = (base / "wheel").glob("nst_tf-*.whl")
-
-    colab = SimulatedColab(base)
-    # Colab's own ipywidgets 7 with what it needs (the classic notebook among it), every package
-    # that is there already kept at its version.
-    pins = base / "preinstalled.txt"
-    pins.write_text("".join(f"{name}==={version}\n" for name, version in colab.versions().items() if name))
-    widgets = colab.pip("install", "-q", "-c", str(pins), *WIDGETS_7)
-    assert widgets.returncode == 0, widgets.stderr
-    colab.before = colab.versions()
-    assert colab.before["ipywidgets"].startswith("7.") and "nst-tf" not in colab.before, colab.before
-
+    wheel = build_wheel(base)
+    colab = colab_with_widgets_7(base)
     colab.wheel = wheel
-    colab.failed = _run_install_cell(colab, str(base / "missing" / wheel.name))
+    colab.failed = run_install_cell(colab, str(base / "missing" / wheel.name))
     colab.failed_calls = colab.calls()
 
     # A runtime whose preinstalled packages already disagree (tqdm's metadata here asks for an
@@ -215,14 +42,14 @@ def colab(tmp_path_factory):
     tqdm.mkdir()
     (tqdm / "METADATA").write_text(
         f"Metadata-Version: 2.1\nName: tqdm\nVersion: {colab.before['tqdm']}\nRequires-Dist: numpy<1\n")
-    colab.conflicted = _run_install_cell(colab, str(wheel))
+    colab.conflicted = run_install_cell(colab, str(wheel))
     colab.conflicted_after = colab.versions()
     removed = colab.pip("uninstall", "-y", "-q", "nst-tf")
     assert removed.returncode == 0, removed.stderr
     shutil.rmtree(tqdm)
     assert colab.versions() == colab.before
 
-    colab.installed = _run_install_cell(colab, str(wheel))
+    colab.installed = run_install_cell(colab, str(wheel))
     colab.installed_calls = colab.calls()
     colab.after = colab.versions()
     return colab
@@ -257,46 +84,30 @@ def test_the_install_cell_adds_nst_tf_and_changes_nothing_else(colab):
     assert (colab.site / "nst_tf" / "_sample_data").is_dir(), "the wheel carries the sample images"
 
 
-def _check_final_cell(colab, notebook):
-    printed = _printed(notebook.cells[-1]).split()
-    assert printed[:2] == ["KERNEL", str(colab.prefix)], printed
-    assert printed[2] == str(colab.site / "nst_tf" / "__init__.py"), f"nst_tf came from {printed[2]}"
-    assert printed[3].startswith("7.") and printed[4] == "True", printed
-
-
-def _check_colab_calls(colab, path):
-    calls = colab.calls()
-    assert not [call for call in calls if call["call"] == "upload"], "a cell waits for an upload during Run all"
-    downloads = [call for call in calls if call["call"] == "download"]
-    for call in downloads:
-        assert bytes.fromhex(call["head"]).startswith(b"\x89PNG"), call
-    if path.name.startswith("04_"):
-        assert downloads, "lesson 04 offers the result as a download"
-
-
 @slow
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", SOLVED, ids=lambda path: path.stem)
-def test_solved_lesson_runs_in_colab(colab, path):
+def test_solved_lesson_runs_in_colab_twice_with_the_same_costs(colab, path):
+    """In order from a fresh kernel, then again in the same kernel: every printed number the same (issue 15)."""
     from nbclient.exceptions import CellExecutionError
 
     notebook = nbformat.read(path, as_version=4)
     lesson = list(notebook.cells)
-    if path.stem in RUN_TWICE:  # no hidden state: the second run in the same kernel prints the same costs
-        notebook.cells += copy.deepcopy(lesson)
+    notebook.cells += copy.deepcopy(lesson)
     notebook.cells.append(nbformat.v4.new_code_cell(FINAL_CHECK))
     try:
         colab.execute(notebook)
     except CellExecutionError as error:
         pytest.fail(f"{path.name} in simulated Colab: {error}", pytrace=False)
-    if path.stem in RUN_TWICE:
-        compared = compare_printed_costs(notebook.cells[:len(lesson)], notebook.cells[len(lesson):2 * len(lesson)])
-        assert compared >= 10, f"only {compared} printed costs to compare in {path.name}"
-    assert _printed(notebook.cells[[c.cell_type for c in notebook.cells].index("code")]).startswith(
+    first, second = notebook.cells[:len(lesson)], notebook.cells[len(lesson):2 * len(lesson)]
+    numbers = sum(len(line) for cell in first for line in printed_numbers(cell))
+    assert numbers >= 10, f"{path.name} printed only {numbers} numbers: too few to tell a second run from the first"
+    assert compare_printed_numbers(first, second) == numbers
+    assert printed(notebook.cells[[c.cell_type for c in notebook.cells].index("code")]).startswith(
         "nst-tf is installed; GPU: ")
-    _check_final_cell(colab, notebook)
+    check_final_cell(colab, notebook)
     check_widgets_shown(notebook)
-    _check_colab_calls(colab, path)
+    check_colab_calls(colab, path)
 
 
 # ----- the download helper, here (no kernel needed) ----------------------------------------

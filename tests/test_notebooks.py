@@ -1,12 +1,14 @@
-"""Execute every student lesson notebook top to bottom in fast mode (``pytest -m notebooks``).
+"""Lessons executed here, in a kernel started from this interpreter's environment (``pytest -m notebooks``).
 
-Each notebook runs with ``NST_TF_FAST=1`` (small images, few steps), the offline weights
-and matplotlib's Agg backend, in a temporary working folder, in a kernel started from
-this interpreter's environment (this checkout's nst_tf, ipywidgets 8, as in JupyterLab).
+This checkout's nst_tf and this environment's ipywidgets 8, as in JupyterLab, in fast mode
+(``NST_TF_FAST=1``: small images, few steps), with the offline weights and matplotlib's Agg
+backend, in a temporary working folder. By default the solved lessons whose cells make widgets
+(sliders, buttons, live previews) run here, to show that they work with ipywidgets 8; every
+solved and every student lesson runs in a simulated Colab with ipywidgets 7
+(``tests/test_colab.py``, ``tests/test_colab_students.py``). ``--solved`` runs every solved
+lesson here instead (a quick local check: ``--solved -k 04``), ``--student`` every student copy.
 A student copy keeps its unsolved exercises: the only errors allowed are the "not attempted
-yet" ones, and every cell must run. The solved lessons run once, in ``tests/test_colab.py``
-(a simulated Colab with ipywidgets 7, from a wheel), so each lesson's code runs in both kinds
-of environment without executing any notebook twice.
+yet" ones, and every cell must run.
 """
 
 import os
@@ -16,8 +18,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from notebook_outputs import (check_widgets_shown, compare_printed_costs, exercise_names, hints, printed_costs,
-                              unexpected_errors)
+from notebook_outputs import (WIDGET_MAKERS, PatientNotebookClient, check_widgets_shown, compare_printed_numbers,
+                              exercise_names, hints, printed_numbers, unexpected_errors)
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -43,21 +45,31 @@ def fast_environment(monkeypatch, tmp_path):
     return tmp_path
 
 
+def widget_lessons(paths):
+    """The lessons that make the most widgets: the one place where a widget of every kind the lessons use is made."""
+    counts = {path: sum(bool(WIDGET_MAKERS.search(cell.source)) for cell in nbformat.read(path, as_version=4).cells
+                        if cell.cell_type == "code") for path in paths}
+    most = max(counts.values())
+    return [path for path, count in counts.items() if count == most]
+
+
 def pytest_generate_tests(metafunc):
-    """Student copies by default; ``--solved`` runs the solutions instead (a quick local check of one lesson)."""
+    """The widget lesson, solved, by default; ``--solved``: every solved lesson; ``--student``: every student copy."""
     if metafunc.function.__name__ == "test_notebook_runs_up_to_its_unsolved_exercises":
-        paths = SOLVED if metafunc.config.getoption("--solved") else STUDENT
+        if metafunc.config.getoption("--student"):
+            paths = STUDENT
+        else:
+            paths = SOLVED if metafunc.config.getoption("--solved") else widget_lessons(SOLVED)
         metafunc.parametrize("path", paths, ids=lambda path: f"{path.parent.name}/{path.stem}")
 
 
 @pytest.mark.slow
 def test_notebook_runs_up_to_its_unsolved_exercises(path, fast_environment):
     """A solved lesson has no unsolved exercise, so there every error counts."""
-    from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
     notebook.cells.insert(0, nbformat.v4.new_code_cell(KERNEL_CHECK))
-    NotebookClient(
+    PatientNotebookClient(
         notebook, timeout=600, kernel_name="python3", allow_errors=True,
         resources={"metadata": {"path": str(fast_environment)}},
     ).execute()
@@ -72,13 +84,12 @@ def test_notebook_runs_up_to_its_unsolved_exercises(path, fast_environment):
     errors = sum(output.output_type == "error" for cell in notebook.cells if cell.cell_type == "code"
                  for output in cell.outputs)
     assert errors >= 1 if hints(notebook) else errors == 0, "the unsolved exercises should say so"
-    check_widgets_shown(notebook)  # with this environment's ipywidgets (8); tests/test_colab.py runs 7
+    check_widgets_shown(notebook)  # with this environment's ipywidgets (8); tests/test_colab*.py run 7
 
 
 @pytest.mark.slow
 def test_a_failed_check_shows_only_its_message_and_still_fails(fast_environment):
     """In a kernel, an ExerciseError is displayed as the message alone, and it still is an error output."""
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     notebook = nbformat.v4.new_notebook()
@@ -87,7 +98,7 @@ def test_a_failed_check_shows_only_its_message_and_still_fails(fast_environment)
         nbformat.v4.new_code_cell("def gram_matrix(features):\n    raise NotImplementedError('one matrix product')"),
         nbformat.v4.new_code_cell("checks.check_gram_matrix(gram_matrix)"),
     ]
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
+    client = PatientNotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(fast_environment)}})
     with pytest.raises(CellExecutionError):
         client.execute()
@@ -152,16 +163,21 @@ def test_the_hidden_state_check_finds_a_rebound_weight():
     ]
 
 
-def test_the_cost_comparison_sees_a_changed_cost():
-    def cell(text):
+def test_the_printed_number_comparison_sees_a_changed_number_but_not_a_changed_time():
+    def cell(text, name="stdout"):
         code = nbformat.v4.new_code_cell("print(...)")
-        code.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        code.outputs = [nbformat.v4.new_output("stream", name=name, text=text)]
         return code
 
     same = [cell("cost before 349.95   after one step 339.37\nsome 3 s\n"), cell("5 evaluations in 30 s\n")]
-    timed = [cell("cost before 349.95   after one step 339.37\nsome 4 s\n"), cell("5 evaluations in 31 s\n")]
-    assert compare_printed_costs(same, timed) == 2
-    assert printed_costs(cell("lowest cost 192.5 after 8 evaluations, 3.6 s\n")) == [[192.5, 8.0]]
+    timed = [cell("cost before 349.95   after one step 339.37\nsome 4 s\n"), cell("5 evaluations in 31.5 s\n")]
+    assert compare_printed_numbers(same, timed) == 3
+    assert printed_numbers(cell("lowest cost 192.5 after 8 evaluations, 3.6 s, 12.5 images/s\n")) == [[192.5, 8.0]]
+    assert printed_numbers(cell("trained 200 steps in 1 min 3 s\nno numbers here\n")) == [[200.0]]
+    assert printed_numbers(cell("the network is about 282 times faster\n7.99 times the smallest\n")) == [[7.99]]
+    assert printed_numbers(cell("loaded block1_conv1 weights 3\n", name="stderr")) == []
     changed = [cell("cost before 349.95   after one step 345.00\n"), cell("5 evaluations in 30 s\n")]
     with pytest.raises(AssertionError, match="339.37"):
-        compare_printed_costs(same, changed)
+        compare_printed_numbers(same, changed)
+    with pytest.raises(AssertionError, match="2 lines with numbers the first time and 1"):
+        compare_printed_numbers([cell("largest 280\nsmallest -2e-15\n")], [cell("largest 280\n")])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from notebook_outputs import PatientNotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 CHATTER = ("absl::InitializeLog", "I0000", "oneDNN", "cuda")
@@ -29,7 +30,6 @@ def test_stderr_fd_silenced_hides_c_level_writes_and_restores_them():
 
 @pytest.mark.slow
 def test_a_lesson_kernel_shows_no_tensorflow_start_up_lines(monkeypatch, tmp_path):
-    from nbclient import NotebookClient
 
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
@@ -41,7 +41,7 @@ def test_a_lesson_kernel_shows_no_tensorflow_start_up_lines(monkeypatch, tmp_pat
         nbformat.v4.new_code_cell("from nst_tf.logs import get_logger\n"
                                   "get_logger('nst_tf.features').info('using the test weights')"),
     ]
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
+    PatientNotebookClient(notebook, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()
     printed = "".join(output.get("text", "") for cell in notebook.cells[:2] for output in cell.outputs)
     assert printed.strip() == "4.0", f"the lesson's first output is not its own: {printed!r}"

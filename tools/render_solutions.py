@@ -39,7 +39,7 @@ def lessons(selection: list[str]) -> list[Path]:
 def execute(path: Path, *, fast: bool, timeout: int = 1800):
     """The notebook at ``path`` executed top to bottom in a fresh kernel; returns it."""
     import nbformat
-    from nbclient import NotebookClient
+    from notebook_client import PatientNotebookClient
 
     notebook = nbformat.read(path, as_version=4)
     environment = {"NST_TF_FAST": "1" if fast else "0", "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
@@ -48,7 +48,7 @@ def execute(path: Path, *, fast: bool, timeout: int = 1800):
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), saved["PYTHONPATH"]]))
     try:
         with tempfile.TemporaryDirectory(prefix="nst-tf-render-") as folder:
-            NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+            PatientNotebookClient(notebook, timeout=timeout, kernel_name="python3",
                            resources={"metadata": {"path": folder}}).execute()
     finally:
         for key, value in saved.items():
