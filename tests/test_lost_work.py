@@ -44,15 +44,15 @@ def _dead_pid() -> int:
 
 STOP_AT_STEP_3 = """
 import sys
-from nst_tf import cli, optimize
-original = optimize._Watcher.after_steps
+from nst_tf import cli, progress
+original = progress.Watcher.after_steps
 announced = []
 def announce(self, step, *args, **kwargs):
     if step >= 3 and not announced:  # the in-TensorFlow L-BFGS reports after chunks of evaluations
         announced.append(step)
         print("STEP3", flush=True)
     return original(self, step, *args, **kwargs)
-optimize._Watcher.after_steps = announce
+progress.Watcher.after_steps = announce
 sys.exit(cli.main(sys.argv[1:]))
 """
 
