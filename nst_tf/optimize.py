@@ -25,19 +25,11 @@ import tensorflow as tf
 
 from .features import FeatureExtractor
 from .gram import StyleStatistic
-from .images import prepare_image, resize_image
+from .images import resize_image
 from .objective import Objective
 from .progress import NonFiniteLossError
-from .solvers import (  # noqa: F401 - kept importable from here
-    LBFGS_CHUNK_SECONDS,
-    LBFGS_MEMORY,
-    OPTIMIZERS,
-    PRECONDITIONED_FRACTION,
-    ImageSolver,
-    StyleTransferResult,
-    frequency_scale,
-    precondition_update,
-)
+# PRECONDITIONED_FRACTION, frequency_scale and precondition_update: lesson 04 imports them from here.
+from .solvers import PRECONDITIONED_FRACTION, ImageSolver, StyleTransferResult, frequency_scale, precondition_update
 
 __all__ = [
     "DEFAULT_CONTENT_LAYERS",
@@ -51,7 +43,6 @@ __all__ = [
     "MaskedStyleTransfer",
     "StyleTransferResult",
     "stylize",
-    "prepare_image",
     "frequency_scale",
     "precondition_update",
 ]

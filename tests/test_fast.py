@@ -181,8 +181,7 @@ def test_a_callback_stops_training_and_ctrl_c_keeps_the_steps_done(tmp_path):
 
 def test_a_nan_cost_stops_training_at_its_step():
     from nst_tf.fast.training import _LossLog
-    from nst_tf.optimize import NonFiniteLossError
-    from nst_tf.progress import History, ProgressBar
+    from nst_tf.progress import History, NonFiniteLossError, ProgressBar
 
     log = _LossLog(History(), ProgressBar(4, enabled=False), "lower the learning rate")
     for total in (3.0, 2.0, float("nan"), 1.0):
