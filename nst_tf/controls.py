@@ -36,8 +36,9 @@ from typing import Callable, Sequence, Union
 
 import numpy as np
 
-from . import images, validate
-from .colour import (  # noqa: F401 - lesson 05's names, importable from here
+from . import colour, images, validate
+from .colour import (  # noqa: F401 - lesson 05's names, importable from here (all of colour.__all__)
+    RGB_FROM_YIQ,
     YIQ_FROM_RGB,
     luminance_image,
     match_colors,
@@ -55,13 +56,7 @@ from .pyramid import LevelReport, MultiscaleResult, join_histories, level_steps,
 from .solvers import StyleTransferResult
 
 __all__ = [
-    "YIQ_FROM_RGB",
-    "rgb_to_yiq",
-    "yiq_to_rgb",
-    "luminance_image",
-    "style_luminance",
-    "recombine_luminance",
-    "match_colors",
+    *colour.__all__,
     "downsample_mask",
     "MaskedStyleTransfer",
     "luminance_transfer",
