@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import numpy as np
 
-    from nst_tf import controls, data, images, pyramid
+    from nst_tf import controls, data, images, pyramid, saving
     from nst_tf.memory import peak_memory_bytes
 
     info = machine()
@@ -139,7 +139,7 @@ def main(argv=None) -> int:
         verdict = "fits" if peak / 2**30 < LIMIT_GIB else "does NOT fit"
         print(f"peak resident memory {peak / 2**30:.2f} GiB: {verdict} within {LIMIT_GIB:.0f} GiB")
     if args.output:
-        images.save_image(result.image, args.output)
+        saving.save_image(result.image, args.output)
         print(f"saved {args.output}")
     if args.json:
         record = {

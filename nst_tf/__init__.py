@@ -3,7 +3,7 @@
 Modules follow the lessons: ``features`` (01), ``gram`` (02), ``losses`` and ``objective`` (03),
 ``optimize``, ``solvers`` and ``progress`` (04), ``controls`` with ``colour``, ``masks`` and
 ``pyramid`` (05), ``fast`` (06); ``images``,
-``display`` and ``data`` for pictures in and out; ``checks`` for the exercises.
+``saving``, ``display`` and ``data`` for pictures in and out; ``checks`` for the exercises.
 
 The most used names are available at the top level and imported on first use, so
 ``import nst_tf`` stays quick and the command-line tool can quiet TensorFlow first.
@@ -28,7 +28,7 @@ _EXPORTS = {
     "StyleTransfer": "optimize",
     "stylize": "controls",
     "load_image": "images",
-    "save_image": "images",
+    "save_image": "saving",
     "show_image": "display",
     "show_images": "display",
     "stylize_fast": "fast",
@@ -38,8 +38,8 @@ _EXPORTS = {
 
 _SUBMODULES = ("checks", "cli", "cli_common", "colour", "controls", "data", "defaults", "diagram", "display", "fast",
                "features", "fetch", "gram", "images", "logs", "losses", "masks", "memory", "modelcheck", "objective",
-               "optimize", "progress", "pyramid", "quiet", "safefile", "settings", "signals", "solvers", "validate",
-               "visualize")
+               "optimize", "progress", "pyramid", "quiet", "safefile", "saving", "settings", "signals", "solvers",
+               "validate", "visualize")
 
 
 if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:

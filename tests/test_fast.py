@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from nst_tf import cli, data, fast, fast_cli
 from nst_tf.fast import data as fast_data
-from nst_tf.images import load_image, save_image
+from nst_tf.images import load_image
+from nst_tf.saving import save_image
 
 TINY = {"filters": 8, "residual_blocks": 1}
 STYLE = "style/swirls"
