@@ -163,7 +163,7 @@ def test_models_are_published_the_same_way_and_fsynced(tmp_path, monkeypatch):
         return real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", recording_fsync)
-    model = fast.transform_net()
+    model = fast.transform_net(filters=8, residual_blocks=1)  # small: any network is published alike
     out = tmp_path / "m.keras"
     fast.save_model(model, out)
     assert any(".m.keras.nsttf-" in str(path) for path in synced)  # the model's bytes, before the rename
@@ -200,7 +200,7 @@ def test_apply_with_several_inputs_and_an_image_name_makes_no_folder(tmp_path, p
     from nst_tf import fast
 
     model = tmp_path / "m.keras"
-    fast.save_model(fast.transform_net(), model)
+    fast.save_model(fast.transform_net(filters=8, residual_blocks=1), model)
     status = cli.main(["apply", str(model), str(pics / "content.png"), str(pics / "style.png"),
                        "-o", str(tmp_path / "two.png"), "--no-progress"])
     err = capsys.readouterr().err
