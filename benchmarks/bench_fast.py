@@ -1,7 +1,7 @@
 """How much faster is a trained transformation network than optimising the pixels? (lesson 06)
 
 For each size it times :func:`nst_tf.fast.stylize_fast` (one image per call, and a batch per
-call) and the optimisation method, :func:`nst_tf.optimize.stylize` with its default optimiser,
+call) and the optimisation method, :func:`nst_tf.controls.stylize` with its default optimiser,
 on the same square photo. The optimisation is timed for ``--opt-steps`` steps (the first,
 which compiles, is left out) and scaled to its default number of steps. The network's weights
 do not change its speed, so an untrained one is used unless ``--model`` names a ``.keras`` file.
@@ -33,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from nst_tf import data, fast, optimize  # noqa: E402
+from nst_tf import controls, data, fast  # noqa: E402
 
 STYLE = "style/swirls"
 CONTENT = "content/astronaut"  # square, so every method sees exactly size x size pixels
@@ -63,8 +63,8 @@ def time_network(model, size: int, batch: int, repeats: int) -> dict[str, float]
 
 def time_optimisation(size: int, steps: int, weights: str) -> dict[str, float]:
     """Seconds per optimisation step (compile step excluded) and the default number of steps."""
-    default_steps = inspect.signature(optimize.stylize).parameters["steps"].default
-    run = optimize.stylize(_photo(size), STYLE, size=None, steps=max(steps, 2), progress=False, weights=weights)
+    default_steps = inspect.signature(controls.stylize).parameters["steps"].default
+    run = controls.stylize(_photo(size), STYLE, size=None, steps=max(steps, 2), progress=False, weights=weights)
     times = run.history["time"]
     per_step = (times[-1] - times[0]) / max(len(times) - 1, 1)
     return {"per_step": per_step, "default_steps": default_steps, "per_image": per_step * default_steps}
@@ -162,7 +162,7 @@ def compare(args, model, results: list[dict]) -> None:
     from nst_tf.features import load_vgg
 
     vgg = load_vgg(args.weights)  # says which weights the optimisation uses, before the table
-    print(f"optimisation: {vgg.name}, default optimiser of nst_tf.optimize.stylize\n")
+    print(f"optimisation: {vgg.name}, default optimiser of nst_tf.controls.stylize\n")
     header = f"{'size':>6} {'net 1/call':>12} {'net batch':>12} {'images/s':>9} {'opt step':>10} {'opt/image':>11} {'ratio':>8}"
     print(header)
     print("-" * len(header))

@@ -88,7 +88,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import numpy as np
 
-    from nst_tf import controls, data, images
+    from nst_tf import controls, data, images, pyramid, saving
+    from nst_tf.memory import peak_memory_bytes
 
     info = machine()
     print(
@@ -98,9 +99,9 @@ def main(argv=None) -> int:
     content = data.load(args.content, max_size=None)
     content = images.resize_image(content, size=images.fit_size(content.shape[:2], args.size))  # stylize never enlarges
     styles = data.load(args.style, max_size=None)
-    sizes = controls.pyramid_sizes(args.size, args.start_size, args.levels)
+    sizes = pyramid.pyramid_sizes(args.size, args.start_size, args.levels)
     steps = args.steps[0] if len(args.steps) == 1 else args.steps
-    steps = controls.level_steps(args.steps[0], len(sizes), steps)
+    steps = pyramid.level_steps(args.steps[0], len(sizes), steps)
     print(f"levels {sizes} px, steps {steps}, optimizer {args.optimizer}, content {args.content}, style {args.style}")
 
     def announce(report, image) -> None:
@@ -109,7 +110,7 @@ def main(argv=None) -> int:
               f"{report.seconds:.1f} s, peak {memory:.2f} GiB", flush=True)
         reset_peak_memory()  # the next level's peak is its own
 
-    baseline = controls.peak_memory_bytes()
+    baseline = peak_memory_bytes()
     reset_peak_memory()
     started = time.perf_counter()
     result = controls.stylize_multiscale(
@@ -138,7 +139,7 @@ def main(argv=None) -> int:
         verdict = "fits" if peak / 2**30 < LIMIT_GIB else "does NOT fit"
         print(f"peak resident memory {peak / 2**30:.2f} GiB: {verdict} within {LIMIT_GIB:.0f} GiB")
     if args.output:
-        images.save_image(result.image, args.output)
+        saving.save_image(result.image, args.output)
         print(f"saved {args.output}")
     if args.json:
         record = {

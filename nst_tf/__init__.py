@@ -3,7 +3,7 @@
 Modules follow the lessons: ``features`` (01), ``gram`` (02), ``losses`` and ``objective`` (03),
 ``optimize``, ``solvers`` and ``progress`` (04), ``controls`` with ``colour``, ``masks`` and
 ``pyramid`` (05), ``fast`` (06); ``images``,
-``display`` and ``data`` for pictures in and out; ``checks`` for the exercises.
+``saving``, ``display`` and ``data`` for pictures in and out; ``checks`` for the exercises.
 
 The most used names are available at the top level and imported on first use, so
 ``import nst_tf`` stays quick and the command-line tool can quiet TensorFlow first.
@@ -28,7 +28,7 @@ _EXPORTS = {
     "StyleTransfer": "optimize",
     "stylize": "controls",
     "load_image": "images",
-    "save_image": "images",
+    "save_image": "saving",
     "show_image": "display",
     "show_images": "display",
     "stylize_fast": "fast",
@@ -37,11 +37,9 @@ _EXPORTS = {
 
 
 _SUBMODULES = ("checks", "cli", "cli_common", "colour", "controls", "data", "defaults", "diagram", "display", "fast",
-               "fast_data", "fast_distribute", "features", "fetch", "gram", "images", "logs", "losses", "masks",
-               "memory", "modelcheck", "objective", "optimize", "progress", "pyramid", "quiet", "safefile", "settings",
-               "signals", "solvers", "validate", "visualize")
-#: Modules that moved into a package keep their old names: ``from nst_tf import fast_data`` still works.
-_MOVED = {"fast_data": "fast.data", "fast_distribute": "fast.distribute"}
+               "features", "fetch", "gram", "images", "logs", "losses", "masks", "memory", "modelcheck", "objective",
+               "optimize", "progress", "pyramid", "quiet", "safefile", "saving", "settings", "signals", "solvers",
+               "validate", "visualize")
 
 
 if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:
@@ -55,8 +53,6 @@ if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:
 def __getattr__(name: str):
     if name in _EXPORTS:
         return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    if name in _MOVED:
-        return importlib.import_module(f".{_MOVED[name]}", __name__)
     if name in _SUBMODULES:  # ``nst_tf.settings`` works after a bare ``import nst_tf``
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'nst_tf' has no attribute {name!r}")

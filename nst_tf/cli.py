@@ -271,7 +271,7 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
     if result.interrupted and result.evaluations == 0:
         return interrupted_before_start()
     check_still_free(out, args.output, args.overwrite)  # it may have appeared while we were working
-    from .images import save_image
+    from .saving import save_image
 
     save_image(result.image, out, protect=protected_paths(inputs), overwrite=args.overwrite)
     elapsed = time.perf_counter() - started

@@ -31,7 +31,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .images import same_file
+from .saving import same_file
 from .quiet import import_tensorflow
 
 __all__ = [
@@ -237,13 +237,13 @@ def check_output(output: str, inputs: Iterable[str] = (), overwrite: bool = Fals
                  suffixes: Sequence[str] | None = None) -> Path:
     """Refuse, before any work, an output that could not or should not be written.
 
-    ``suffixes``: the endings allowed (default: the image formats :func:`nst_tf.images.save_image`
+    ``suffixes``: the endings allowed (default: the image formats :func:`nst_tf.saving.save_image`
     writes). Another ending, a missing or unwritable folder, a folder, one of the ``inputs``
     (even with ``overwrite``) or an existing file without ``overwrite`` -> :class:`CLIError`.
     """
     out = Path(output).expanduser()
     if suffixes is None:
-        from .images import SAVE_FORMATS
+        from .saving import SAVE_FORMATS
 
         if out.suffix.lower() not in SAVE_FORMATS:
             shown = f"'{out.suffix}'" if out.suffix else "no extension"

@@ -17,7 +17,10 @@ options of jcjohnson/neural-style, on top of the engine in :mod:`nst_tf.optimize
   per-level time and peak memory.
 
 :func:`stylize` does all of it; it is ``nst_tf.stylize`` and what ``nst-tf stylize`` calls.
-The names of the concept modules stay importable from here (``nst_tf.controls.rgb_to_yiq``).
+Lesson 05 reaches the colour and mask pieces it shows through this module, so those names stay
+importable from here (``nst_tf.controls.rgb_to_yiq``, ``controls.downsample_mask``,
+``controls.MaskedStyleTransfer``); they are defined in :mod:`nst_tf.colour`, :mod:`nst_tf.masks`
+and :mod:`nst_tf.optimize`.
 
 >>> result = stylize("content/chelsea", "style/waves", size=256, preserve_colors="luminance")  # doctest: +SKIP
 >>> result = stylize("content/chelsea", ["style/waves", "style/swirls"],
@@ -34,11 +37,9 @@ from typing import Callable, Sequence, Union
 import numpy as np
 
 from . import colour, images, validate
-from .colour import (  # noqa: F401 - the lesson's names, importable from here
-    PRESERVE_COLORS,
+from .colour import (  # noqa: F401 - lesson 05's names, importable from here (all of colour.__all__)
     RGB_FROM_YIQ,
     YIQ_FROM_RGB,
-    _apply_colour_matrix,
     luminance_image,
     match_colors,
     recombine_luminance,
@@ -46,24 +47,19 @@ from .colour import (  # noqa: F401 - the lesson's names, importable from here
     style_luminance,
     yiq_to_rgb,
 )
+from .defaults import DEFAULT_PRECONDITION, DEFAULT_STEPS, PRESERVE_COLORS
 from .images import prepare_image, scaled_style
-from .masks import downsample_mask, load_mask, masked_statistic, prepare_masks  # noqa: F401
+from .masks import downsample_mask, load_mask, prepare_masks  # noqa: F401 - downsample_mask: lesson 05's name
 from .memory import check_run, peak_memory_bytes
-from .optimize import DEFAULT_PRECONDITION, DEFAULT_STEPS, MaskedStyleTransfer, StyleTransfer, StyleTransferResult
+from .optimize import MaskedStyleTransfer, StyleTransfer
 from .pyramid import LevelReport, MultiscaleResult, join_histories, level_steps, pyramid_sizes
+from .solvers import StyleTransferResult
 
 __all__ = [
     *colour.__all__,
-    "luminance_transfer",
-    "load_mask",
     "downsample_mask",
-    "masked_statistic",
     "MaskedStyleTransfer",
-    "pyramid_sizes",
-    "level_steps",
-    "LevelReport",
-    "MultiscaleResult",
-    "peak_memory_bytes",
+    "luminance_transfer",
     "stylize_multiscale",
     "stylize",
 ]

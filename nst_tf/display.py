@@ -103,7 +103,7 @@ def download_image(image: Any, path: "str | os.PathLike[str]" = "nst-tf.png") ->
     One call in a notebook: ``display.download_image(result.image, "mine.png")``. Outside
     Colab the file stays where it was saved, and one printed line says where.
     """
-    from .images import save_image
+    from .saving import save_image
 
     out = save_image(image, path)
     if "google.colab" in sys.modules:

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 from . import cli_common as core
 from . import fetch
 from .defaults import DEFAULT_FAST_WEIGHTS, FAST_TRAINING, IMAGE_SUFFIXES, STRATEGIES
-from .images import same_file
+from .saving import same_file
 from .quiet import stderr_fd_silenced
 
 __all__ = ["register_train_fast", "register_apply", "run_train_fast", "run_apply"]
@@ -239,7 +239,7 @@ def _expand_inputs(inputs: list[str]) -> tuple[list[str], bool]:
 
 
 def _stem_and_suffix(source: str) -> tuple[str, str]:
-    from .images import SAVE_FORMATS
+    from .saving import SAVE_FORMATS
 
     name = Path(urlparse(source).path if _is_url(source) else source)
     suffix = name.suffix.lower() if name.suffix.lower() in SAVE_FORMATS else ".png"
@@ -255,7 +255,7 @@ def _plan_outputs(args, sources: list[str], had_folder: bool, also_protect: list
         return {sources[0]: core.check_output(args.output, [*sources, *also_protect], args.overwrite)}, None
     if out.exists() and not out.is_dir():
         raise core.CLIError(f"{args.output} is not a folder; with several inputs -o must name a folder")
-    from .images import SAVE_FORMATS
+    from .saving import SAVE_FORMATS
 
     if not out.exists() and out.suffix.lower() in SAVE_FORMATS:
         raise core.CLIError(f"{args.output} looks like an image file name, but with several inputs -o must name "
@@ -317,7 +317,7 @@ def run_apply(args) -> int:
 
     core.import_tensorflow(args.verbose)
     from . import fast
-    from .images import save_image
+    from .saving import save_image
     from .progress import ProgressBar
 
     model = fast.load_model(model_path)

@@ -25,20 +25,11 @@ import tensorflow as tf
 
 from .features import FeatureExtractor
 from .gram import StyleStatistic
-from .images import prepare_image, resize_image
+from .images import resize_image
 from .objective import Objective
 from .progress import NonFiniteLossError
-from .progress import Watcher as _Watcher  # noqa: F401 - the name tests patch
-from .solvers import (  # noqa: F401 - kept importable from here
-    LBFGS_CHUNK_SECONDS,
-    LBFGS_MEMORY,
-    OPTIMIZERS,
-    PRECONDITIONED_FRACTION,
-    ImageSolver,
-    StyleTransferResult,
-    frequency_scale,
-    precondition_update,
-)
+# PRECONDITIONED_FRACTION, frequency_scale and precondition_update: lesson 04 imports them from here.
+from .solvers import PRECONDITIONED_FRACTION, ImageSolver, StyleTransferResult, frequency_scale, precondition_update
 
 __all__ = [
     "DEFAULT_CONTENT_LAYERS",
@@ -52,7 +43,6 @@ __all__ = [
     "MaskedStyleTransfer",
     "StyleTransferResult",
     "stylize",
-    "prepare_image",
     "frequency_scale",
     "precondition_update",
 ]
@@ -60,10 +50,6 @@ __all__ = [
 # Defaults live, TensorFlow-free, in nst_tf/defaults.py (the CLI reads them there too).
 from .defaults import DEFAULT_CONTENT_LAYERS, DEFAULT_PRECONDITION, DEFAULT_STEPS, DEFAULT_STYLE_LAYERS, DEFAULT_WEIGHTS, INITS
 
-
-def _solver_attribute(name: str) -> property:
-    """``transfer._x`` reads (and replaces) ``transfer.solver.x``: a spy set on the transfer reaches the solver."""
-    return property(lambda self: getattr(self.solver, name), lambda self, value: setattr(self.solver, name, value))
 
 class StyleTransfer(Objective):
     """Gatys-style transfer as an object a lesson can inspect and step through.
@@ -167,7 +153,7 @@ class StyleTransfer(Objective):
     def value_and_gradient(self, image=None):
         """``(weighted costs dict, gradient of the total w.r.t. the image)``, compiled."""
         image = self.image if image is None else tf.convert_to_tensor(image, tf.float32)
-        return self._value_and_grad(tf.convert_to_tensor(image))
+        return self.solver.value_and_grad(tf.convert_to_tensor(image))
 
     @property
     def generated_image(self) -> np.ndarray:
@@ -203,16 +189,6 @@ class StyleTransfer(Objective):
         """
         return self.solver.run(steps, optimizer, precondition=precondition, make_adam_step=self.make_adam_step,
                                **options)
-
-    # ----- the solver's compiled functions, under the names lessons and tests look inside by -------
-    def _device_lbfgs(self):
-        return self.solver.device_lbfgs()
-
-    _value_and_grad = _solver_attribute("value_and_grad")
-    _preconditioned = _solver_attribute("preconditioned")
-    _lbfgs_objective = _solver_attribute("lbfgs_objective")
-    _lbfgs_trial_image = _solver_attribute("trial_image")
-    _lbfgs_mode = _solver_attribute("lbfgs_mode")
 
 
 class MaskedStyleTransfer(StyleTransfer):

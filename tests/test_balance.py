@@ -33,7 +33,8 @@ import pytest
 
 from nst_tf import losses as L
 from nst_tf.features import feature_extractor
-from nst_tf.optimize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_WEIGHTS, StyleTransfer
+from nst_tf.defaults import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_WEIGHTS
+from nst_tf.optimize import StyleTransfer
 
 BIG, SMALL = 288, 96
 FACTOR = BIG // SMALL

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nst_tf.optimize import DEFAULT_PRECONDITION
+from nst_tf.defaults import DEFAULT_PRECONDITION
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -72,7 +72,7 @@ def test_exif_orientation_survives_shrinking(tmp_path):
 
 
 def test_mask_file_is_decoded_at_the_content_size(tmp_path):
-    from nst_tf.controls import load_mask
+    from nst_tf.masks import load_mask
 
     path = tmp_path / "mask.png"
     mask = np.zeros((SIDE, SIDE), np.uint8)

@@ -7,7 +7,7 @@ import pytest
 
 from nst_tf.checks import ExerciseError
 from nst_tf.checks.lesson05 import check_recombine_luminance
-from nst_tf.controls import YIQ_FROM_RGB, recombine_luminance
+from nst_tf.colour import YIQ_FROM_RGB, recombine_luminance
 
 
 # The exercise writes the conversions from the matrix; the tests do the same.

@@ -205,16 +205,16 @@ def test_non_finite_cost_exits_1(pics, capsys):
 
 @pytest.mark.slow
 def test_ctrl_c_writes_the_best_image_so_far(pics, capsys, monkeypatch):
-    from nst_tf import optimize
+    from nst_tf import progress
 
-    original = optimize._Watcher.after_steps
+    original = progress.Watcher.after_steps
 
     def interrupt_at_step_2(self, step, *args, **kwargs):
         if step >= 2:
             raise KeyboardInterrupt
         return original(self, step, *args, **kwargs)
 
-    monkeypatch.setattr(optimize._Watcher, "after_steps", interrupt_at_step_2)
+    monkeypatch.setattr(progress.Watcher, "after_steps", interrupt_at_step_2)
     out = pics["dir"] / "o.png"
     status, stdout, _ = run_main(capsys, ["stylize", pics["content"], pics["style"], "-o", out, "--size", 48, *FAST])
     assert status == 130

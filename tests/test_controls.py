@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from nst_tf import colour, defaults, images, masks, optimize, pyramid, solvers
 from nst_tf import controls as C
-from nst_tf import optimize
 from nst_tf.features import feature_extractor
 
 
 @pytest.fixture(scope="module")
 def extractor():
-    layers = list(optimize.DEFAULT_CONTENT_LAYERS) + list(optimize.DEFAULT_STYLE_LAYERS)
+    layers = list(defaults.DEFAULT_CONTENT_LAYERS) + list(defaults.DEFAULT_STYLE_LAYERS)
     return feature_extractor(layers, weights="random", net="vgg16")
 
 
@@ -46,21 +46,21 @@ def style_images():
 
 
 def test_yiq_matrix_has_the_standard_ntsc_values():
-    primaries = C.rgb_to_yiq(np.eye(3, dtype=np.float32))  # rows: pure red, green, blue
+    primaries = colour.rgb_to_yiq(np.eye(3, dtype=np.float32))  # rows: pure red, green, blue
     standard = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
     np.testing.assert_allclose(primaries.T, standard, atol=1.5e-3)
     from skimage.color import rgb2yiq
 
     image = _smooth_image(8, 8, seed=3)
-    np.testing.assert_allclose(C.rgb_to_yiq(image), rgb2yiq(image), atol=1e-6)
-    white = C.rgb_to_yiq(np.ones(3, np.float32))
+    np.testing.assert_allclose(colour.rgb_to_yiq(image), rgb2yiq(image), atol=1e-6)
+    white = colour.rgb_to_yiq(np.ones(3, np.float32))
     np.testing.assert_allclose(white, [1.0, 0.0, 0.0], atol=1e-6)
 
 
 def test_yiq_round_trip_numpy_and_tensor():
     image = np.random.default_rng(4).uniform(size=(9, 7, 3)).astype(np.float32)
-    np.testing.assert_allclose(C.yiq_to_rgb(C.rgb_to_yiq(image)), image, atol=1e-5)
-    tensor = C.yiq_to_rgb(C.rgb_to_yiq(tf.constant(image)))
+    np.testing.assert_allclose(colour.yiq_to_rgb(colour.rgb_to_yiq(image)), image, atol=1e-5)
+    tensor = colour.yiq_to_rgb(colour.rgb_to_yiq(tf.constant(image)))
     assert isinstance(tensor, tf.Tensor)
     np.testing.assert_allclose(tensor.numpy(), image, atol=1e-5)
 
@@ -68,23 +68,23 @@ def test_yiq_round_trip_numpy_and_tensor():
 def test_recombine_luminance_takes_y_from_generated_and_iq_from_content():
     content = _smooth_image(16, 20, seed=5)
     generated = 0.8 * _smooth_image(16, 20, seed=6) + 0.1
-    result = C.recombine_luminance(generated, content)
+    result = colour.recombine_luminance(generated, content)
     assert result.dtype == np.float32 and result.min() >= 0 and result.max() <= 1
-    yiq, content_yiq, generated_yiq = C.rgb_to_yiq(result), C.rgb_to_yiq(content), C.rgb_to_yiq(generated)
+    yiq, content_yiq, generated_yiq = colour.rgb_to_yiq(result), colour.rgb_to_yiq(content), colour.rgb_to_yiq(generated)
     np.testing.assert_allclose(yiq[..., 0], generated_yiq[..., 0], atol=1e-5)  # brightness: the generated
     # colour: the content's where RGB can show it, else the same hue with less saturation.
     ratio = np.linalg.norm(yiq[..., 1:], axis=-1) / np.linalg.norm(content_yiq[..., 1:], axis=-1)
     assert np.all(ratio <= 1 + 1e-4)
     assert (ratio > 1 - 1e-4).mean() > 0.5
     np.testing.assert_allclose(yiq[..., 1:], content_yiq[..., 1:] * ratio[..., None], atol=1e-5)
-    np.testing.assert_allclose(C.recombine_luminance(content, content), content, atol=1e-5)
+    np.testing.assert_allclose(colour.recombine_luminance(content, content), content, atol=1e-5)
 
 
 def test_style_luminance_matches_the_content_mean_and_std(content_image, style_images):
-    matched = C.style_luminance(style_images[1], content_image)
+    matched = colour.style_luminance(style_images[1], content_image)
     assert matched.shape == style_images[1].shape
     assert np.allclose(matched[..., 0], matched[..., 2])  # grey: three equal channels
-    content_y = C.rgb_to_yiq(content_image)[..., 0]
+    content_y = colour.rgb_to_yiq(content_image)[..., 0]
     assert abs(matched[..., 0].mean() - content_y.mean()) < 0.02
     assert abs(matched[..., 0].std() - content_y.std()) < 0.02
 
@@ -94,16 +94,16 @@ def test_luminance_transfer_keeps_the_content_chroma(content_image, style_images
     result = C.luminance_transfer(
         content_image, style_images[0], size=None, steps=4, style_weight=1e3, extractor=extractor, progress=False
     )
-    assert isinstance(result, optimize.StyleTransferResult)
+    assert isinstance(result, solvers.StyleTransferResult)
     assert result.image.shape == content_image.shape
-    yiq, content_yiq = C.rgb_to_yiq(result.image), C.rgb_to_yiq(content_image)
+    yiq, content_yiq = colour.rgb_to_yiq(result.image), colour.rgb_to_yiq(content_image)
     assert np.abs(yiq[..., 1:] - content_yiq[..., 1:]).mean() < 2e-3
     assert np.abs(yiq[..., 0] - content_yiq[..., 0]).mean() > 1e-3  # the luminance was stylized
 
 
 def test_match_colors_moves_the_style_histograms_to_the_content(content_image, style_images):
     style = style_images[1]
-    matched = C.match_colors(style, content_image)
+    matched = colour.match_colors(style, content_image)
     assert matched.shape == style.shape and matched.dtype == np.float32
     quantiles = np.linspace(0.05, 0.95, 7)
 
@@ -173,10 +173,10 @@ def test_masks_are_downsampled_to_each_layer(content_image, style_images, extrac
     height, width = content_image.shape[:2]
     left = np.zeros((height, width), np.float32)
     left[:, : width // 2] = 1.0
-    transfer = C.MaskedStyleTransfer(content_image, style_images, [left, 1.0 - left], extractor=extractor)
+    transfer = optimize.MaskedStyleTransfer(content_image, style_images, [left, 1.0 - left], extractor=extractor)
     features = extractor(content_image[np.newaxis])
-    for masks in transfer.layer_masks:
-        for name, mask in masks.items():
+    for per_layer in transfer.layer_masks:
+        for name, mask in per_layer.items():
             assert tuple(mask.shape) == tuple(features[name].shape[1:3]), name
     block2 = transfer.layer_masks[0]["block2_conv1"].numpy()  # one 2x2 average pooling
     np.testing.assert_allclose(block2, left[: height // 2 * 2 : 2, : width // 2 * 2 : 2], atol=1e-6)
@@ -185,15 +185,15 @@ def test_masks_are_downsampled_to_each_layer(content_image, style_images, extrac
 
 def test_downsample_mask_mirrors_vgg_pooling_on_odd_sizes():
     mask = np.arange(7 * 9, dtype=np.float32).reshape(7, 9) / 63.0
-    once = C.downsample_mask(mask, (3, 4)).numpy()
+    once = masks.downsample_mask(mask, (3, 4)).numpy()
     np.testing.assert_allclose(once, mask[:6, :8].reshape(3, 2, 4, 2).mean(axis=(1, 3)), atol=1e-6)
-    assert tuple(C.downsample_mask(mask, (1, 2)).shape) == (1, 2)
+    assert tuple(masks.downsample_mask(mask, (1, 2)).shape) == (1, 2)
 
 
 @pytest.mark.slow
 def test_a_full_mask_gives_the_plain_style_cost(content_image, style_images, extractor):
     ones = np.ones(content_image.shape[:2], np.float32)
-    masked = C.MaskedStyleTransfer(content_image, style_images[:1], [ones], extractor=extractor)
+    masked = optimize.MaskedStyleTransfer(content_image, style_images[:1], [ones], extractor=extractor)
     plain = optimize.StyleTransfer(content_image, style_images[:1], extractor=extractor)
     image = _smooth_image(*content_image.shape[:2], seed=8)
     np.testing.assert_allclose(masked.losses(image)["style"], plain.losses(image)["style"], rtol=1e-4)
@@ -205,10 +205,10 @@ def test_an_empty_mask_costs_zero_and_pulls_on_no_pixel(content_image, style_ima
     zeros, ones = np.zeros((height, width), np.float32), np.ones((height, width), np.float32)
     image = tf.constant(_smooth_image(height, width, seed=9)[np.newaxis])
 
-    alone = C.MaskedStyleTransfer(content_image, style_images[:1], [zeros], extractor=extractor)
+    alone = optimize.MaskedStyleTransfer(content_image, style_images[:1], [zeros], extractor=extractor)
     assert alone.losses(image[0])["style"] == 0.0
 
-    pair = C.MaskedStyleTransfer(content_image, style_images, [zeros, ones], extractor=extractor)
+    pair = optimize.MaskedStyleTransfer(content_image, style_images, [zeros, ones], extractor=extractor)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(image)
         terms = pair.style_terms(image)
@@ -225,7 +225,7 @@ def test_each_style_pulls_only_inside_its_region(content_image, style_images, ex
     top = np.zeros((height, width), np.float32)
     top[: height // 2] = 1.0
     shallow = ("block1_conv1", "block2_conv1")  # receptive fields of 3 and 10 px
-    pair = C.MaskedStyleTransfer(content_image, style_images, [top, 1.0 - top], style_layers=shallow,
+    pair = optimize.MaskedStyleTransfer(content_image, style_images, [top, 1.0 - top], style_layers=shallow,
                                  extractor=extractor)
     image = tf.constant(_smooth_image(height, width, seed=10)[np.newaxis])
     with tf.GradientTape() as tape:
@@ -244,7 +244,7 @@ def test_mask_from_a_file_is_resized_to_the_content(tmp_path, content_image):
     picture[:, 12:] = 255
     path = tmp_path / "mask.png"
     Image.fromarray(picture).save(path)
-    mask = C.load_mask(path, size=content_image.shape[:2])
+    mask = masks.load_mask(path, size=content_image.shape[:2])
     assert mask.shape == content_image.shape[:2] and mask.dtype == np.float32
     assert mask[:, :5].max() < 0.05 and mask[:, -5:].min() > 0.95
 
@@ -263,13 +263,13 @@ def test_masked_stylize_runs(content_image, style_images, extractor):
 
 
 def test_pyramid_sizes_and_steps():
-    assert C.pyramid_sizes(2048) == [256, 512, 1024, 2048]
-    assert C.pyramid_sizes(700) == [175, 350, 700]
-    assert C.pyramid_sizes(200) == [200]
-    assert C.pyramid_sizes(None, levels=[64, 128]) == [64, 128]
-    assert C.level_steps(200, 4) == [200, 100, 50, 50]
-    assert C.level_steps(200, 1) == [200]
-    assert C.level_steps(200, 3, [30, 20, 5]) == [30, 20, 5]
+    assert pyramid.pyramid_sizes(2048) == [256, 512, 1024, 2048]
+    assert pyramid.pyramid_sizes(700) == [175, 350, 700]
+    assert pyramid.pyramid_sizes(200) == [200]
+    assert pyramid.pyramid_sizes(None, levels=[64, 128]) == [64, 128]
+    assert pyramid.level_steps(200, 4) == [200, 100, 50, 50]
+    assert pyramid.level_steps(200, 1) == [200]
+    assert pyramid.level_steps(200, 3, [30, 20, 5]) == [30, 20, 5]
 
 
 @pytest.mark.slow
@@ -280,7 +280,7 @@ def test_coarse_to_fine_calls_each_level_with_increasing_sizes(content_image, st
         level_callback=lambda report, image: seen.append((report.size, image.shape[:2])),
         extractor=extractor, progress=False,
     )
-    assert isinstance(result, optimize.StyleTransferResult)
+    assert isinstance(result, solvers.StyleTransferResult)
     assert max(result.image.shape[:2]) == 72 and result.image.shape[:2] == (60, 72)
     assert [max(size) for size, _ in seen] == [36, 54, 72]
     assert all(size == shape for size, shape in seen)
@@ -296,10 +296,10 @@ def test_auto_multiscale_above_the_single_size_limit(style_images, extractor):
     content_image = _smooth_image(53, 64, seed=1)  # stylize never enlarges: the photo has the size asked for
     single = C.stylize(content_image, style_images[0], size=48, steps=1, extractor=extractor, progress=False)
     assert len(single.levels) == 1
-    pyramid = C.stylize(content_image, style_images[0], size=64, steps=1, max_single_size=48, start_size=32,
+    levels = C.stylize(content_image, style_images[0], size=64, steps=1, max_single_size=48, start_size=32,
                         extractor=extractor, progress=False)
-    assert [max(level.size) for level in pyramid.levels] == [32, 64]
-    assert pyramid.image.shape[:2] == (53, 64)
+    assert [max(level.size) for level in levels.levels] == [32, 64]
+    assert levels.image.shape[:2] == (53, 64)
 
 
 @pytest.mark.slow
@@ -311,8 +311,8 @@ def test_controls_combine_colours_masks_and_levels(style_images, extractor):
     result = C.stylize(content_image, style_images, size=64, levels=[32, 64], steps=2, preserve_colors="luminance",
                        style_masks=[top, 1.0 - top], style_weight=1e3, extractor=extractor, progress=False)
     assert result.image.shape[:2] == (53, 64) and [len(result.levels)] == [2]
-    enlarged = C.images.resize_image(content_image, size=(53, 64))
-    chroma_gap = np.abs(C.rgb_to_yiq(result.image)[..., 1:] - C.rgb_to_yiq(enlarged)[..., 1:]).mean()
+    enlarged = images.resize_image(content_image, size=(53, 64))
+    chroma_gap = np.abs(colour.rgb_to_yiq(result.image)[..., 1:] - colour.rgb_to_yiq(enlarged)[..., 1:]).mean()
     assert chroma_gap < 2e-3
     for level in result.levels:  # each level's picture already has the content's colours
         assert level.image.shape[:2] == level.size

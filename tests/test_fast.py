@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from nst_tf import cli, data, fast, fast_cli
 from nst_tf.fast import data as fast_data
-from nst_tf.images import load_image, save_image
+from nst_tf.images import load_image
+from nst_tf.saving import save_image
 
 TINY = {"filters": 8, "residual_blocks": 1}
 STYLE = "style/swirls"
@@ -181,8 +182,7 @@ def test_a_callback_stops_training_and_ctrl_c_keeps_the_steps_done(tmp_path):
 
 def test_a_nan_cost_stops_training_at_its_step():
     from nst_tf.fast.training import _LossLog
-    from nst_tf.optimize import NonFiniteLossError
-    from nst_tf.progress import History, ProgressBar
+    from nst_tf.progress import History, NonFiniteLossError, ProgressBar
 
     log = _LossLog(History(), ProgressBar(4, enabled=False), "lower the learning rate")
     for total in (3.0, 2.0, float("nan"), 1.0):

@@ -26,7 +26,7 @@ import tensorflow as tf
 from nst_tf import cli, data, fast
 from nst_tf.fast import data as fast_data
 from nst_tf.fast import distribute as fast_distribute
-from nst_tf.images import save_image
+from nst_tf.saving import save_image
 
 ROOT = Path(__file__).resolve().parents[1]
 STYLE = "style/swirls"

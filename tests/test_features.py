@@ -198,7 +198,7 @@ def test_offline_model_is_vgg16_whatever_net_is_asked(offline_vgg):
     )
     conv_names = [layer.name for layer in model.layers if "_conv" in layer.name]
     assert conv_names == [n for n in VGG16_LAYERS if "conv" in n]
-    extract = feature_extractor(["block4_conv2"], weights="offline", net="vgg19")
+    extract = feature_extractor(["block4_conv2"], weights="offline", net="vgg19", normalize=False)  # offline_vgg's net
     assert extract.net == "vgg16" and extract.weights == "offline"
     with pytest.raises(LayerError):
         feature_extractor(["block5_conv4"], weights="offline", net="vgg19")

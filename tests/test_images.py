@@ -22,10 +22,10 @@ from nst_tf.images import (
     ImageError,
     load_image,
     resize_image,
-    save_image,
     to_batch,
     to_numpy_image,
 )
+from nst_tf.saving import save_image
 
 RED = (255, 0, 0)
 W, H = 64, 48  # default test picture: 64 wide, 48 tall
@@ -487,6 +487,17 @@ def test_pillow_settings_untouched(tmp_path):
 # --------------------------------------------------------------------------- saving
 
 
+def test_saving_keeps_its_short_names():
+    """Lessons and the README call nst_tf.save_image; older code imports it from nst_tf.images."""
+    import nst_tf
+    from nst_tf import saving
+
+    assert nst_tf.save_image is saving.save_image and images.save_image is saving.save_image
+    assert images.same_file is saving.same_file and images.SAVE_FORMATS is saving.SAVE_FORMATS
+    with pytest.raises(AttributeError, match="no_such_name"):
+        images.no_such_name
+
+
 def test_png_round_trip_is_exact(tmp_path):
     pixels = gradient()
     image = pixels.astype(np.float32) / 255
@@ -594,7 +605,7 @@ def test_failed_replace_leaves_nothing_behind(tmp_path, existing, monkeypatch):
     def broken_replace(src, dst):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(images.os, "replace", broken_replace)
+    monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(ImageError, match="Permission denied"):
         save_image(np.zeros((H, W, 3)), existing)
     assert listing(tmp_path) == before

@@ -284,7 +284,7 @@ def small_transfer_factory():
 def test_style_transfer_evaluations_stay_in_tensorflow(small_transfer_factory):
     """The default L-BFGS calls into TensorFlow a few times per run and reads images only when asked."""
     transfer = small_transfer_factory()
-    solver = transfer._device_lbfgs()
+    solver = transfer.solver.device_lbfgs()
     counts = {"objective": 0, "run": 0, "image": 0}
 
     def counting(name, function):
@@ -295,10 +295,10 @@ def test_style_transfer_evaluations_stay_in_tensorflow(small_transfer_factory):
         return wrapper
 
     # Python-level wrappers: each call from Python counts; calls from inside a graph do not.
-    transfer._lbfgs_objective = counting("objective", transfer._lbfgs_objective)
-    solver.function = transfer._lbfgs_objective
+    transfer.solver.lbfgs_objective = counting("objective", transfer.solver.lbfgs_objective)
+    solver.function = transfer.solver.lbfgs_objective
     solver.run = counting("run", solver.run)
-    transfer._lbfgs_trial_image = counting("image", transfer._lbfgs_trial_image)
+    transfer.solver.trial_image = counting("image", transfer.solver.trial_image)
     result = transfer.run(24, "lbfgs", progress=False)
     assert result.evaluations == 24
     assert counts["objective"] <= 2  # only while tracing: the 24 evaluations ran in the graph
@@ -313,8 +313,8 @@ def test_style_transfer_evaluations_stay_in_tensorflow(small_transfer_factory):
 
     # the scipy path, for contrast, calls its compiled value-and-gradient from Python per evaluation
     calls = []
-    original = transfer._value_and_grad
-    transfer._value_and_grad = lambda *args: (calls.append(1), original(*args))[1]
+    original = transfer.solver.value_and_grad
+    transfer.solver.value_and_grad = lambda *args: (calls.append(1), original(*args))[1]
     transfer.run(6, "lbfgs-scipy", precondition=0, progress=False)
     assert len(calls) == 6
 

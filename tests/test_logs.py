@@ -41,7 +41,7 @@ def test_a_caller_can_hide_the_info_lines_or_take_the_records_over():
         "logging.getLogger('nst_tf').setLevel(logging.WARNING)\n"  # chosen before nst-tf is imported
         "from nst_tf.logs import get_logger\n"
         "get_logger('nst_tf.features').info('using some weights')\n"
-        "get_logger('nst_tf.fast_data').warning('skipping a picture')\n"
+        "get_logger('nst_tf.fast.data').warning('skipping a picture')\n"
     )
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr.splitlines() == ["nst-tf: warning: skipping a picture"]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_tf import cli, images, safefile
+from nst_tf import cli, images, safefile, saving
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--weights", "offline", "--no-progress"]
@@ -44,15 +44,15 @@ def _dead_pid() -> int:
 
 STOP_AT_STEP_3 = """
 import sys
-from nst_tf import cli, optimize
-original = optimize._Watcher.after_steps
+from nst_tf import cli, progress
+original = progress.Watcher.after_steps
 announced = []
 def announce(self, step, *args, **kwargs):
     if step >= 3 and not announced:  # the in-TensorFlow L-BFGS reports after chunks of evaluations
         announced.append(step)
         print("STEP3", flush=True)
     return original(self, step, *args, **kwargs)
-optimize._Watcher.after_steps = announce
+progress.Watcher.after_steps = announce
 sys.exit(cli.main(sys.argv[1:]))
 """
 
@@ -108,16 +108,16 @@ def test_a_killed_saves_temporary_file_is_removed_by_the_next_save(tmp_path):
     stale.write_bytes(b"half a picture")
     alive = tmp_path / f".other.png.nsttf-{os.getpid()}-def456.tmp"  # a save in progress: kept
     alive.write_bytes(b"being written")
-    images.save_image(np.zeros((8, 8, 3)), tmp_path / "new.png")
+    saving.save_image(np.zeros((8, 8, 3)), tmp_path / "new.png")
     assert not stale.exists() and alive.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, "new.png"])
 
 
 def test_a_killed_save_in_another_process_is_cleaned_up(tmp_path):
-    code = ("import sys, numpy as np\nfrom PIL import Image\nfrom nst_tf import images\n"
+    code = ("import sys, numpy as np\nfrom PIL import Image\nfrom nst_tf import saving\n"
             "def hang(self, fp, *a, **k):\n    fp.write(b'partial'); fp.flush(); print('WRITING', flush=True)\n"
             "    import time; time.sleep(600)\n"
-            "Image.Image.save = hang\nimages.save_image(np.zeros((8, 8, 3)), sys.argv[1])\n")
+            "Image.Image.save = hang\nsaving.save_image(np.zeros((8, 8, 3)), sys.argv[1])\n")
     process = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "out.png")], env=_env(),
                                stdout=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "WRITING"
@@ -125,7 +125,7 @@ def test_a_killed_save_in_another_process_is_cleaned_up(tmp_path):
     process.wait(timeout=30)
     leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".out.png.")]
     assert len(leftovers) == 1 and not (tmp_path / "out.png").exists()
-    images.save_image(np.zeros((8, 8, 3)), tmp_path / "again.png")
+    saving.save_image(np.zeros((8, 8, 3)), tmp_path / "again.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again.png"]
 
 
@@ -144,11 +144,11 @@ def test_publishing_without_overwrite_never_replaces_a_file_created_meanwhile(tm
         monkeypatch.setattr(os, "link", no_links)
     monkeypatch.setattr(Image.Image, "save", save_while_another_run_finishes)
     with pytest.raises(images.ImageError, match="already exists"):
-        images.save_image(np.zeros((8, 8, 3)), out, overwrite=False)
+        saving.save_image(np.zeros((8, 8, 3)), out, overwrite=False)
     assert out.read_bytes() == b"the other run's picture"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.png"]
     monkeypatch.setattr(Image.Image, "save", original_save)
-    images.save_image(np.ones((8, 8, 3)), tmp_path / "fresh.png", overwrite=False)  # a free name works
+    saving.save_image(np.ones((8, 8, 3)), tmp_path / "fresh.png", overwrite=False)  # a free name works
     assert images.load_image(tmp_path / "fresh.png", min_size=1).min() == 1.0
 
 
@@ -163,7 +163,7 @@ def test_models_are_published_the_same_way_and_fsynced(tmp_path, monkeypatch):
         return real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", recording_fsync)
-    model = fast.transform_net()
+    model = fast.transform_net(filters=8, residual_blocks=1)  # small: any network is published alike
     out = tmp_path / "m.keras"
     fast.save_model(model, out)
     assert any(".m.keras.nsttf-" in str(path) for path in synced)  # the model's bytes, before the rename
@@ -200,7 +200,7 @@ def test_apply_with_several_inputs_and_an_image_name_makes_no_folder(tmp_path, p
     from nst_tf import fast
 
     model = tmp_path / "m.keras"
-    fast.save_model(fast.transform_net(), model)
+    fast.save_model(fast.transform_net(filters=8, residual_blocks=1), model)
     status = cli.main(["apply", str(model), str(pics / "content.png"), str(pics / "style.png"),
                        "-o", str(tmp_path / "two.png"), "--no-progress"])
     err = capsys.readouterr().err
@@ -245,7 +245,7 @@ def test_the_aspect_ratio_error_names_the_option(tmp_path, capsys):
 
 def test_skipped_training_images_keep_their_reason(tmp_path, capsys):
     from nst_tf import data, fast
-    from nst_tf.images import save_image
+    from nst_tf.saving import save_image
 
     for name in ("a.png", "b.png"):
         save_image(data.load("content/chelsea", 64), tmp_path / name)

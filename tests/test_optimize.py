@@ -14,14 +14,10 @@ import pytest
 import tensorflow as tf
 
 from nst_tf.features import feature_extractor
-from nst_tf.optimize import (
-    DEFAULT_WEIGHTS,
-    NonFiniteLossError,
-    PRECONDITIONED_FRACTION,
-    StyleTransfer,
-    frequency_scale,
-    precondition_update,
-)
+from nst_tf.defaults import DEFAULT_WEIGHTS, PRECONDITIONED_FRACTION
+from nst_tf.optimize import StyleTransfer
+from nst_tf.progress import NonFiniteLossError
+from nst_tf.solvers import frequency_scale, precondition_update
 
 SMALL_CONTENT_LAYERS = ["block2_conv2"]
 SMALL_STYLE_LAYERS = ["block1_conv1", "block2_conv1"]
@@ -456,7 +452,7 @@ def test_preconditioned_gradient_matches_finite_differences(make_small, small_im
     image0 = start[None] + dct_reference(z0, scale)
     assert 0.0 < image0.min() and image0.max() < 1.0  # no clipping near z0: the cost is smooth there
 
-    components, gradient, image = transfer._preconditioned(
+    components, gradient, image = transfer.solver.preconditioned(
         tf.constant(z0, tf.float32), tf.constant(start[None]), tf.constant(scale)
     )
     np.testing.assert_allclose(image.numpy(), image0, atol=1e-5)
@@ -503,7 +499,7 @@ def test_lbfgs_preconditions_the_first_part_then_works_on_the_pixels(make_small)
     modes = []
 
     def phase(step, image, losses):  # which variable the evaluation at ``step`` moved
-        modes.append("z" if int(transfer._lbfgs_mode.numpy()) == 1 else "pixels")
+        modes.append("z" if int(transfer.solver.lbfgs_mode.numpy()) == 1 else "pixels")
 
     result = transfer.run(8, "lbfgs", callback=phase, callback_every=1, progress=False)
     first = math.ceil(PRECONDITIONED_FRACTION * 8)
@@ -521,14 +517,14 @@ def test_lbfgs_preconditions_the_first_part_then_works_on_the_pixels(make_small)
 def test_scipy_lbfgs_preconditions_the_first_part_then_works_on_the_pixels(make_small, monkeypatch):
     transfer = make_small(init="noise", seed=1)
     calls = []
-    for name, label in (("_preconditioned", "z"), ("_value_and_grad", "pixels")):
-        original = getattr(transfer, name)
+    for name, label in (("preconditioned", "z"), ("value_and_grad", "pixels")):
+        original = getattr(transfer.solver, name)
 
         def spy(*args, original=original, label=label):
             calls.append(label)
             return original(*args)
 
-        monkeypatch.setattr(transfer, name, spy)
+        monkeypatch.setattr(transfer.solver, name, spy)
     result = transfer.run(8, "lbfgs-scipy", progress=False)
     first = math.ceil(PRECONDITIONED_FRACTION * 8)
     assert calls == ["z"] * first + ["pixels"] * (8 - first)

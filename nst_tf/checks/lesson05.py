@@ -30,7 +30,7 @@ HIDDEN = (
     "nst_tf.controls:yiq_to_rgb",
     "nst_tf.controls:recombine_luminance",
     "nst_tf.controls:luminance_image",
-    "nst_tf.controls:_apply_colour_matrix",
+    "nst_tf.colour:_apply_colour_matrix",
 )
 
 

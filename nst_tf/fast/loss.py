@@ -13,7 +13,7 @@ import tensorflow as tf
 from .. import losses as L
 from ..features import FeatureExtractor, feature_extractor
 from ..gram import style_statistic
-from ..optimize import prepare_image
+from ..images import prepare_image
 
 __all__ = ["DEFAULT_FAST_CONTENT_LAYER", "DEFAULT_FAST_STYLE_LAYERS", "DEFAULT_FAST_WEIGHTS", "PerceptualLoss"]
 

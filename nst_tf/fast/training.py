@@ -28,8 +28,8 @@ import keras
 import tensorflow as tf
 
 from ..features import feature_extractor
-from ..optimize import NonFiniteLossError, prepare_image
-from ..progress import History, LivePreview, PendingLosses, ProgressBar
+from ..images import prepare_image
+from ..progress import History, LivePreview, NonFiniteLossError, PendingLosses, ProgressBar
 from . import data as fast_data
 from .data import image_files
 from .loss import DEFAULT_FAST_CONTENT_LAYER, DEFAULT_FAST_STYLE_LAYERS, DEFAULT_FAST_WEIGHTS, PerceptualLoss
