@@ -4,9 +4,11 @@
 ``function(x) -> (value, gradient)`` or ``(value, gradient, scalars)``. Its whole state lives
 in TensorFlow variables on the device that holds ``x``:
 
-* the last ``memory`` correction pairs ``s = x_new - x_old``, ``y = g_new - g_old`` in two ring
-  buffers of shape ``(memory,) + x.shape`` (the two-loop recursion turns them into a
-  direction ``d = -H g`` with ``H`` the L-BFGS inverse-Hessian guess);
+* the last ``memory`` correction pairs ``s = x_new - x_old``, ``y = g_new - g_old`` as the rows
+  of one ``(2 * memory, x.size)`` matrix (a ring buffer), with their products ``s_i . y_j`` and
+  ``y_i . y_j``; the direction ``d = -H g`` (``H`` the L-BFGS inverse-Hessian guess) comes
+  from Byrd, Nocedal and Schnabel's compact form: two matrix-vector products over the pairs
+  and ``memory x memory`` algebra, the same ``H`` as the two-loop recursion's;
 * a line search on ``phi(t) = f(x + t d)`` that looks for the strong Wolfe conditions
   (sufficient decrease ``c1``, curvature ``c2``), bracketing then zooming with safeguarded
   cubic interpolation (Nocedal and Wright, *Numerical Optimization*, algorithms 3.5-3.6;
@@ -133,9 +135,12 @@ class LBFGS:
         self.d = variable(zeros, "lbfgs_direction")
         self.trial = variable(zeros, "lbfgs_trial")
         self.best_x = variable(zeros, "lbfgs_best_x")
-        self._s = variable(tf.zeros((self.memory,) + tuple(shape), dtype), "lbfgs_s")
-        self._y = variable(tf.zeros((self.memory,) + tuple(shape), dtype), "lbfgs_y")
-        self._rho = variable(tf.zeros((self.memory,), dtype), "lbfgs_rho")
+        size = int(np.prod(shape))
+        # The pairs as the rows of one matrix: s_i in row i, y_i in row memory + i (a ring buffer).
+        self._pairs = variable(tf.zeros((2 * self.memory, size), dtype), "lbfgs_pairs")
+        # Their products s_i . y_j and y_i . y_j (m x m, float64), updated as each pair arrives.
+        self._sy = variable(tf.zeros((self.memory, self.memory), tf.float64), "lbfgs_sy", tf.float64)
+        self._yy = variable(tf.zeros((self.memory, self.memory), tf.float64), "lbfgs_yy", tf.float64)
         self._lower = variable(-np.inf, "lbfgs_lower")
         self._upper = variable(np.inf, "lbfgs_upper")
         scalars = ("f", "best_f", "t", "dphi0", "t_lo", "f_lo", "dphi_lo", "t_hi", "f_hi", "dphi_hi", "gamma", "t_max")
@@ -274,33 +279,44 @@ class LBFGS:
         pg = tf.where(x <= self._lower, tf.minimum(g, 0.0), tf.where(x >= self._upper, tf.maximum(g, 0.0), g))
         return tf.reduce_max(tf.abs(pg))
 
-    def _two_loop(self, q):
-        """``H q`` by the two-loop recursion over the stored pairs, newest first."""
-        count, head, m = self._n["count"], self._n["head"], self.memory
-        alphas = tf.TensorArray(self.dtype, size=m, clear_after_read=False)
+    def _inverse_hessian_times(self, q):
+        """``H q`` in the compact form of Byrd, Nocedal and Schnabel (1994), equation (2.6).
 
-        def newest_first(j, q, alphas):
-            index = tf.math.floormod(head - 1 - j, m)
-            alpha = tf.gather(self._rho, index) * self._dot(tf.gather(self._s, index), q)
-            return j + 1, q - alpha * tf.gather(self._y, index), alphas.write(j, alpha)
-
-        _, q, alphas = tf.while_loop(lambda j, q, a: j < count, newest_first, [0, q, alphas])
-        r = self._v["gamma"] * q
-
-        def oldest_first(j, r):
-            index = tf.math.floormod(head - 1 - j, m)
-            beta = tf.gather(self._rho, index) * self._dot(tf.gather(self._y, index), r)
-            return j - 1, r + (alphas.read(j) - beta) * tf.gather(self._s, index)
-
-        _, r = tf.while_loop(lambda j, r: j >= 0, oldest_first, [count - 1, r])
-        return r
+        ``H = gamma I + [S, gamma Y] M [S, gamma Y]^T`` with the ``2k x 2k`` middle matrix
+        ``M = [[R^-T (D + gamma Y^T Y) R^-1, -R^-T], [-R^-1, 0]]``, ``R`` the upper triangle of
+        ``S^T Y`` (pairs in the order they came), ``D`` its diagonal. It is the same ``H`` as
+        the two-loop recursion's, but costs two matrix-vector products over the stored pairs
+        (``[S, Y]^T q``, then the combination of the pairs) and some ``m x m`` algebra (in
+        float64) instead of ``2 m`` dependent dot products and updates, each a pass over the
+        image in its own small loop step.
+        """
+        m, count, head = self.memory, self._n["count"], self._n["head"]
+        gamma = tf.cast(self._v["gamma"], tf.float64)
+        flat = tf.reshape(q, [-1])
+        products = tf.cast(tf.linalg.matvec(self._pairs, flat), tf.float64)  # S^T q, then Y^T q
+        positions = tf.range(m)
+        order = tf.math.floormod(head + positions, m)  # the slots, oldest first; the newest `count` are in use
+        used = tf.cast(positions >= m - count, tf.float64)
+        both = used[:, None] * used[None, :]
+        sy = tf.gather(tf.gather(self._sy, order), order, axis=1) * both
+        yy = tf.gather(tf.gather(self._yy, order), order, axis=1) * both
+        # R with the unused slots as identity rows (their products are zero, so they drop out).
+        r = tf.linalg.band_part(sy, 0, -1) + tf.linalg.diag(1.0 - used)
+        sq, yq = tf.gather(products[:m], order) * used, tf.gather(products[m:], order) * used
+        u = tf.linalg.triangular_solve(r, sq[:, None], lower=False)  # R^-1 S^T q
+        w = tf.linalg.diag_part(sy)[:, None] * u + gamma * (tf.matmul(yy, u) - yq[:, None])
+        top = tf.linalg.triangular_solve(r, w, lower=False, adjoint=True)
+        slot_of = tf.math.floormod(positions - head, m)  # back from chronological order to the slots
+        weights = tf.concat([tf.gather(top[:, 0], slot_of), tf.gather(-gamma * u[:, 0], slot_of)], 0)
+        combined = tf.linalg.matvec(self._pairs, tf.cast(weights, self.dtype), transpose_a=True)
+        return tf.reshape(self._v["gamma"] * flat + combined, tf.shape(q))
 
     def _new_direction(self):
         """Direction, first step and line-search start at the current point (history already updated)."""
         x, g = self.x.read_value(), self.g.read_value()
         free = self._free(x, g)
         q = g if free is None else g * free
-        d = -self._two_loop(q)
+        d = -self._inverse_hessian_times(q)
         if free is not None:
             d = d * free - self._v["gamma"] * g * (1.0 - free)
         if self.bounded:
@@ -356,10 +372,16 @@ class LBFGS:
         keep = sy > self._eps * yy
 
         def store():
-            head = self._n["head"]
-            self._s.scatter_update(tf.IndexedSlices(s[tf.newaxis], head[tf.newaxis]))
-            self._y.scatter_update(tf.IndexedSlices(y[tf.newaxis], head[tf.newaxis]))
-            self._rho.scatter_update(tf.IndexedSlices((1.0 / sy)[tf.newaxis], head[tf.newaxis]))
+            head, m = self._n["head"], self.memory
+            pair = tf.stack([tf.reshape(s, [-1]), tf.reshape(y, [-1])])
+            self._pairs.scatter_update(tf.IndexedSlices(pair, tf.stack([head, head + m])))
+            # The new row and column of S^T Y and Y^T Y: one product of all pairs with (s, y).
+            products = tf.cast(tf.matmul(self._pairs, pair, transpose_b=True), tf.float64)  # [[S s, S y], [Y s, Y y]]
+            rows, cols = tf.range(m)[:, None], tf.range(m)[None, :]
+            new_sy = tf.where(rows == head, products[m:, 0][None, :], self._sy)  # s_new . y_j
+            self._sy.assign(tf.where(cols == head, products[:m, 1][:, None], new_sy))  # s_i . y_new
+            new_yy = tf.where(rows == head, products[m:, 1][None, :], self._yy)
+            self._yy.assign(tf.where(cols == head, products[m:, 1][:, None], new_yy))
             self._n["head"].assign(tf.math.floormod(head + 1, self.memory))
             self._n["count"].assign(tf.minimum(self._n["count"] + 1, self.memory))
             self._v["gamma"].assign(sy / yy)

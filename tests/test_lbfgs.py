@@ -354,3 +354,72 @@ def test_style_cost_after_n_evaluations_matches_scipy(offline_64, precondition, 
     for n in (30, 60):
         ratio = best["lbfgs"][n - 1] / best["lbfgs-scipy"][n - 1]
         assert ratio < tolerance, (n, ratio)
+
+
+# --------------------------------------------------------------------------- the compact product
+
+
+def two_loop_by_hand(pairs, gamma, q):
+    """``H q`` by Nocedal and Wright's algorithm 7.4 in NumPy; ``pairs`` oldest first."""
+    q = q.copy()
+    alphas = []
+    for s, y in reversed(pairs):
+        alpha = (s @ q) / (s @ y)
+        q -= alpha * y
+        alphas.append(alpha)
+    r = gamma * q
+    for (s, y), alpha in zip(pairs, reversed(alphas)):
+        r += (alpha - (y @ r) / (s @ y)) * s
+    return r
+
+
+@pytest.mark.parametrize("memory, iterations, count", [(5, 3, None), (5, 12, None), (4, 9, 2), (6, 20, 1)])
+def test_compact_product_equals_the_two_loop_recursion(memory, iterations, count):
+    """The compact (Byrd-Nocedal-Schnabel) H q against the two-loop recursion by hand, on the
+    pairs a real run stored in its ring buffer (wrapped around, and after a restart that keeps
+    only the newest ``count``)."""
+    n = 40
+    a = random_spd(n, 50.0, seed=iterations)
+    at = tf.constant(a)
+    x = tf.Variable(np.random.default_rng(3).normal(size=n))
+    solver = LBFGS(value_and_gradient(lambda v: 0.5 * tf.reduce_sum(v * tf.linalg.matvec(at, v)) + tf.reduce_sum(v**4)),
+                   x, memory=memory, gtol=0, ftol=0)
+    solver.run(iterations)
+    if count is not None:
+        solver._n["count"].assign(count)
+    used, head = int(solver._n["count"].numpy()), int(solver._n["head"].numpy())
+    assert used == (min(memory, solver.iterations) if count is None else count)  # (every pair had curvature)
+    rows = solver._pairs.numpy()
+    slots = [(head - used + k) % memory for k in range(used)]  # oldest first
+    pairs = [(rows[i], rows[memory + i]) for i in slots]
+    gamma = float(solver._v["gamma"].numpy())
+    q = np.random.default_rng(iterations).normal(size=n)
+    expected = two_loop_by_hand(pairs, gamma, q)
+    got = solver._inverse_hessian_times(tf.constant(q)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+    # and H is the inverse of the BFGS matrix that satisfies the newest secant equation
+    s, y = pairs[-1]
+    np.testing.assert_allclose(solver._inverse_hessian_times(tf.constant(y)).numpy(), s, rtol=1e-8, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- the preconditioner's transforms
+
+
+@pytest.mark.parametrize("matrix_max", [1024, 6])  # matrix products on both axes; an FFT on the longer one
+def test_spectral_update_is_the_preconditioner_in_cosine_coefficients(monkeypatch, matrix_max):
+    """``spectral_update(C z) == P z`` with ``C`` scipy's orthonormal 2-D DCT-II, per channel."""
+    import scipy.fft
+
+    from nst_tf import solvers
+
+    monkeypatch.setattr(solvers, "MATRIX_DCT_MAX", matrix_max)
+    z = np.random.default_rng(5).normal(size=(1, 5, 8, 3)).astype(np.float32)
+    scale = solvers.frequency_scale(5, 8, 0.5)
+    w = scipy.fft.dctn(z, axes=(1, 2), norm="ortho")  # the cosine coefficients, computed independently
+    expected = scipy.fft.idctn(w * scale[None, :, :, None], axes=(1, 2), norm="ortho")
+    got = solvers.spectral_update(tf.constant(w), tf.constant(scale)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(solvers.precondition_update(tf.constant(z), tf.constant(scale)).numpy(), expected,
+                               atol=1e-5)
+    np.testing.assert_allclose(solvers.dct_matrix(8) @ z[0, 0, :, 0], scipy.fft.dct(z[0, 0, :, 0], norm="ortho"),
+                               atol=1e-6)
