@@ -17,10 +17,11 @@ in TensorFlow variables on the device that holds ``x``:
 * optional bounds ``lower <= x <= upper`` (a projected L-BFGS in the spirit of L-BFGS-B):
   variables on a bound, or within a small ``eps`` of it, with the gradient pushing towards
   it form the active set (Bertsekas' rule) and take a plain gradient step instead of the
-  quasi-Newton one; the direction is the segment from ``x`` to that step projected onto the
-  box, so every trial point is feasible (as in L-BFGS-B, which finds its active set with a
-  generalised Cauchy point instead); the stopping test uses the projected gradient, as
-  scipy's L-BFGS-B does.
+  quasi-Newton one; the free variables take the quasi-Newton step of the L-BFGS matrix's
+  free block, ``(Z^T B Z)^-1 g`` (L-BFGS-B's subspace step, by its compact form); the
+  direction is the segment from ``x`` to that step projected onto the box, so every trial
+  point is feasible (L-BFGS-B finds its active set with a generalised Cauchy point instead);
+  the stopping test uses the projected gradient, as scipy's L-BFGS-B does.
 
 :meth:`LBFGS.run` executes up to ``n`` evaluations in one compiled ``tf.while_loop`` and
 hands back only scalars (the value and the extra scalars of each evaluation). The point of
@@ -141,6 +142,7 @@ class LBFGS:
         # Their products s_i . y_j and y_i . y_j (m x m, float64), updated as each pair arrives.
         self._sy = variable(tf.zeros((self.memory, self.memory), tf.float64), "lbfgs_sy", tf.float64)
         self._yy = variable(tf.zeros((self.memory, self.memory), tf.float64), "lbfgs_yy", tf.float64)
+        self._ss = variable(tf.zeros((self.memory, self.memory), tf.float64), "lbfgs_ss", tf.float64)
         self._lower = variable(-np.inf, "lbfgs_lower")
         self._upper = variable(np.inf, "lbfgs_upper")
         scalars = ("f", "best_f", "t", "dphi0", "t_lo", "f_lo", "dphi_lo", "t_hi", "f_hi", "dphi_hi", "gamma", "t_max")
@@ -312,6 +314,53 @@ class LBFGS:
         combined = tf.linalg.matvec(pairs, tf.cast(weights, self.dtype), transpose_a=True)
         return tf.reshape(self._v["gamma"] * flat + combined, tf.shape(q))
 
+    def _reduced_inverse_times(self, r, free):
+        """``(Z^T B Z)^-1 r`` on the free variables (``r`` zero elsewhere; the result is too).
+
+        ``B = theta I - W M W^T`` is the L-BFGS matrix (the inverse of :meth:`_inverse_hessian_times`'s
+        ``H``) in the compact form of L-BFGS-B (Byrd, Lu, Nocedal and Zhu 1995, equations
+        3.3-3.4: ``W = [Y, theta S]``, ``M^-1 = [[-D, L^T], [L, theta S^T S]]``, ``L`` the
+        strictly lower triangle of ``S^T Y``, ``theta = 1 / gamma``), and ``Z^T B Z`` its block on
+        the free variables: the curvature there, with the active variables held fixed. By the
+        Sherman-Morrison-Woodbury formula its inverse is
+        ``gamma I + gamma^2 F W (M^-1 - gamma W^T F W)^-1 W^T F`` (``F`` the free mask): one
+        product of the masked pairs with the pairs, and the two products over the pairs that
+        ``H q`` takes. Masking ``H`` instead (``F H F``) is not the same when variables are
+        active, and steered the bounded phase worse than scipy's L-BFGS-B.
+        """
+        m, count, head = self.memory, self._n["count"], self._n["head"]
+        gamma = tf.cast(self._v["gamma"], tf.float64)
+        theta = 1.0 / gamma
+        pairs = self._pairs.read_value()
+        flat, mask = tf.reshape(r, [-1]), tf.reshape(tf.cast(free, self.dtype), [-1])
+        products = tf.cast(tf.linalg.matvec(pairs, flat), tf.float64)  # S^T r, then Y^T r
+        masked = tf.cast(tf.matmul(pairs * mask, pairs, transpose_b=True), tf.float64)  # [S; Y] F [S; Y]^T
+        positions = tf.range(m)
+        order = tf.math.floormod(head + positions, m)
+
+        def chronological(a):
+            return tf.gather(tf.gather(a, order), order, axis=1)
+
+        used = tf.cast(positions >= m - count, tf.float64)
+        used2 = tf.concat([used, used], 0)
+        sy, ss = chronological(self._sy.read_value()), chronological(self._ss.read_value())
+        fss, fsy, fyy = chronological(masked[:m, :m]), chronological(masked[:m, m:]), chronological(masked[m:, m:])
+        diagonal = tf.linalg.diag_part(sy)
+        lower = tf.linalg.band_part(sy, -1, 0) - tf.linalg.diag(diagonal)
+        middle_inverse = tf.concat([tf.concat([-tf.linalg.diag(diagonal), tf.transpose(lower)], 1),
+                                    tf.concat([lower, theta * ss], 1)], 0)
+        wfw = tf.concat([tf.concat([fyy, theta * tf.transpose(fsy)], 1),
+                         tf.concat([theta * fsy, theta * theta * fss], 1)], 0)
+        # the unused slots as identity rows and columns: their part of the solution is zero
+        system = (middle_inverse - gamma * wfw) * (used2[:, None] * used2[None, :]) + tf.linalg.diag(1.0 - used2)
+        wr = tf.concat([tf.gather(products[m:], order), theta * tf.gather(products[:m], order)], 0) * used2
+        v = tf.linalg.solve(system, wr[:, None])[:, 0]
+        slot_of = tf.math.floormod(positions - head, m)  # W v = Y v_1 + theta S v_2, by slot
+        weights = tf.concat([theta * tf.gather(v[m:], slot_of), tf.gather(v[:m], slot_of)], 0)
+        wv = tf.linalg.matvec(pairs, tf.cast(weights, self.dtype), transpose_a=True)
+        g = self._v["gamma"]
+        return tf.reshape(g * flat + g * g * mask * wv, tf.shape(r))
+
     def _new_direction(self):
         """Direction, first step and line-search start at the current point (history already updated)."""
         x, g = self.x.read_value(), self.g.read_value()
@@ -319,7 +368,10 @@ class LBFGS:
             steepest = self._project(x - g) - x  # downhill unless x is stationary
             free = self._free(x, g, steepest)
             q = tf.where(free, g, tf.zeros([], self.dtype))
-            d = tf.where(free, -self._inverse_hessian_times(q), -self._v["gamma"] * g)
+            # With no active variable the reduced matrix is B itself: H q is the cheaper way.
+            step = tf.cond(tf.reduce_all(free), lambda: self._inverse_hessian_times(q),
+                           lambda: self._reduced_inverse_times(q, free))
+            d = tf.where(free, -step, -self._v["gamma"] * g)
             # As L-BFGS-B: search along the segment from x to the full step projected onto the
             # box (feasible for 0 <= t <= 1; longer steps only while no bound is reached).
             d = self._project(x + d) - x
@@ -388,6 +440,8 @@ class LBFGS:
             self._sy.assign(tf.where(cols == head, products[:m, 1][:, None], new_sy))  # s_i . y_new
             new_yy = tf.where(rows == head, products[m:, 1][None, :], self._yy)
             self._yy.assign(tf.where(cols == head, products[m:, 1][:, None], new_yy))
+            new_ss = tf.where(rows == head, products[:m, 0][None, :], self._ss)
+            self._ss.assign(tf.where(cols == head, products[:m, 0][:, None], new_ss))
             self._n["head"].assign(tf.math.floormod(head + 1, self.memory))
             self._n["count"].assign(tf.minimum(self._n["count"] + 1, self.memory))
             self._v["gamma"].assign(sy / yy)
