@@ -30,7 +30,9 @@ stay variables on the device; read them only when needed.
 
 Memory: ``(2 * memory + 5)`` tensors the size of ``x`` (``memory`` pairs, plus the current
 point, its gradient, the direction, the trial point and the best point), on top of what
-``function`` needs for one evaluation.
+``function`` needs for one evaluation; between evaluations, for a moment, one more copy of
+the pairs (``2 * memory`` tensors: the matrix written anew when a pair is stored, and the
+pairs masked to the free variables in a bounded step).
 
 >>> x = tf.Variable([3.0, -2.0], dtype=tf.float64)
 >>> def f(v):
