@@ -323,23 +323,24 @@ def test_style_transfer_evaluations_stay_in_tensorflow(small_transfer_factory):
 def offline_64():
     from nst_tf.optimize import StyleTransfer
 
-    # The backbone as trained (not normalised): the objective the solver was compared on. On the
-    # normalised VGG the in-TensorFlow L-BFGS ends ~17 % above scipy after 30-60 evaluations, a
-    # known gap (its bounded phase lacks L-BFGS-B's generalised Cauchy point; issue #13 stays open).
+    # The backbone as trained (not normalised): the objective the solver was compared on
     # (with the weights that were the defaults for that net: content 1, style 1e-2, TV 500).
+    # On the normalised VGG (2026-11-26, 100 evaluations) the pixels-only run ended 4-15 % above
+    # scipy's, the preconditioned one 11-26 %: most of that gap opens in the unbounded first
+    # half already, where the two differ only in their line searches (Moré-Thuente in scipy).
     return StyleTransfer(content_picture(64, 64), style_picture(64, 64), weights="offline", normalize=False,
                          content_weight=1.0, style_weight=1e-2, tv_weight=5e2)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("precondition, tolerance", [(0.25, 1.10), (0.0, 1.05)])
+@pytest.mark.parametrize("precondition, tolerance", [(0.25, 1.08), (0.0, 1.0)])
 def test_style_cost_after_n_evaluations_matches_scipy(offline_64, precondition, tolerance):
     """Same cost, same start, same evaluations: the device L-BFGS ends within a few per cent of scipy's.
 
-    Measured on this pair (2026-11-26): pixels only 30/60 evaluations within 5 %; with the
-    default preconditioning identical for the first (unbounded) half, then 4-12 % above scipy's
-    L-BFGS-B in the bounded half (its generalised Cauchy point handles the bounds better than
-    the projected step here).
+    Measured on this pair (2026-11-26, with the bounded phase's step from the free block of the
+    L-BFGS matrix, :meth:`LBFGS._reduced_inverse_times`): pixels only 0.74 / 0.76 of scipy's
+    cost after 30 / 60 evaluations; with the default preconditioning 1.046 / 1.061 (the
+    preconditioned first half follows scipy's run closely, the bounded half ends a little above).
     """
     best = {}
     for optimizer in ("lbfgs", "lbfgs-scipy"):
@@ -354,3 +355,111 @@ def test_style_cost_after_n_evaluations_matches_scipy(offline_64, precondition, 
     for n in (30, 60):
         ratio = best["lbfgs"][n - 1] / best["lbfgs-scipy"][n - 1]
         assert ratio < tolerance, (n, ratio)
+
+
+# --------------------------------------------------------------------------- the compact product
+
+
+def two_loop_by_hand(pairs, gamma, q):
+    """``H q`` by Nocedal and Wright's algorithm 7.4 in NumPy; ``pairs`` oldest first."""
+    q = q.copy()
+    alphas = []
+    for s, y in reversed(pairs):
+        alpha = (s @ q) / (s @ y)
+        q -= alpha * y
+        alphas.append(alpha)
+    r = gamma * q
+    for (s, y), alpha in zip(pairs, reversed(alphas)):
+        r += (alpha - (y @ r) / (s @ y)) * s
+    return r
+
+
+@pytest.mark.parametrize("memory, iterations, count", [(5, 3, None), (5, 12, None), (4, 9, 2), (6, 20, 1)])
+def test_compact_product_equals_the_two_loop_recursion(memory, iterations, count):
+    """The compact (Byrd-Nocedal-Schnabel) H q against the two-loop recursion by hand, on the
+    pairs a real run stored in its ring buffer (wrapped around, and after a restart that keeps
+    only the newest ``count``)."""
+    n = 40
+    a = random_spd(n, 50.0, seed=iterations)
+    at = tf.constant(a)
+    x = tf.Variable(np.random.default_rng(3).normal(size=n))
+    solver = LBFGS(value_and_gradient(lambda v: 0.5 * tf.reduce_sum(v * tf.linalg.matvec(at, v)) + tf.reduce_sum(v**4)),
+                   x, memory=memory, gtol=0, ftol=0)
+    solver.run(iterations)
+    if count is not None:
+        solver._n["count"].assign(count)
+    used, head = int(solver._n["count"].numpy()), int(solver._n["head"].numpy())
+    assert used == (min(memory, solver.iterations) if count is None else count)  # (every pair had curvature)
+    rows = solver._pairs.numpy()
+    slots = [(head - used + k) % memory for k in range(used)]  # oldest first
+    pairs = [(rows[i], rows[memory + i]) for i in slots]
+    gamma = float(solver._v["gamma"].numpy())
+    q = np.random.default_rng(iterations).normal(size=n)
+    expected = two_loop_by_hand(pairs, gamma, q)
+    got = solver._inverse_hessian_times(tf.constant(q)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12 * np.abs(expected).max())
+    # and H is the inverse of the BFGS matrix that satisfies the newest secant equation
+    s, y = pairs[-1]
+    np.testing.assert_allclose(solver._inverse_hessian_times(tf.constant(y)).numpy(), s, rtol=1e-8, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- the preconditioner's transforms
+
+
+@pytest.mark.parametrize("matrix_max", [1024, 6])  # matrix products on both axes; an FFT on the longer one
+def test_spectral_update_is_the_preconditioner_in_cosine_coefficients(monkeypatch, matrix_max):
+    """``spectral_update(C z) == P z`` with ``C`` scipy's orthonormal 2-D DCT-II, per channel."""
+    import scipy.fft
+
+    from nst_tf import solvers
+
+    monkeypatch.setattr(solvers, "MATRIX_DCT_MAX", matrix_max)
+    z = np.random.default_rng(5).normal(size=(1, 5, 8, 3)).astype(np.float32)
+    scale = solvers.frequency_scale(5, 8, 0.5)
+    w = scipy.fft.dctn(z, axes=(1, 2), norm="ortho")  # the cosine coefficients, computed independently
+    expected = scipy.fft.idctn(w * scale[None, :, :, None], axes=(1, 2), norm="ortho")
+    got = solvers.spectral_update(tf.constant(w), tf.constant(scale)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    np.testing.assert_allclose(solvers.precondition_update(tf.constant(z), tf.constant(scale)).numpy(), expected,
+                               atol=1e-5)
+    np.testing.assert_allclose(solvers.dct_matrix(8) @ z[0, 0, :, 0], scipy.fft.dct(z[0, 0, :, 0], norm="ortho"),
+                               atol=1e-6)
+
+
+def bfgs_matrix_by_hand(pairs, gamma, n):
+    """The L-BFGS matrix B: BFGS updates of (1 / gamma) I by the pairs, oldest first (dense NumPy)."""
+    b = np.eye(n) / gamma
+    for s, y in pairs:
+        bs = b @ s
+        b = b - np.outer(bs, bs) / (s @ bs) + np.outer(y, y) / (y @ s)
+    return b
+
+
+@pytest.mark.parametrize("memory, iterations, count", [(5, 12, None), (4, 9, 2), (6, 20, None)])
+def test_reduced_inverse_is_the_free_block_of_the_bfgs_matrix_inverted(memory, iterations, count):
+    """(Z^T B Z)^-1 r by the compact form against B built by hand, its free block inverted by NumPy."""
+    n = 40
+    at = tf.constant(random_spd(n, 50.0, seed=iterations))
+    x = tf.Variable(np.random.default_rng(4).normal(size=n))
+    solver = LBFGS(value_and_gradient(lambda v: 0.5 * tf.reduce_sum(v * tf.linalg.matvec(at, v)) + tf.reduce_sum(v**4)),
+                   x, memory=memory, gtol=0, ftol=0)
+    solver.run(iterations)
+    if count is not None:
+        solver._n["count"].assign(count)
+    used, head = int(solver._n["count"].numpy()), int(solver._n["head"].numpy())
+    rows = solver._pairs.numpy()
+    pairs = [(rows[(head - used + k) % memory], rows[memory + (head - used + k) % memory]) for k in range(used)]
+    gamma = float(solver._v["gamma"].numpy())
+    rng = np.random.default_rng(iterations)
+    free = rng.uniform(size=n) < 0.7
+    r = np.where(free, rng.normal(size=n), 0.0)
+    b = bfgs_matrix_by_hand(pairs, gamma, n)
+    expected = np.zeros(n)
+    expected[free] = np.linalg.solve(b[np.ix_(free, free)], r[free])
+    got = solver._reduced_inverse_times(tf.constant(r), tf.constant(free)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-7, atol=1e-10 * np.abs(expected).max())
+    # all free: the inverse of B itself, i.e. the compact H q
+    everything = np.ones(n, bool)
+    np.testing.assert_allclose(solver._reduced_inverse_times(tf.constant(r), tf.constant(everything)).numpy(),
+                               solver._inverse_hessian_times(tf.constant(r)).numpy(), rtol=1e-8,
+                               atol=1e-10 * np.abs(expected).max())
