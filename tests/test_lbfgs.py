@@ -374,20 +374,34 @@ def two_loop_by_hand(pairs, gamma, q):
     return r
 
 
+_RUNS: dict = {}
+
+
+def solver_after(memory: int, iterations: int, count: int | None) -> LBFGS:
+    """A solver after ``iterations`` on a 40-variable quartic, its history cut to the newest
+    ``count`` pairs when given (as a restart does). Each (memory, iterations) run is made once per
+    worker and shared by the tests that read its pairs; the count is set afresh on every call."""
+    key = (memory, iterations)
+    if key not in _RUNS:
+        n = 40
+        at = tf.constant(random_spd(n, 50.0, seed=iterations))
+        x = tf.Variable(np.random.default_rng(3).normal(size=n))
+        solver = LBFGS(value_and_gradient(lambda v: 0.5 * tf.reduce_sum(v * tf.linalg.matvec(at, v)) + tf.reduce_sum(v**4)),
+                       x, memory=memory, gtol=0, ftol=0)
+        solver.run(iterations)
+        _RUNS[key] = (solver, int(solver._n["count"].numpy()))
+    solver, full = _RUNS[key]
+    solver._n["count"].assign(full if count is None else count)
+    return solver
+
+
 @pytest.mark.parametrize("memory, iterations, count", [(5, 3, None), (5, 12, None), (4, 9, 2), (6, 20, 1)])
 def test_compact_product_equals_the_two_loop_recursion(memory, iterations, count):
     """The compact (Byrd-Nocedal-Schnabel) H q against the two-loop recursion by hand, on the
     pairs a real run stored in its ring buffer (wrapped around, and after a restart that keeps
     only the newest ``count``)."""
     n = 40
-    a = random_spd(n, 50.0, seed=iterations)
-    at = tf.constant(a)
-    x = tf.Variable(np.random.default_rng(3).normal(size=n))
-    solver = LBFGS(value_and_gradient(lambda v: 0.5 * tf.reduce_sum(v * tf.linalg.matvec(at, v)) + tf.reduce_sum(v**4)),
-                   x, memory=memory, gtol=0, ftol=0)
-    solver.run(iterations)
-    if count is not None:
-        solver._n["count"].assign(count)
+    solver = solver_after(memory, iterations, count)
     used, head = int(solver._n["count"].numpy()), int(solver._n["head"].numpy())
     assert used == (min(memory, solver.iterations) if count is None else count)  # (every pair had curvature)
     rows = solver._pairs.numpy()
@@ -439,13 +453,7 @@ def bfgs_matrix_by_hand(pairs, gamma, n):
 def test_reduced_inverse_is_the_free_block_of_the_bfgs_matrix_inverted(memory, iterations, count):
     """(Z^T B Z)^-1 r by the compact form against B built by hand, its free block inverted by NumPy."""
     n = 40
-    at = tf.constant(random_spd(n, 50.0, seed=iterations))
-    x = tf.Variable(np.random.default_rng(4).normal(size=n))
-    solver = LBFGS(value_and_gradient(lambda v: 0.5 * tf.reduce_sum(v * tf.linalg.matvec(at, v)) + tf.reduce_sum(v**4)),
-                   x, memory=memory, gtol=0, ftol=0)
-    solver.run(iterations)
-    if count is not None:
-        solver._n["count"].assign(count)
+    solver = solver_after(memory, iterations, count)
     used, head = int(solver._n["count"].numpy()), int(solver._n["head"].numpy())
     rows = solver._pairs.numpy()
     pairs = [(rows[(head - used + k) % memory], rows[memory + (head - used + k) % memory]) for k in range(used)]
