@@ -1,8 +1,8 @@
 """nst-tf: learn and do neural style transfer with TensorFlow/Keras.
 
 Modules follow the lessons: ``features`` (01), ``gram`` (02), ``losses`` and ``objective`` (03),
-``optimize``, ``solvers`` and ``progress`` (04), ``controls`` with ``colour``, ``masks`` and
-``pyramid`` (05), ``fast`` (06); ``images``,
+``optimize``, ``solvers``, ``precondition`` and ``progress`` (04), ``controls`` with ``colour``, ``masks`` and
+``pyramid`` (05), ``fast`` (06); ``decoding``, ``images``,
 ``saving``, ``display`` and ``data`` for pictures in and out; ``checks`` for the exercises.
 
 The most used names are available at the top level and imported on first use, so
@@ -27,7 +27,7 @@ _EXPORTS = {
     "tv_loss": "losses",
     "StyleTransfer": "optimize",
     "stylize": "controls",
-    "load_image": "images",
+    "load_image": "decoding",
     "save_image": "saving",
     "show_image": "display",
     "show_images": "display",
@@ -36,9 +36,9 @@ _EXPORTS = {
 }
 
 
-_SUBMODULES = ("checks", "cli", "cli_common", "colour", "controls", "data", "defaults", "diagram", "display", "fast",
+_SUBMODULES = ("checks", "cli", "cli_common", "colour", "controls", "data", "decoding", "defaults", "diagram", "display", "fast",
                "features", "fetch", "gram", "images", "logs", "losses", "masks", "memory", "modelcheck", "objective",
-               "optimize", "progress", "pyramid", "quiet", "safefile", "saving", "settings", "signals", "solvers",
+               "optimize", "precondition", "progress", "pyramid", "quiet", "safefile", "saving", "settings", "signals", "solvers",
                "validate", "visualize")
 
 

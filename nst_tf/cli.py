@@ -223,7 +223,7 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
 
     # The images first: a bad one is reported before TensorFlow is loaded.
     style_scale = getattr(args, "style_scale", 1.0)
-    from .images import MIN_SIZE
+    from .decoding import MIN_SIZE
 
     show = None if args.progress else False
     content_image = load_input(content, max_size=args.size, progress=show, option="--size")

@@ -143,7 +143,7 @@ positive_int = _int_at_least(1)
 
 
 def size_px(text: str) -> int:
-    from .images import MIN_SIZE  # Pillow and NumPy only, no TensorFlow
+    from .decoding import MIN_SIZE  # Pillow and NumPy only, no TensorFlow
 
     return _int_at_least(MIN_SIZE, " px")(text)
 
@@ -278,7 +278,7 @@ def load_input(source: str, max_size: int | None = None, progress: bool | None =
     picture too narrow to shrink to it.
     """
     from . import data
-    from .images import ImageError
+    from .decoding import ImageError
 
     try:
         return data.load(source, max_size=max_size, progress=progress)

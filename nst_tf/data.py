@@ -123,7 +123,7 @@ def load(name_or_source: Any, max_size: int | None = 512, *, progress: bool | No
     Raises ``ValueError`` for an unknown sample name (listing the valid ones) and
     :class:`nst_tf.images.ImageError` for a file or URL that cannot be read.
     """
-    from nst_tf.images import load_image
+    from nst_tf.decoding import load_image
 
     source: Any = name_or_source
     if _is_url(source):

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlparse
 
-from .images import ImageError
+from .decoding import ImageError
 from .settings import megabytes_from_environment
 
 __all__ = ["FetchError", "MAX_BYTES", "MAX_REDIRECTS", "cache_dir", "cached_path", "fetch", "is_url"]

@@ -28,8 +28,8 @@ from .gram import StyleStatistic
 from .images import resize_image
 from .objective import Objective
 from .progress import NonFiniteLossError
-# PRECONDITIONED_FRACTION, frequency_scale and precondition_update: lesson 04 imports them from here.
-from .solvers import PRECONDITIONED_FRACTION, ImageSolver, StyleTransferResult, frequency_scale, precondition_update
+# PRECONDITIONED_FRACTION: lesson 04 imports it from here.
+from .solvers import PRECONDITIONED_FRACTION, ImageSolver, StyleTransferResult
 
 __all__ = [
     "DEFAULT_CONTENT_LAYERS",
@@ -43,8 +43,6 @@ __all__ = [
     "MaskedStyleTransfer",
     "StyleTransferResult",
     "stylize",
-    "frequency_scale",
-    "precondition_update",
 ]
 
 # Defaults live, TensorFlow-free, in nst_tf/defaults.py (the CLI reads them there too).

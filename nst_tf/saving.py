@@ -17,7 +17,8 @@ from typing import Any, Iterable
 import numpy as np
 from PIL import Image
 
-from .images import ImageError, _one_line, _rgb_array
+from .decoding import ImageError, _one_line
+from .images import _rgb_array
 
 __all__ = ["SAVE_FORMATS", "save_image", "same_file"]
 

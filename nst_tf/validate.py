@@ -63,7 +63,7 @@ def image_array(image: Any, name: str = "image", *, min_side: int | None = None,
     loses its batch axis. ``min_side`` (default :data:`nst_tf.images.MIN_SIZE`) is the
     smallest height or width accepted; 0 turns the check off.
     """
-    from .images import MIN_SIZE
+    from .decoding import MIN_SIZE
 
     if hasattr(image, "mode") and hasattr(image, "size") and hasattr(image, "convert"):  # a PIL image
         image = np.asarray(image.convert("RGB"))
@@ -130,7 +130,7 @@ def image_batch(images: Any, name: str = "images", *, min_side: int | None = Non
     """
     import tensorflow as tf
 
-    from .images import MIN_SIZE
+    from .decoding import MIN_SIZE
 
     smallest = MIN_SIZE if min_side is None else int(min_side)
     if not _is_tensor(images):
@@ -237,7 +237,7 @@ def layer_weights(weights: Mapping[str, Any], name: str = "layer weights") -> di
 
 def min_size(size: Any, name: str = "size") -> None:
     """An output size (long side in pixels) must be a whole number of at least ``MIN_SIZE``."""
-    from .images import MIN_SIZE
+    from .decoding import MIN_SIZE
 
     if size is None:
         return

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_tf import images
+from nst_tf import decoding, images
 
 SIDE = 2000
 FULL_FLOAT = SIDE * SIDE * 3 * 4
@@ -54,7 +54,7 @@ def test_large_picture_is_shrunk_before_float_conversion(tmp_path, mode, suffix)
     assert peak < FULL_FLOAT / 2, f"traced memory peaked at {peak / 1e6:.1f} MB"
     # Same picture as decoding everything in float and resizing (box + Lanczos vs Lanczos).
     with Image.open(path) as im:
-        reference = images.resize_image(images._to_float_rgb(im.convert("RGBA") if mode in ("P", "RGBA") else im,
+        reference = images.resize_image(decoding._to_float_rgb(im.convert("RGBA") if mode in ("P", "RGBA") else im,
                                                              "ref"), size=(64, 64))
     assert np.abs(small - reference).mean() < 0.02
 

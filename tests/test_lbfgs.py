@@ -425,18 +425,18 @@ def test_spectral_update_is_the_preconditioner_in_cosine_coefficients(monkeypatc
     """``spectral_update(C z) == P z`` with ``C`` scipy's orthonormal 2-D DCT-II, per channel."""
     import scipy.fft
 
-    from nst_tf import solvers
+    from nst_tf import precondition
 
-    monkeypatch.setattr(solvers, "MATRIX_DCT_MAX", matrix_max)
+    monkeypatch.setattr(precondition, "MATRIX_DCT_MAX", matrix_max)
     z = np.random.default_rng(5).normal(size=(1, 5, 8, 3)).astype(np.float32)
-    scale = solvers.frequency_scale(5, 8, 0.5)
+    scale = precondition.frequency_scale(5, 8, 0.5)
     w = scipy.fft.dctn(z, axes=(1, 2), norm="ortho")  # the cosine coefficients, computed independently
     expected = scipy.fft.idctn(w * scale[None, :, :, None], axes=(1, 2), norm="ortho")
-    got = solvers.spectral_update(tf.constant(w), tf.constant(scale)).numpy()
+    got = precondition.spectral_update(tf.constant(w), tf.constant(scale)).numpy()
     np.testing.assert_allclose(got, expected, atol=1e-5)
-    np.testing.assert_allclose(solvers.precondition_update(tf.constant(z), tf.constant(scale)).numpy(), expected,
+    np.testing.assert_allclose(precondition.precondition_update(tf.constant(z), tf.constant(scale)).numpy(), expected,
                                atol=1e-5)
-    np.testing.assert_allclose(solvers.dct_matrix(8) @ z[0, 0, :, 0], scipy.fft.dct(z[0, 0, :, 0], norm="ortho"),
+    np.testing.assert_allclose(precondition.dct_matrix(8) @ z[0, 0, :, 0], scipy.fft.dct(z[0, 0, :, 0], norm="ortho"),
                                atol=1e-6)
 
 

@@ -17,7 +17,7 @@ from nst_tf.features import feature_extractor
 from nst_tf.defaults import DEFAULT_WEIGHTS, PRECONDITIONED_FRACTION
 from nst_tf.optimize import StyleTransfer
 from nst_tf.progress import NonFiniteLossError
-from nst_tf.solvers import frequency_scale, precondition_update
+from nst_tf.precondition import frequency_scale, precondition_update
 
 SMALL_CONTENT_LAYERS = ["block2_conv2"]
 SMALL_STYLE_LAYERS = ["block1_conv1", "block2_conv1"]
