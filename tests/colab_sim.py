@@ -79,7 +79,7 @@ class SimulatedColab:
         self.prefix = base / "colab-venv"
         venv.EnvBuilder(with_pip=False, symlinks=True).create(self.prefix)
         self.python = self.prefix / "bin" / "python"
-        self.site = Path(self._ask("import sysconfig; print(sysconfig.get_paths()['purelib'])", clean=True))
+        self.site = Path(self.ask("import sysconfig; print(sysconfig.get_paths()['purelib'])", clean=True))
         self.workdir = base / "content"  # Colab's working folder; nothing of the checkout in it
         self.workdir.mkdir()
         self.env = self._environment()
@@ -96,7 +96,7 @@ class SimulatedColab:
         )
         return env
 
-    def _ask(self, code: str, clean: bool = False) -> str:
+    def ask(self, code: str, clean: bool = False) -> str:
         env = None if clean else self.env
         result = subprocess.run([str(self.python), "-c", code], capture_output=True, text=True, env=env,
                                 cwd=self.base, check=True)
@@ -135,7 +135,7 @@ class SimulatedColab:
                               cwd=self.base)
 
     def versions(self) -> dict[str, str]:
-        return json.loads(self._ask(VERSIONS))
+        return json.loads(self.ask(VERSIONS))
 
     def calls(self) -> list[dict]:
         log = Path(self.env["COLAB_SIM_LOG"])

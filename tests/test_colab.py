@@ -79,7 +79,7 @@ def test_the_install_cell_adds_nst_tf_and_changes_nothing_else(colab):
     changed = {name: (version, colab.after[name]) for name, version in colab.before.items() if colab.after[name] != version}
     assert not changed, f"the install cell changed preinstalled packages: {changed}"
     assert colab.installed_calls == [], "ipywidgets 7 needs no custom widget manager"
-    installed = Path(colab._ask("import nst_tf; print(nst_tf.__file__)"))
+    installed = Path(colab.ask("import nst_tf; print(nst_tf.__file__)"))
     assert installed.parent.parent == colab.site and not installed.is_symlink()
     assert (colab.site / "nst_tf" / "_sample_data").is_dir(), "the wheel carries the sample images"
 
