@@ -3,7 +3,7 @@
 :func:`save_image` writes atomically (temporary file, ``fsync``, ``os.replace``, through
 :func:`nst_tf.safefile.publish`) so a crash never leaves half a picture behind, and refuses to
 overwrite the input images when told which they are. Problems become
-:class:`~nst_tf.images.ImageError` with a one-line message that names the file.
+:class:`~nst_tf.decoding.ImageError` with a one-line message that names the file.
 ``nst_tf.save_image`` and ``nst_tf.images.save_image`` are this function.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from .decoding import ImageError, _one_line
-from .images import _rgb_array
+from .images import _rgb_array, to_numpy_image
 
 __all__ = ["SAVE_FORMATS", "save_image", "same_file"]
 
@@ -114,8 +114,7 @@ def _to_uint8(image: Any) -> np.ndarray:
     array = _rgb_array(image)
     if array.dtype == np.uint8:
         return np.ascontiguousarray(array)
-    array = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-    return np.rint(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return np.rint(to_numpy_image(array) * 255.0).astype(np.uint8)  # NaNs to 0, clipped to [0, 1]
 
 
 def _save_options(fmt: str, quality: int) -> dict[str, Any]:
