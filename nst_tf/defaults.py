@@ -76,8 +76,8 @@ DEFAULT_FAST_CONTENT_LAYER = "block2_conv2"
 #: The same style layers as the optimisation method (lesson 04), so the two compare directly.
 DEFAULT_FAST_STYLE_LAYERS = tuple(DEFAULT_STYLE_LAYERS)
 #: Weights of the three "mse" costs for the default layers (content at block2_conv2) on a normalised
-#: VGG (the default); carried over from the weights tuned before normalisation (benchmarks/README.md).
-DEFAULT_FAST_WEIGHTS = {"content_weight": 1.0, "style_weight": 0.3, "tv_weight": 3.0}
+#: VGG (the default); picked by eye from short trainings on two paintings (benchmarks/README.md).
+DEFAULT_FAST_WEIGHTS = {"content_weight": 1.0, "style_weight": 0.5, "tv_weight": 3.0}
 #: ``nst_tf.fast.train``'s defaults that ``nst-tf train-fast`` offers as options.
 FAST_TRAINING = {"steps": 2000, "batch_size": 4, "size": 256, "learning_rate": 1e-3, "checkpoint_every": 500}
 #: File endings that a folder of training photos (``train-fast --images``, ``apply DIR``) is searched for.

@@ -292,17 +292,19 @@ def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str, normalize:
                 f"is it a {net.upper()} 'notop' weights file?"
             ) from None
         description = f"{net.upper()} weights from {weights}"
+    result = None
     if normalize:
         from . import normalize as normalization
 
         result = normalization.normalize_model(base, net)
-        description += ", normalised (mean activation 1 per channel)"
+        description += ", normalised (mean activation 1 per channel, rare ones floored)"
         if result.source == "computed":
             description += f"; measured in {result.seconds:.1f} s"
     model = _rebuild(base, pooling, name=f"{net}_{pooling}")
     model.trainable = False
     model.nst_description = description  # type: ignore[attr-defined]
     model.nst_normalized = bool(normalize)  # type: ignore[attr-defined]
+    model.nst_normalization = result  # type: ignore[attr-defined]  # nst_tf.normalize.Normalization or None
     _log.info(f"using {description}")  # the one "which weights" line
     return model
 

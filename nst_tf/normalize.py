@@ -15,10 +15,22 @@ typical input size: dividing by that mean would blow them up ten thousandfold, a
 first generated image that excites them would see nothing else. So each channel is
 divided by ``max(mean, RARE_FLOOR * size)``, where ``size`` is the channel's mean absolute
 value *before* the ReLU. Both scale with the channel, so the result is still exactly
-the same for a rescaled copy of the network; for a channel that fires at least ~10 %
-of the time the floor is below the mean and the mean is 1. A channel whose
-pre-activation is 0 everywhere (it can never fire) keeps the scale 1; the channels that
-never fire on the reference images and those under the floor are reported once.
+the same for a rescaled copy of the network. The ratio ``mean / size`` is roughly the
+share of positions where the channel fires (exactly that when its positive and negative
+values are equally large), so a channel that fires at least ~20 % of the time has mean
+1, and a rarer one is scaled as if it fired that often: when a generated image excites
+it, it answers at most a few times louder than a common channel, not twenty or ten
+thousand times. A channel whose pre-activation is 0 everywhere (it can never fire)
+keeps the scale 1; the channels that never fire on the reference images and those under
+the floor are reported once.
+
+Why 0.2 (measured on the offline VGG16, benchmarks/README.md, "How the default weights
+were picked"): with 0.05 the 1690 never- or rarely-firing channels of its 4224 answered
+about 20x louder than the others and dominated the cost, so the fast network learnt
+stripes and the optimiser invented pink tints the painting does not have; 0.1 still
+gave stripes; 0.2 gives neither. On that edge-detection net 1522 channels fire often
+enough to reach mean 1 and the rest sit on the floor (nst-tf says how many when it first
+normalises a net, so the figure for any other backbone is printed, not assumed).
 
 Why it matters: the content cost grows with the square of a layer's activations and a
 Gram cost with their fourth power. Pretrained VGGs differ wildly in scale - the offline
@@ -73,7 +85,7 @@ __all__ = [
 #: Long side, in pixels, of each reference image when the means are measured.
 REFERENCE_SIZE = 256
 #: A channel is divided by ``max(mean activation, RARE_FLOOR * mean |pre-activation|)``.
-RARE_FLOOR = 0.05
+RARE_FLOOR = 0.2
 #: Changes whenever the reference set, its size or the procedure changes (part of the cache key).
 _PROCEDURE = f"nst-tf normalisation v2: per-image means over positions, max pooling, floor {RARE_FLOOR}"
 
