@@ -449,8 +449,11 @@ def bfgs_matrix_by_hand(pairs, gamma, n):
     return b
 
 
-@pytest.mark.parametrize("memory, iterations, count", [(5, 12, None), (4, 9, 2), (6, 20, None)])
-def test_reduced_inverse_is_the_free_block_of_the_bfgs_matrix_inverted(memory, iterations, count):
+@pytest.mark.parametrize("memory, iterations, count, free_share", [
+    (5, 12, None, 0.7), (4, 9, 2, 0.7), (6, 20, None, 0.7),
+    (5, 12, None, 0.2), (4, 9, 2, 0.2),  # mostly active: the products over the free columns
+])
+def test_reduced_inverse_is_the_free_block_of_the_bfgs_matrix_inverted(memory, iterations, count, free_share):
     """(Z^T B Z)^-1 r by the compact form against B built by hand, its free block inverted by NumPy."""
     n = 40
     solver = solver_after(memory, iterations, count)
@@ -459,7 +462,7 @@ def test_reduced_inverse_is_the_free_block_of_the_bfgs_matrix_inverted(memory, i
     pairs = [(rows[(head - used + k) % memory], rows[memory + (head - used + k) % memory]) for k in range(used)]
     gamma = float(solver._v["gamma"].numpy())
     rng = np.random.default_rng(iterations)
-    free = rng.uniform(size=n) < 0.7
+    free = rng.uniform(size=n) < free_share
     r = np.where(free, rng.normal(size=n), 0.0)
     b = bfgs_matrix_by_hand(pairs, gamma, n)
     expected = np.zeros(n)
