@@ -28,7 +28,7 @@ import shutil
 import subprocess
 from typing import Iterable, Sequence
 
-from .defaults import SCIPY_LBFGS_MEMORY
+from .defaults import LBFGS_MEMORY, SCIPY_LBFGS_MEMORY
 from .settings import megabytes_from_environment
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "BASE_BYTES",
     "activation_bytes",
     "estimate_stylize_bytes",
+    "optimizer_bytes",
     "available_bytes",
     "check_stylize",
     "check_style_scale",
@@ -54,7 +55,7 @@ BASE_BYTES = 1 << 30
 BACKWARD_FACTOR = 3.0
 #: Share of the available memory a run may plan to use.
 HEADROOM = 0.85
-#: scipy's L-BFGS-B history length (``maxcor``), as :mod:`nst_tf.solvers` runs it.
+#: scipy's L-BFGS-B history length (``maxcor``), as :mod:`nst_tf.solvers` runs it (``"lbfgs-scipy"``).
 LBFGS_HISTORY = SCIPY_LBFGS_MEMORY
 
 _CHANNELS = (64, 128, 256, 512, 512)
@@ -129,15 +130,30 @@ def estimate_stylize_bytes(
     layers = list(layers)
     height, width = shape
     pixels = 3 * height * width
-    if optimizer == "adam":
-        history = 4 * 4 * pixels
-    else:
-        history = (2 * LBFGS_HISTORY + 6) * 8 * pixels + 4 * 4 * pixels  # scipy's float64 work + our copies
+    history, state = optimizer_bytes(pixels, optimizer)
     run = BACKWARD_FACTOR * activation_bytes(height, width, layers, net)
     targets = max((activation_bytes(h, w, layers, net) for h, w in style_shapes), default=0)
-    device = int(max(run, targets))
+    device = int(max(run, targets) + state)
     host = int(BASE_BYTES + history)
     return (host, device) if split else host + device
+
+
+def optimizer_bytes(values: int, optimizer: str = "lbfgs") -> tuple[int, int]:
+    """``(host, device)`` bytes the optimiser keeps for an image of ``values`` numbers (3 H W).
+
+    All three keep a few image-sized float32 copies (the image, its gradient, Adam's moments):
+    ``4 * 4 * values`` on the host side of the estimate. ``"lbfgs-scipy"`` adds scipy's float64
+    work array and copies, ``(2 maxcor + 6) * 8 * values``. The default ``"lbfgs"`` keeps its
+    state on the device in float32 (:func:`nst_tf.lbfgs.state_bytes`: ``2 m + 5`` images), the
+    variable it moves (one more) and, for a moment between evaluations, a copy of at most its
+    ``2 m`` stored pairs: ``(4 m + 6) * 4 * values`` (m = ``LBFGS_MEMORY``).
+    """
+    copies = 4 * 4 * values
+    if optimizer == "adam":
+        return copies, 0
+    if optimizer == "lbfgs-scipy":
+        return copies + (2 * LBFGS_HISTORY + 6) * 8 * values, 0
+    return copies, (4 * LBFGS_MEMORY + 6) * 4 * values
 
 
 def peak_memory_bytes() -> int | None:

@@ -189,9 +189,18 @@ def test_memory_estimate_grows_with_pixels_and_history():
     small = memory.estimate_stylize_bytes((256, 256), [(256, 256)], ["block5_conv1"], split=True)
     large = memory.estimate_stylize_bytes((1024, 1024), [(256, 256)], ["block5_conv1"], split=True)
     adam = memory.estimate_stylize_bytes((1024, 1024), [(256, 256)], ["block5_conv1"], optimizer="adam", split=True)
+    scipy = memory.estimate_stylize_bytes((1024, 1024), [(256, 256)], ["block5_conv1"], optimizer="lbfgs-scipy",
+                                          split=True)
     assert large[1] == pytest.approx(16 * small[1], rel=0.01)  # activations: 16 times the pixels
-    # L-BFGS-B's float64 history: (2 * 20 + 6) vectors of 3 * H * W numbers
-    assert large[0] - adam[0] == (2 * memory.LBFGS_HISTORY + 6) * 8 * 3 * 1024 * 1024
+    values = 3 * 1024 * 1024
+    # scipy's L-BFGS-B: its float64 history, (2 * 20 + 6) vectors of 3 * H * W numbers, on the host
+    assert scipy[0] - adam[0] == (2 * memory.LBFGS_HISTORY + 6) * 8 * values and scipy[1] == adam[1]
+    # the default L-BFGS: on the device, its state, the variable and at most a copy of its pairs
+    from nst_tf.defaults import LBFGS_MEMORY
+    from nst_tf.lbfgs import state_bytes
+
+    assert large[0] == adam[0]
+    assert large[1] - adam[1] == state_bytes(values, LBFGS_MEMORY) + 4 * values + 2 * LBFGS_MEMORY * 4 * values
     # Activations by hand for VGG19 up to block1_conv2 at 10 x 10: input + 2 convs of 64 channels.
     assert memory.activation_bytes(10, 10, ["block1_conv2"]) == 4 * (3 * 100 + 2 * 64 * 100)
 
