@@ -80,7 +80,7 @@ def main(argv=None) -> int:
     print(f"first use: {len(images)} reference images loaded in {loaded:.2f} s, statistics measured in "
           f"{measured:.2f} s (CPU time of all threads {cpu:.2f} s; includes tracing); from the disk cache {from_disk * 1000:.0f} ms")
     print(f"channels: {first.dead_count} never fire, {first.rare_count} rarely "
-          f"(divided by {N.RARE_FLOOR:g} x mean |pre-activation|), of {sum(len(s) for s in first.scales.values())}")
+          f"(divided by {N.RARE_FLOOR:g} x mean |pre-activation|), of {first.channel_count}")
 
     # 2. Leave-one-out stability.
     per_image = [function(image[np.newaxis]) for image in images]

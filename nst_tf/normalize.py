@@ -244,6 +244,11 @@ class Normalization:
     def rare_count(self) -> int:
         return sum(len(channels) for channels in self.rare.values())
 
+    @property
+    def channel_count(self) -> int:
+        """All channels of the normalised layers."""
+        return sum(len(scale) for scale in self.scales.values())
+
 
 def _cache_file(digest: str) -> Path:
     return cache_dir() / f"vgg-normalization-{digest[:40]}.npz"
@@ -384,9 +389,8 @@ def normalize_model(base, net: str, *, use_cache: bool = True) -> Normalization:
         base.get_layer(name).set_weights(values)
     if (result.dead or result.rare) and result.digest not in _REPORTED:
         _REPORTED.add(result.digest)
-        total = sum(len(scale) for scale in result.scales.values())
         _log.info(
-            f"{result.dead_count} of {total} channels never fire on the reference images and "
+            f"{result.dead_count} of {result.channel_count} channels never fire on the reference images and "
             f"{result.rare_count} more fire rarely; these are divided by {RARE_FLOOR:g} x their mean "
             "|pre-activation| instead of their mean activation"
         )

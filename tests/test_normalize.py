@@ -80,6 +80,7 @@ def test_normalised_offline_vgg_has_mean_activation_one_per_channel():
     # On this edge-detection net about 36 % of the channels (1522 of 4224) fire often enough to be
     # normalised by their own mean; a floor that swallowed nearly all of them would fail here.
     assert by_mean > 0.3 * total
+    assert vgg.nst_normalization.channel_count == total  # what lesson 03 prints the counts out of
     np.testing.assert_allclose(means["block1_conv1"], 1.0, rtol=2e-3)  # every channel there fires often
     assert never_scaled == 0
     # The network as trained is far from that: its block1 means are in the tens.
