@@ -32,6 +32,9 @@ __all__ = ["register_train_fast", "register_apply", "run_train_fast", "run_apply
 
 #: Bytes of decoded inputs ``apply`` keeps between checking them and stylizing them.
 _DECODED_BUDGET = 1 << 30
+#: Free space a trained network needs (about 7 MB at the defaults), and a checkpoint (weights and Adam's moments).
+_MODEL_BYTES = 32 << 20
+_CHECKPOINT_BYTES = 3 * _MODEL_BYTES
 
 
 # --------------------------------------------------------------------------- register
@@ -160,7 +163,8 @@ def _pictures_in(folder: Path, recursive: bool) -> list[Path]:
 def run_train_fast(args) -> int:
     """``nst-tf train-fast``: check everything, train, write the model atomically."""
     started = time.perf_counter()
-    out = core.check_output(args.output, [args.style], args.overwrite, suffixes=(".keras",))
+    out = core.check_output(args.output, [args.style], args.overwrite, suffixes=(".keras",),
+                            need_bytes=_MODEL_BYTES)
     weights = core.check_weights(args.weights)
     images = None
     if args.images is not None and _is_remote(args.images):
@@ -176,6 +180,13 @@ def run_train_fast(args) -> int:
             and Path(args.checkpoint_dir).expanduser().exists() \
             and not Path(args.checkpoint_dir).expanduser().is_dir():
         raise core.CLIError(f"--checkpoint-dir {args.checkpoint_dir} exists and is not a folder")
+    if args.checkpoint_dir is not None and not _is_remote(args.checkpoint_dir):
+        from .outputs import OutputError, probe_folder
+
+        try:  # a full or read-only folder is said now, not as "out of memory" at the first checkpoint
+            probe_folder(args.checkpoint_dir, _CHECKPOINT_BYTES, shown=f"--checkpoint-dir {args.checkpoint_dir}")
+        except OutputError as error:
+            raise core.CLIError(str(error)) from None
     style_size = args.style_size or max(args.size, 64)
     # The fetcher needs no TensorFlow, so the style is read (and a URL checked) before anything starts.
     style_image = core.load_input(args.style, max_size=style_size, progress=None if args.progress else False)
@@ -213,8 +224,10 @@ def run_train_fast(args) -> int:
     if not fast_distribute.is_chief(strategy):  # the chief writes the one model file
         print(f"worker done ({result.step} steps); the chief writes {args.output}", flush=True)
         return core.EXIT_INTERRUPTED if result.interrupted else 0
-    core.check_still_free(out, args.output, args.overwrite)  # it may have appeared while we were training
-    fast.save_model(result.model, out, overwrite=args.overwrite)
+    # Without --overwrite a file that appeared meanwhile is kept, and so is the network (under another name).
+    if not core.save_result(lambda path: fast.save_model(result.model, path, overwrite=args.overwrite and path == out),
+                            out):
+        return core.EXIT_FAILURE
     summary = f"{args.output} ({result.step} steps, {time.perf_counter() - started:.1f} s)"
     return core.report_written(summary, result.interrupted, what="the network so far")
 
@@ -282,8 +295,22 @@ def _plan_outputs(args, sources: list[str], had_folder: bool, also_protect: list
                                    "choose another output folder")
         if target.exists() and not args.overwrite:
             raise core.CLIError(f"{os.fspath(target)} already exists; add --overwrite to replace it")
+        if target.is_dir():
+            raise core.CLIError(f"cannot save {os.fspath(target)}: it is a folder")
+        _probe_target(target, create)
         plan[source] = target
     return plan, create
+
+
+def _probe_target(target: Path, create: Path | None) -> None:
+    """Every output is tried before the first is written (a name too long, a read-only folder)."""
+    from .outputs import OutputError, probe_output
+
+    try:  # a folder still to be made: try the name in the folder it will be made in
+        probe_output(target if create is None else create.parent / target.name, 3 * 1024 * 1024,
+                     shown=os.fspath(target))
+    except OutputError as error:
+        raise core.CLIError(str(error)) from None
 
 
 def run_apply(args) -> int:
