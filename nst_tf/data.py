@@ -105,9 +105,9 @@ def fetch_url(url: str, *, progress: bool | None = None) -> Path:
     is fetched only once. Raises :class:`nst_tf.fetch.FetchError` (an
     :class:`nst_tf.images.ImageError`) naming the URL if it cannot be fetched.
     """
-    from .fetch import fetch
+    from .fetch import fetch, total_timeout_default
 
-    return fetch(url, progress=progress)
+    return fetch(url, progress=progress, total_timeout=total_timeout_default())
 
 
 def load(name_or_source: Any, max_size: int | None = 512, *, progress: bool | None = None) -> np.ndarray:
