@@ -114,6 +114,10 @@ def style_layer_loss_from_target(
             raise ValueError("Spatial masks need a named style statistic: 'gram', 'gram_centered' or 'mean_std'.")
         statistic_value = masked_statistic(_batched(generated_features, "generated_features"), mask, statistic)
     target = tf.convert_to_tensor(target)
+    if target.dtype.is_floating and target.dtype != statistic_value.dtype:  # float64 targets: converted
+        target = tf.cast(target, statistic_value.dtype)
+    elif target.dtype.is_integer:
+        target = tf.cast(target, statistic_value.dtype)
     if target.shape.rank == statistic_value.shape.rank and target.shape.rank:  # one target serves a whole batch
         validate.same_shape(target[:1], statistic_value[:1], "the style target", "the generated image's statistic")
         if target.shape[0] not in (1, None, statistic_value.shape[0]):
@@ -219,7 +223,7 @@ def _weight_property(index: int, name: str) -> property:
         return float(self._weights[index].numpy())
 
     def setter(self, value: float) -> None:
-        self._weights[index].assign(float(value))
+        self._weights[index].assign(validate.weight(value, f"{name.replace('total-variation', 'tv')}_weight"))
 
     return property(getter, setter, doc=f"The weight of the {name} cost (a tf.Variable inside: no retrace).")
 
@@ -232,8 +236,10 @@ class WeightedCosts:
     """
 
     def _init_weights(self, content_weight: float, style_weight: float, tv_weight: float) -> None:
+        checked = [validate.weight(value, name) for value, name in
+                   ((content_weight, "content_weight"), (style_weight, "style_weight"), (tv_weight, "tv_weight"))]
         self._weights = tf.Variable(
-            [content_weight, style_weight, tv_weight], dtype=tf.float32, trainable=False, name="loss_weights"
+            checked, dtype=tf.float32, trainable=False, name="loss_weights"
         )
 
     content_weight = _weight_property(0, "content")

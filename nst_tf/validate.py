@@ -38,6 +38,9 @@ __all__ = [
     "same_layers",
     "layer_weights",
     "min_size",
+    "weight",
+    "positive",
+    "count",
 ]
 
 #: Floats this far outside [0, 1] count as rounding and are accepted (clipped where an image is returned):
@@ -194,6 +197,8 @@ def activations(features: Any, name: str = "features"):
         return tf.cast(tensor, tf.float32)
     if not tensor.dtype.is_floating:
         raise ValueError(f"{name}: expected float activations, got dtype {tensor.dtype.name}")
+    if tensor.dtype != tf.float32:  # float64 from NumPy, float16: mixed types are converted, not refused
+        tensor = tf.cast(tensor, tf.float32)
     return tensor
 
 
@@ -243,3 +248,50 @@ def min_size(size: Any, name: str = "size") -> None:
         return
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or int(size) < MIN_SIZE:
         raise ValueError(f"{name} must be a whole number of pixels, at least {MIN_SIZE}; got {size!r}")
+
+
+# --------------------------------------------------------------------------- numbers (issue 28)
+
+
+def _real(value: Any, name: str) -> float:
+    """``value`` as a float, or ``TypeError`` naming ``name`` (strings, ``None`` and booleans are not numbers)."""
+    if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    try:
+        return float(_numpy(value)) if not isinstance(value, (int, float)) else float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+
+
+def weight(value: Any, name: str) -> float:
+    """A cost weight: a finite number >= 0 (``style_weight=-30`` used to be accepted and destroy the image)."""
+    number = _real(value, name)
+    if not np.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if number < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return number
+
+
+def positive(value: Any, name: str) -> float:
+    """A finite number > 0 (a learning rate, a scale)."""
+    number = _real(value, name)
+    if not (np.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return number
+
+
+def count(value: Any, name: str, minimum: int = 1) -> int:
+    """A whole number of at least ``minimum`` (steps, a batch size): ``2.5`` and ``-3`` are refused."""
+    if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        number = int(value)
+    else:
+        real = _real(value, name)
+        if not (np.isfinite(real) and real == int(real)):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        number = int(real)
+    if number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
+    return number

@@ -301,11 +301,15 @@ def train(
     Returns:
         :class:`FastTrainingResult`, which unpacks as ``model, history``.
     """
-    steps, batch_size, size = int(steps), int(batch_size), int(size)
-    if steps < 1:
-        raise ValueError("steps must be at least 1.")
-    if not np.isfinite(learning_rate) or learning_rate <= 0:
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
+    from .. import validate
+
+    steps, batch_size = validate.count(steps, "steps"), validate.count(batch_size, "batch_size")
+    size = validate.count(size, "size", 16)
+    learning_rate = validate.positive(learning_rate, "learning_rate")
+    for name, value in (("content_weight", content_weight), ("style_weight", style_weight), ("tv_weight", tv_weight)):
+        if value is not None:
+            validate.weight(value, name)
+    validate.count(checkpoint_every, "checkpoint_every")
     strategy = strategy or tf.distribute.get_strategy()
     if batch_size < 1 or batch_size % _replicas(strategy):
         raise ValueError(
