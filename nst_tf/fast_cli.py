@@ -142,13 +142,28 @@ def _start_strategy(args):
         raise core.CLIError(f"--tpu {args.tpu} needs --distribute tpu (or auto), not {name}")
     if not args.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from .watchdog import CLUSTER_SECONDS, Watchdog, limit_seconds
+
+    cluster = name == "multi-worker" or (name == "auto" and "cluster" in os.environ.get("TF_CONFIG", ""))
+    watch = None
+    if name == "tpu":  # bounded: an unreachable TPU used to hang with no output, ignoring SIGTERM
+        watch = Watchdog(f"the TPU {args.tpu or '(from the environment)'}", limit_seconds())
+    elif cluster:  # bounded until the first step, which needs every worker
+        watch = Watchdog("the other workers of the cluster (TF_CONFIG)", limit_seconds(CLUSTER_SECONDS),
+                         advice="check that every worker runs and can reach the others")
+    if watch is not None:
+        watch.start()  # before stderr is silenced: its one line must be seen
     with stderr_fd_silenced(not args.verbose and "tensorflow" not in sys.modules):
         from .fast import distribute as fast_distribute
 
         try:
-            return fast_distribute.make_strategy(name, tpu=args.tpu)
+            strategy = fast_distribute.make_strategy(name, tpu=args.tpu)
         except fast_distribute.DistributeError as error:
             raise core.CLIError(str(error)) from None
+        finally:
+            if watch is not None and not cluster:
+                watch.stop()
+        return strategy
 
 
 def _pictures_in(folder: Path, recursive: bool) -> list[Path]:
@@ -206,9 +221,7 @@ def run_train_fast(args) -> int:
     print(fast_distribute.describe(strategy, batch_size), flush=True)
     checkpoint_dir = None if args.checkpoint_dir is None else args.checkpoint_dir if _is_remote(args.checkpoint_dir) \
         else os.fspath(Path(args.checkpoint_dir).expanduser())
-    latest = fast_distribute.latest_checkpoint(checkpoint_dir)
-    if latest is not None:
-        print(f"resuming from {latest}", flush=True)
+    # The checkpoint restored is said by the training itself: the newest that reads, not the newest named.
     options = {name: getattr(args, name) for name in ("content_weight", "style_weight", "tv_weight")
                if getattr(args, name) is not None}
     result = fast.train(

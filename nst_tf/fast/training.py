@@ -109,16 +109,16 @@ class _Checkpoints:
     def __init__(self, parts: _Parts, folder, strategy, *, resume: bool):
         self.counter = parts.step
         self.manager = None
+        restored = None
         if folder is not None:
             from .distribute import ChiefCheckpoints
 
             checkpoint = tf.train.Checkpoint(model=parts.model, optimizer=parts.optimizer, step=parts.step)
             self.manager = ChiefCheckpoints(checkpoint, folder, strategy, max_to_keep=3)
-            if resume:
-                self.manager.restore_latest()
+            restored = self.manager.restore_latest() if resume else None
         #: The step of the last checkpoint, and its path (``None`` before the first one).
         self.step = int(self.counter.numpy())
-        self.path = self.manager.latest_checkpoint if self.manager is not None and self.step else None
+        self.path = restored if self.manager is not None and self.step else None
 
     def due(self, index: int, every: int) -> bool:
         return self.manager is not None and index % max(1, int(every)) == 0
@@ -210,8 +210,11 @@ def _run_steps(result: FastTrainingResult, start: int, schedule: _Schedule, trai
                log: _LossLog, checkpoints: _Checkpoints, preview_picture, live: LivePreview | None,
                callback) -> None:
     """Steps ``start + 1 .. schedule.steps``; stops early when ``callback`` returns ``False``."""
+    from ..watchdog import disarm
+
     for index in range(start + 1, schedule.steps + 1):
         log.add(train_step(iterator))
+        disarm()  # a cluster's start-up is over once a step has run
         if schedule.logging(index):
             losses = log.flush(index)
         result.step = index
