@@ -218,6 +218,10 @@ def run_train_fast(args) -> int:
         except ValueError as error:
             raise core.CLIError(f"--images {args.images}: {error}") from None
     batch_size = args.batch_size * strategy.num_replicas_in_sync  # the library's batch is global
+    if "TPU" not in type(strategy).__name__:  # a TPU's own memory is not what available_bytes sees
+        from .fast_memory import check_training
+
+        check_training(args.size, args.batch_size)  # refused up front, with a batch size that fits
     print(fast_distribute.describe(strategy, batch_size), flush=True)
     checkpoint_dir = None if args.checkpoint_dir is None else args.checkpoint_dir if _is_remote(args.checkpoint_dir) \
         else os.fspath(Path(args.checkpoint_dir).expanduser())
@@ -350,8 +354,11 @@ def run_apply(args) -> int:
     show = None if args.progress else False
     decoded: dict[str, Any] = {}  # every input is read before anything is written, and kept
     budget = _DECODED_BUDGET      # while they fit, so that each is decoded only once
+    from .fast_memory import check_apply
+
     for source in sources:
         picture = core.load_input(source, max_size=args.size, progress=show)
+        check_apply(*picture.shape[:2])  # refused before anything is written, with a --size that fits
         if picture.nbytes <= budget:
             decoded[source], budget = picture, budget - picture.nbytes
 

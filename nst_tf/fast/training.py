@@ -346,6 +346,11 @@ def train(
                    live, callback)
     except KeyboardInterrupt:
         result.interrupted = True
+    except tf.errors.OpError as error:  # the input pipeline's own errors, as one line
+        reason = fast_data.stalled_reason(error)
+        if reason is None:
+            raise
+        raise fast_data.NoReadablePictures(reason) from None
     finally:
         with contextlib.suppress(Exception):
             log.flush(int(parts.step.numpy()))
