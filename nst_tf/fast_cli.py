@@ -177,6 +177,15 @@ def _pictures_in(folder: Path, recursive: bool) -> list[Path]:
 
 def run_train_fast(args) -> int:
     """``nst-tf train-fast``: check everything, train, write the model atomically."""
+    from .watchdog import disarm
+
+    try:
+        return _train_fast(args)
+    finally:
+        disarm()  # a cluster's start-up watch ends with the run, whatever happened
+
+
+def _train_fast(args) -> int:
     started = time.perf_counter()
     out = core.check_output(args.output, [args.style], args.overwrite, suffixes=(".keras",),
                             need_bytes=_MODEL_BYTES)

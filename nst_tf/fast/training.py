@@ -357,6 +357,9 @@ def train(
         bar.close()
         result.step = int(parts.step.numpy())
         result.seconds = log.seconds()
-    result.checkpoint = checkpoints.save()  # the end of the run (or where Ctrl-C stopped it), unless just saved
+    from .distribute import _workers
+
+    if not (result.interrupted and _workers(strategy) > 1):  # a stopped worker cannot join a cluster's save
+        result.checkpoint = checkpoints.save()  # the end of the run (or where Ctrl-C stopped it), unless just saved
     skipped.report()
     return result
