@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_tf import cli, outputs, safefile
+from nst_tf import cli, safefile
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Seconds each in-process case may take (the slow subprocess cases state their own).
@@ -76,6 +76,8 @@ def test_a_name_too_long_is_refused_before_any_work(pics, capsys, command):
 
 def test_a_240_character_name_that_fits_is_written_not_lost_at_the_end(tmp_path):
     """The name fits (240 < 255) but the old temporary name (name + 25 characters) did not."""
+    from nst_tf import outputs
+
     out = tmp_path / ("b" * 236 + ".png")
     outputs.probe_output(out)  # accepted up front ...
     safefile.publish(lambda temporary: Path(temporary).write_bytes(b"result"), out)  # ... and written at the end
@@ -151,6 +153,8 @@ def test_a_checkpoint_dir_without_room_is_said_not_out_of_memory(pics, capsys, f
 
 def test_too_little_free_space_is_refused_by_the_estimate(pics, capsys, monkeypatch):
     """ENOSPC injection, for machines that cannot mount a tmpfs: 100 kB free, a 1024 px picture needs ~3 MB."""
+    from nst_tf import outputs
+
     monkeypatch.setattr(outputs.shutil, "disk_usage", lambda path: type("U", (), {"free": 100_000})())
     status, err, _ = _run(["stylize", pics / "content.png", pics / "style.png", "-o", pics / "out.png",
                            "--size", "1024", "--weights", "offline"], capsys)
@@ -159,6 +163,8 @@ def test_too_little_free_space_is_refused_by_the_estimate(pics, capsys, monkeypa
 
 
 def test_a_write_that_fails_at_the_end_keeps_the_result_and_says_where(tmp_path, monkeypatch):
+    from nst_tf import outputs
+
     monkeypatch.chdir(tmp_path)
     target = tmp_path / "out.png"
     lines = []
