@@ -333,8 +333,10 @@ def test_a_small_photo_with_a_huge_size_is_not_refused(pics, capsys, monkeypatch
     ({"learning_rate": -0.1, "optimizer": "adam"}, ValueError, "learning_rate"),
     ({"size": 10}, ValueError, "size"),
 ])
-def test_stylize_checks_its_numbers_like_the_command_line(options, kind, named):
+def test_stylize_checks_its_numbers_like_the_command_line(options, kind, named, monkeypatch):
     import nst_tf
+
+    monkeypatch.setenv("NST_TF_WEIGHTS", "offline")  # never the network, even where a check is missing
 
     picture = np.full((32, 32, 3), 0.5, np.float32)
     with pytest.raises(kind, match=named):
