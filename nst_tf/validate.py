@@ -41,6 +41,7 @@ __all__ = [
     "weight",
     "positive",
     "count",
+    "common_float",
 ]
 
 #: Floats this far outside [0, 1] count as rounding and are accepted (clipped where an image is returned):
@@ -197,9 +198,17 @@ def activations(features: Any, name: str = "features"):
         return tf.cast(tensor, tf.float32)
     if not tensor.dtype.is_floating:
         raise ValueError(f"{name}: expected float activations, got dtype {tensor.dtype.name}")
-    if tensor.dtype != tf.float32:  # float64 from NumPy, float16: mixed types are converted, not refused
-        tensor = tf.cast(tensor, tf.float32)
     return tensor
+
+
+def common_float(first, second):
+    """Two float tensors of one type: mixed float64/float32 (NumPy's default and TensorFlow's) are both
+    converted to float32, not refused with TensorFlow's internal error; one type is left as it is."""
+    import tensorflow as tf
+
+    if first.dtype == second.dtype:
+        return first, second
+    return tf.cast(first, tf.float32), tf.cast(second, tf.float32)
 
 
 def same_shape(first, second, first_name: str, second_name: str) -> None:
