@@ -10,6 +10,8 @@ handlers do not run (SIGTERM and Ctrl-C seem ignored) and nothing times out. So 
   process, which prints one line instead, ``nst-tf: error: <what> did not answer within N s``;
 * SIGTERM and SIGINT get their default action during the wait, so ``timeout``,
   ``docker stop`` or Ctrl-C end the process at once (143, 130); nothing was written yet.
+  (Once a cluster's coordination service has started, TensorFlow catches SIGTERM itself
+  -- its preemption notifier -- and only the limit ends the wait.)
 
 The wait ends with :meth:`Watchdog.stop` (or :func:`disarm`, which the training loop calls
 after its first step). ``NST_TF_CLUSTER_TIMEOUT_S`` sets the limit, checked like an option
