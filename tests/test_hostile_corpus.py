@@ -561,3 +561,36 @@ def test_a_burst_of_sigterms_writes_the_best_image_not_the_start(pics):
     written = np.asarray(Image.open(out), np.int16)
     start = np.asarray(Image.open(pics / "content.png").resize(written.shape[1::-1]), np.int16)
     assert np.abs(written - start).mean() > 1.0  # the stylized image, not the unstylized start
+
+
+# ----------------------------------------------------------------------------- apply
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory):
+    from nst_tf import fast
+
+    return fast.save_model(fast.transform_net(filters=8, residual_blocks=1, seed=0),
+                           tmp_path_factory.mktemp("model") / "tiny.keras")
+
+
+def test_apply_overwrite_into_a_folder_replaces_nothing_when_one_target_cannot_be_written(pics, capsys,
+                                                                                          tiny_model_file):
+    out = pics / "stylized"
+    out.mkdir()
+    (out / "content.png").write_bytes(b"an earlier result, to be kept")
+    (out / "style.png").mkdir()  # the second target is a folder: it could only fail after the first was replaced
+    status, err, _ = _run(["apply", tiny_model_file, pics / "content.png", pics / "style.png", "-o", out,
+                           "--overwrite", "--no-progress"], capsys)
+    assert status == 2 and len(err) == 1 and "style.png: it is a folder" in err[0], err
+    assert (out / "content.png").read_bytes() == b"an earlier result, to be kept"
+
+
+def test_apply_with_a_large_size_is_refused_up_front_with_a_size_that_fits(pics, capsys, monkeypatch,
+                                                                          tiny_model_file):
+    big = pics / "big.png"
+    Image.fromarray(np.zeros((3000, 4000, 3), np.uint8)).save(big)
+    monkeypatch.setenv("NST_TF_MEMORY_LIMIT_MB", "1400")
+    status, err, _ = _run(["apply", tiny_model_file, big, "-o", pics / "out.png", "--size", "4000"], capsys)
+    assert status == 2 and len(err) == 1 and "4000x3000 px" in err[0] and "use --size" in err[0], err
+    assert not (pics / "out.png").exists()
