@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["megabytes_from_environment", "cache_dir"]
+__all__ = ["megabytes_from_environment", "seconds_from_environment", "cache_dir"]
 
 
 def megabytes_from_environment(name: str) -> int | None:
@@ -20,9 +20,27 @@ def megabytes_from_environment(name: str) -> int | None:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not value > 0:  # also refuses NaN
-        raise ValueError(f"{name} must be a positive number of megabytes, got {text!r}")
+    if not (value > 0 and value < 1e12):  # also refuses NaN, infinity and absurd sizes (a petabyte and more)
+        raise ValueError(f"{name} must be a positive number of megabytes below 10^12, got {text!r}")
     return int(value * 1024 * 1024)
+
+
+def seconds_from_environment(name: str) -> float | None:
+    """Seconds from the environment variable ``name``; ``None`` when unset or empty.
+
+    Checked like a command-line option: a ``ValueError`` with one line unless it is a
+    positive, finite number of seconds (at most a week).
+    """
+    text = os.environ.get(name)
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (0 < value <= 7 * 24 * 3600):  # also refuses NaN and infinity
+        raise ValueError(f"{name} must be a positive number of seconds (at most a week), got {text!r}")
+    return value
 
 
 def cache_dir() -> Path:

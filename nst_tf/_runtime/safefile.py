@@ -28,7 +28,10 @@ from typing import Callable
 __all__ = ["FileExists", "publish", "remove_stale_temporaries", "temporary_name_pattern"]
 
 _MARK = "nsttf"
-#: Temporary names: ``.<target name>.nsttf-<pid>-<random>.<tmp|keras>``.
+#: Temporary names: ``.<target name>.nsttf-<pid>-<random>.<tmp|keras>``; the target's name is cut to
+#: :data:`TEMPORARY_STEM` characters, so a temporary name is never longer than the file system allows
+#: when the target's own name fits (a 240-character output name used to fail only at the end).
+TEMPORARY_STEM = 120
 temporary_name_pattern = re.compile(r"^\..+\." + _MARK + r"-(\d+)-[A-Za-z0-9_]+\.(tmp|keras)$")
 
 
@@ -111,7 +114,7 @@ def publish(write: Callable[[str], None], out: str | os.PathLike, *, overwrite: 
     folder = out.parent
     remove_stale_temporaries(folder)
     permissions = _default_mode(out) if mode is None else mode
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.{_MARK}-{os.getpid()}-", suffix=suffix)
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{out.name[:TEMPORARY_STEM]}.{_MARK}-{os.getpid()}-", suffix=suffix)
     os.close(fd)
     try:
         write(temporary)

@@ -40,7 +40,7 @@ from .common import (
     add_common_arguments,
     add_cost_arguments,
     check_output,
-    check_still_free,
+    save_result,
     check_weights,
     exit_status_epilog,
     import_tensorflow,
@@ -178,7 +178,8 @@ def _check_memory(args, content_shape, style_shapes, style_scale: float) -> None
     long_side = max(content_shape)
     factor = min(1.0, args.size / long_side)  # the content is shrunk to --size, never enlarged
     shape = (max(1, round(content_shape[0] * factor)), max(1, round(content_shape[1] * factor)))
-    target = max(int(round(args.size * style_scale)), 32)
+    # The style is sized relative to the result as it will really be (a small photo keeps its size).
+    target = max(int(round(max(shape) * style_scale)), 32)
     styles = [(max(1, round(h * target / max(h, w))), max(1, round(w * target / max(h, w)))) for h, w in style_shapes]
     layers = list(getattr(args, "content_layers", None) or defaults.DEFAULT_CONTENT_LAYERS)
     layers += list(getattr(args, "style_layers", None) or defaults.DEFAULT_STYLE_LAYERS)
@@ -218,7 +219,7 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
     from ..optim.memory import check_style_scale
 
     check_style_scale(getattr(args, "style_scale", 1.0), "--style-scale")
-    out = check_output(args.output, inputs, args.overwrite)
+    out = check_output(args.output, inputs, args.overwrite, need_bytes=3 * args.size * args.size)
     weights = check_weights(args.weights)
 
     # The images first: a bad one is reported before TensorFlow is loaded.
@@ -270,10 +271,13 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
     height, width = result.image.shape[:2]
     if result.interrupted and result.evaluations == 0:
         return interrupted_before_start()
-    check_still_free(out, args.output, args.overwrite)  # it may have appeared while we were working
     from ..image.save import save_image
 
-    save_image(result.image, out, protect=protected_paths(inputs), overwrite=args.overwrite)
+    protect = protected_paths(inputs)
+    # Without --overwrite a file that appeared meanwhile is kept, and so is the result (under another name).
+    if not save_result(lambda path: save_image(result.image, path, protect=protect,
+                                               overwrite=args.overwrite and path == out), out):
+        return EXIT_FAILURE
     elapsed = time.perf_counter() - started
     return report_written(f"{args.output} ({width}x{height} px, {result.evaluations} steps, {elapsed:.1f} s)",
                           result.interrupted)

@@ -53,6 +53,7 @@ __all__ = [
     "check_weights",
     "check_output",
     "check_still_free",
+    "save_result",
     "protected_paths",
     "load_input",
     "import_tensorflow",
@@ -220,14 +221,22 @@ def protected_paths(sources: Iterable[str]) -> list[str]:
 
 
 def check_output(output: str, inputs: Iterable[str] = (), overwrite: bool = False, *,
-                 suffixes: Sequence[str] | None = None) -> Path:
+                 suffixes: Sequence[str] | None = None, need_bytes: int = 0) -> Path:
     """Refuse, before any work, an output that could not or should not be written.
 
     ``suffixes``: the endings allowed (default: the image formats :func:`nst_tf.image.save.save_image`
     writes). Another ending, a missing or unwritable folder, a folder, one of the ``inputs``
-    (even with ``overwrite``) or an existing file without ``overwrite`` -> :class:`CLIError`.
+    (even with ``overwrite``), an existing file without ``overwrite``, a name too long for
+    the file system, a read-only folder or too little free space for ``need_bytes``
+    (:func:`nst_tf.outputs.probe_output`) -> :class:`CLIError`.
     """
     out = Path(output).expanduser()
+    from .._runtime.outputs import OutputError, check_name_length, probe_output
+
+    try:
+        check_name_length(out, output)
+    except OutputError as error:
+        raise CLIError(str(error)) from None
     if suffixes is None:
         from ..image.save import SAVE_FORMATS
 
@@ -247,7 +256,21 @@ def check_output(output: str, inputs: Iterable[str] = (), overwrite: bool = Fals
     if not os.access(folder, os.W_OK):
         raise CLIError(f"cannot save {output}: the folder {os.fspath(folder)} is not writable")
     check_still_free(out, output, overwrite)
+    try:
+        probe_output(out, need_bytes, shown=output)
+    except OutputError as error:
+        raise CLIError(str(error)) from None
     return out
+
+
+def save_result(write: Callable[[Path], object], out: Path) -> bool:
+    """``write(out)``, or the result kept under a name that works (:func:`nst_tf.outputs.write_or_rescue`).
+
+    Returns ``True`` when ``out`` itself was written; after a rescue the caller exits 1.
+    """
+    from .._runtime.outputs import write_or_rescue
+
+    return write_or_rescue(write, out, lambda text: note(f"error: {text}")) is None
 
 
 def check_still_free(out: Path, output: str, overwrite: bool) -> None:
@@ -312,7 +335,15 @@ def _exit_status_for(error: BaseException) -> int | None:
 
 
 def _out_of_memory(error: BaseException) -> bool:
-    return isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError"
+    """Memory, not disk: TensorFlow reports a full disk (a checkpoint) as ResourceExhaustedError too."""
+    if isinstance(error, MemoryError):
+        return True
+    return type(error).__name__ == "ResourceExhaustedError" and not _disk_problem(error)
+
+
+def _disk_problem(error: BaseException) -> bool:
+    text = str(error).lower()
+    return any(words in text for words in ("no space left", "read-only file system", "disk quota"))
 
 
 def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
@@ -348,6 +379,9 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
             status = _exit_status_for(error)
             if _out_of_memory(error):
                 print(f"{PROG}: error: out of memory; try a smaller --size", file=sys.stderr)
+                return EXIT_FAILURE
+            if status is None and _disk_problem(error):
+                print(f"{PROG}: error: cannot write: {message_of(error)}", file=sys.stderr)
                 return EXIT_FAILURE
             if status is None:
                 if verbose:

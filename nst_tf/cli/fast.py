@@ -32,6 +32,9 @@ __all__ = ["register_train_fast", "register_apply", "run_train_fast", "run_apply
 
 #: Bytes of decoded inputs ``apply`` keeps between checking them and stylizing them.
 _DECODED_BUDGET = 1 << 30
+#: Free space a trained network needs (about 7 MB at the defaults), and a checkpoint (weights and Adam's moments).
+_MODEL_BYTES = 32 << 20
+_CHECKPOINT_BYTES = 3 * _MODEL_BYTES
 
 
 # --------------------------------------------------------------------------- register
@@ -139,13 +142,28 @@ def _start_strategy(args):
         raise core.CLIError(f"--tpu {args.tpu} needs --distribute tpu (or auto), not {name}")
     if not args.verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from .._runtime.watchdog import CLUSTER_SECONDS, Watchdog, limit_seconds
+
+    cluster = name == "multi-worker" or (name == "auto" and "cluster" in os.environ.get("TF_CONFIG", ""))
+    watch = None
+    if name == "tpu":  # bounded: an unreachable TPU used to hang with no output, ignoring SIGTERM
+        watch = Watchdog(f"the TPU {args.tpu or '(from the environment)'}", limit_seconds())
+    elif cluster:  # bounded until the first step, which needs every worker
+        watch = Watchdog("the other workers of the cluster (TF_CONFIG)", limit_seconds(CLUSTER_SECONDS),
+                         advice="check that every worker runs and can reach the others")
+    if watch is not None:
+        watch.start()  # before stderr is silenced: its one line must be seen
     with stderr_fd_silenced(not args.verbose and "tensorflow" not in sys.modules):
         from ..fast import distribute as fast_distribute
 
         try:
-            return fast_distribute.make_strategy(name, tpu=args.tpu)
+            strategy = fast_distribute.make_strategy(name, tpu=args.tpu)
         except fast_distribute.DistributeError as error:
             raise core.CLIError(str(error)) from None
+        finally:
+            if watch is not None and not cluster:
+                watch.stop()
+        return strategy
 
 
 def _pictures_in(folder: Path, recursive: bool) -> list[Path]:
@@ -159,8 +177,18 @@ def _pictures_in(folder: Path, recursive: bool) -> list[Path]:
 
 def run_train_fast(args) -> int:
     """``nst-tf train-fast``: check everything, train, write the model atomically."""
+    from .._runtime.watchdog import disarm
+
+    try:
+        return _train_fast(args)
+    finally:
+        disarm()  # a cluster's start-up watch ends with the run, whatever happened
+
+
+def _train_fast(args) -> int:
     started = time.perf_counter()
-    out = core.check_output(args.output, [args.style], args.overwrite, suffixes=(".keras",))
+    out = core.check_output(args.output, [args.style], args.overwrite, suffixes=(".keras",),
+                            need_bytes=_MODEL_BYTES)
     weights = core.check_weights(args.weights)
     images = None
     if args.images is not None and _is_remote(args.images):
@@ -176,6 +204,13 @@ def run_train_fast(args) -> int:
             and Path(args.checkpoint_dir).expanduser().exists() \
             and not Path(args.checkpoint_dir).expanduser().is_dir():
         raise core.CLIError(f"--checkpoint-dir {args.checkpoint_dir} exists and is not a folder")
+    if args.checkpoint_dir is not None and not _is_remote(args.checkpoint_dir):
+        from .._runtime.outputs import OutputError, probe_folder
+
+        try:  # a full or read-only folder is said now, not as "out of memory" at the first checkpoint
+            probe_folder(args.checkpoint_dir, _CHECKPOINT_BYTES, shown=f"--checkpoint-dir {args.checkpoint_dir}")
+        except OutputError as error:
+            raise core.CLIError(str(error)) from None
     style_size = args.style_size or max(args.size, 64)
     # The fetcher needs no TensorFlow, so the style is read (and a URL checked) before anything starts.
     style_image = core.load_input(args.style, max_size=style_size, progress=None if args.progress else False)
@@ -192,12 +227,14 @@ def run_train_fast(args) -> int:
         except ValueError as error:
             raise core.CLIError(f"--images {args.images}: {error}") from None
     batch_size = args.batch_size * strategy.num_replicas_in_sync  # the library's batch is global
+    if "TPU" not in type(strategy).__name__:  # a TPU's own memory is not what available_bytes sees
+        from ..fast.memory import check_training
+
+        check_training(args.size, args.batch_size)  # refused up front, with a batch size that fits
     print(fast_distribute.describe(strategy, batch_size), flush=True)
     checkpoint_dir = None if args.checkpoint_dir is None else args.checkpoint_dir if _is_remote(args.checkpoint_dir) \
         else os.fspath(Path(args.checkpoint_dir).expanduser())
-    latest = fast_distribute.latest_checkpoint(checkpoint_dir)
-    if latest is not None:
-        print(f"resuming from {latest}", flush=True)
+    # The checkpoint restored is said by the training itself: the newest that reads, not the newest named.
     options = {name: getattr(args, name) for name in ("content_weight", "style_weight", "tv_weight")
                if getattr(args, name) is not None}
     result = fast.train(
@@ -213,8 +250,10 @@ def run_train_fast(args) -> int:
     if not fast_distribute.is_chief(strategy):  # the chief writes the one model file
         print(f"worker done ({result.step} steps); the chief writes {args.output}", flush=True)
         return core.EXIT_INTERRUPTED if result.interrupted else 0
-    core.check_still_free(out, args.output, args.overwrite)  # it may have appeared while we were training
-    fast.save_model(result.model, out, overwrite=args.overwrite)
+    # Without --overwrite a file that appeared meanwhile is kept, and so is the network (under another name).
+    if not core.save_result(lambda path: fast.save_model(result.model, path, overwrite=args.overwrite and path == out),
+                            out):
+        return core.EXIT_FAILURE
     summary = f"{args.output} ({result.step} steps, {time.perf_counter() - started:.1f} s)"
     return core.report_written(summary, result.interrupted, what="the network so far")
 
@@ -282,8 +321,22 @@ def _plan_outputs(args, sources: list[str], had_folder: bool, also_protect: list
                                    "choose another output folder")
         if target.exists() and not args.overwrite:
             raise core.CLIError(f"{os.fspath(target)} already exists; add --overwrite to replace it")
+        if target.is_dir():
+            raise core.CLIError(f"cannot save {os.fspath(target)}: it is a folder")
+        _probe_target(target, create)
         plan[source] = target
     return plan, create
+
+
+def _probe_target(target: Path, create: Path | None) -> None:
+    """Every output is tried before the first is written (a name too long, a read-only folder)."""
+    from .._runtime.outputs import OutputError, probe_output
+
+    try:  # a folder still to be made: try the name in the folder it will be made in
+        probe_output(target if create is None else create.parent / target.name, 3 * 1024 * 1024,
+                     shown=os.fspath(target))
+    except OutputError as error:
+        raise core.CLIError(str(error)) from None
 
 
 def run_apply(args) -> int:
@@ -310,8 +363,11 @@ def run_apply(args) -> int:
     show = None if args.progress else False
     decoded: dict[str, Any] = {}  # every input is read before anything is written, and kept
     budget = _DECODED_BUDGET      # while they fit, so that each is decoded only once
+    from ..fast.memory import check_apply
+
     for source in sources:
         picture = core.load_input(source, max_size=args.size, progress=show)
+        check_apply(*picture.shape[:2])  # refused before anything is written, with a --size that fits
         if picture.nbytes <= budget:
             decoded[source], budget = picture, budget - picture.nbytes
 

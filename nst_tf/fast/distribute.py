@@ -175,7 +175,10 @@ class ChiefCheckpoints:
         kind, index = task(strategy)
         self.write_directory = (self.directory if self.chief
                                 else os.path.join(self.directory, f".{kind}-{index}-tmp"))
-        self.manager = tf.train.CheckpointManager(checkpoint, self.write_directory, max_to_keep=max_to_keep)
+        from .checkpoints import OwnRotation
+
+        # Deletes only the checkpoints this process wrote (another run's are never removed or overwritten).
+        self.manager = OwnRotation(checkpoint, self.write_directory, keep=max_to_keep)
 
     @property
     def latest_checkpoint(self) -> str | None:
@@ -183,11 +186,21 @@ class ChiefCheckpoints:
         return latest_checkpoint(self.directory)
 
     def restore_latest(self) -> str | None:
-        """Restore the newest checkpoint, if any; returns its path."""
-        latest = self.latest_checkpoint
-        if latest:
-            self.checkpoint.restore(latest).assert_existing_objects_matched()
-        return latest
+        """Restore the newest *readable* checkpoint, if any; returns its path and says which.
+
+        A damaged newer one is named on stderr and skipped; when none reads,
+        :class:`nst_tf.fast.checkpoints.CheckpointError` names the newest.
+        """
+        import sys
+
+        from .checkpoints import restore_newest
+
+        report = restore_newest(self.checkpoint, self.directory)
+        for path, reason in report.damaged:
+            print(f"nst-tf: skipping the damaged checkpoint {path} ({reason})", file=sys.stderr, flush=True)
+        if report.path is not None:
+            print(f"resuming from {report.path}", flush=True)
+        return report.path
 
     def save(self, checkpoint_number: int) -> str:
         """Save (every worker must call this); returns the chief's checkpoint path."""

@@ -133,12 +133,12 @@ def stylize_fast(model: keras.Model, images, *, batch_size: int = 8):
     """
     if isinstance(images, (list, tuple)):
         return [stylize_fast(model, image, batch_size=batch_size) for image in images]
-    from ..image.arrays import to_batch
+    from ..image import validate
 
-    batch = to_batch(images)
-    single = tf.convert_to_tensor(images).shape.rank == 3
+    batch = validate.image_batch(images, "images", min_side=4)  # uint8 scaled, NaN and out-of-range refused
+    single = np.ndim(images) == 3 if not tf.is_tensor(images) else images.shape.rank == 3
     function = _compiled(model)
-    step = max(1, int(batch_size))
+    step = validate.count(batch_size, "batch_size")
     outputs = [function(batch[start : start + step]).numpy() for start in range(0, int(batch.shape[0]), step)]
     result = np.clip(np.concatenate(outputs, axis=0), 0.0, 1.0).astype(np.float32)
     return result[0] if single else result

@@ -231,6 +231,19 @@ def _decode_all(sources: Sequence, max_size: int, skipped: SkippedPictures) -> l
     return pictures
 
 
+class NoReadablePictures(ValueError):
+    """A whole pass over the training images read none: training cannot make progress."""
+
+
+def stalled_reason(error: BaseException) -> str | None:
+    """The message of a :class:`NoReadablePictures` raised inside the input pipeline (TensorFlow wraps it)."""
+    text = str(error)
+    marker = "NoReadablePictures: "
+    if marker not in text:
+        return None
+    return " ".join(text.split(marker, 1)[1].splitlines()[0].split())
+
+
 def _in_memory_pictures(sources: Sequence, max_size: int, skipped: SkippedPictures):
     """``(count, index -> (H, W, 3) uint8)``: the pictures packed end to end in one flat uint8 tensor."""
     pictures = _decode_all(sources, max_size, skipped)
@@ -261,12 +274,19 @@ def _streamed_pictures(sources: Sequence, max_size: int, skipped: SkippedPicture
         raise ValueError(f"None of the first {min(len(kinds), _PROBE)} training images could be read, "
                          f"e.g. {read_picture(kinds[0], max_size)[1]}.")
 
+    failures = [0]  # unreadable pictures in a row: a whole pass of them means none is left
+
     def load(index):
         position = int(index.numpy())
         picture, reason = read_picture(kinds[position], max_size)
         if picture is None:
             skipped.add(names[position], reason)
+            failures[0] += 1
+            if failures[0] >= max(len(kinds), 1) + DECODE_PARALLEL:  # the filter would wait for ever
+                raise NoReadablePictures(f"none of the {len(kinds)} training images can be read any more "
+                                         f"(they changed while training), e.g. {reason}")
             return np.zeros((0, 0, 3), np.uint8)
+        failures[0] = 0
         return picture
 
     @tf.autograph.experimental.do_not_convert

@@ -110,16 +110,16 @@ class _Checkpoints:
     def __init__(self, parts: _Parts, folder, strategy, *, resume: bool):
         self.counter = parts.step
         self.manager = None
+        restored = None
         if folder is not None:
             from .distribute import ChiefCheckpoints
 
             checkpoint = tf.train.Checkpoint(model=parts.model, optimizer=parts.optimizer, step=parts.step)
             self.manager = ChiefCheckpoints(checkpoint, folder, strategy, max_to_keep=3)
-            if resume:
-                self.manager.restore_latest()
+            restored = self.manager.restore_latest() if resume else None
         #: The step of the last checkpoint, and its path (``None`` before the first one).
         self.step = int(self.counter.numpy())
-        self.path = self.manager.latest_checkpoint if self.manager is not None and self.step else None
+        self.path = restored if self.manager is not None and self.step else None
 
     def due(self, index: int, every: int) -> bool:
         return self.manager is not None and index % max(1, int(every)) == 0
@@ -211,8 +211,11 @@ def _run_steps(result: FastTrainingResult, start: int, schedule: _Schedule, trai
                log: _LossLog, checkpoints: _Checkpoints, preview_picture, live: LivePreview | None,
                callback) -> None:
     """Steps ``start + 1 .. schedule.steps``; stops early when ``callback`` returns ``False``."""
+    from .._runtime.watchdog import disarm
+
     for index in range(start + 1, schedule.steps + 1):
         log.add(train_step(iterator))
+        disarm()  # a cluster's start-up is over once a step has run
         if schedule.logging(index):
             losses = log.flush(index)
         result.step = index
@@ -302,11 +305,15 @@ def train(
     Returns:
         :class:`FastTrainingResult`, which unpacks as ``model, history``.
     """
-    steps, batch_size, size = int(steps), int(batch_size), int(size)
-    if steps < 1:
-        raise ValueError("steps must be at least 1.")
-    if not np.isfinite(learning_rate) or learning_rate <= 0:
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
+    from ..image import validate
+
+    steps, batch_size = validate.count(steps, "steps"), validate.count(batch_size, "batch_size")
+    size = validate.count(size, "size", 16)
+    learning_rate = validate.positive(learning_rate, "learning_rate")
+    for name, value in (("content_weight", content_weight), ("style_weight", style_weight), ("tv_weight", tv_weight)):
+        if value is not None:
+            validate.weight(value, name)
+    validate.count(checkpoint_every, "checkpoint_every")
     strategy = strategy or tf.distribute.get_strategy()
     if batch_size < 1 or batch_size % _replicas(strategy):
         raise ValueError(
@@ -340,12 +347,20 @@ def train(
                    live, callback)
     except KeyboardInterrupt:
         result.interrupted = True
+    except tf.errors.OpError as error:  # the input pipeline's own errors, as one line
+        reason = fast_data.stalled_reason(error)
+        if reason is None:
+            raise
+        raise fast_data.NoReadablePictures(reason) from None
     finally:
         with contextlib.suppress(Exception):
             log.flush(int(parts.step.numpy()))
         bar.close()
         result.step = int(parts.step.numpy())
         result.seconds = log.seconds()
-    result.checkpoint = checkpoints.save()  # the end of the run (or where Ctrl-C stopped it), unless just saved
+    from .distribute import _workers
+
+    if not (result.interrupted and _workers(strategy) > 1):  # a stopped worker cannot join a cluster's save
+        result.checkpoint = checkpoints.save()  # the end of the run (or where Ctrl-C stopped it), unless just saved
     skipped.report()
     return result

@@ -34,8 +34,10 @@ import hashlib
 import http.client
 import os
 import re
+import socket
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -52,6 +54,8 @@ __all__ = ["FetchError", "MAX_BYTES", "MAX_REDIRECTS", "cache_dir", "cached_path
 
 #: Default largest download, in bytes (``NST_TF_MAX_DOWNLOAD_MB`` overrides it).
 MAX_BYTES = 64 * 1024 * 1024
+#: Default limit of a whole download in seconds (``NST_TF_DOWNLOAD_TIMEOUT_S`` overrides it for the command line).
+TOTAL_TIMEOUT = 600.0
 #: Most redirects followed.
 MAX_REDIRECTS = 5
 _SCHEMES = ("http", "https")
@@ -87,6 +91,14 @@ def cached_path(url: str) -> Path:
     return cache_dir() / f"url-{hashlib.sha256(url.encode('utf-8')).hexdigest()[:32]}{suffix}"
 
 
+def total_timeout_default() -> float:
+    """The whole download's limit in seconds: ``NST_TF_DOWNLOAD_TIMEOUT_S`` if set (checked), else 600."""
+    from .._runtime.env import seconds_from_environment
+
+    value = seconds_from_environment("NST_TF_DOWNLOAD_TIMEOUT_S")
+    return TOTAL_TIMEOUT if value is None else value
+
+
 def _max_bytes_default() -> int:
     try:
         limit = megabytes_from_environment("NST_TF_MAX_DOWNLOAD_MB")
@@ -114,6 +126,63 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
             raise FetchError(f"could not fetch {self.url}: the server redirects to {newurl}, "
                              "which is not an http(s) URL")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+class _Deadline:
+    """The total limit of one download: at the deadline every socket it opened is shut down, so no
+    wait outlasts it -- not a blocked read, not headers that arrive a byte every two seconds."""
+
+    def __init__(self, seconds: float | None):
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = None if seconds is None else threading.Timer(max(float(seconds), 0.0), self._expire)
+        if self._timer is not None:
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            expired = self.expired
+        if expired:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def handlers(self) -> list:
+        deadline = self
+
+        class HTTP(http.client.HTTPConnection):
+            def connect(self):
+                super().connect()
+                deadline.watch(self.sock)
+
+        class HTTPS(http.client.HTTPSConnection):
+            def connect(self):
+                super().connect()
+                deadline.watch(self.sock)
+
+        class HTTPHandler(urllib.request.HTTPHandler):
+            def http_open(self, req):
+                return self.do_open(HTTP, req)
+
+        class HTTPSHandler(urllib.request.HTTPSHandler):
+            def https_open(self, req):
+                return self.do_open(HTTPS, req, context=self._context)
+
+        return [HTTPHandler(), HTTPSHandler()]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -220,10 +289,37 @@ def fetch(
     return final
 
 
+def _limit_wait(response: Any, read_timeout: float, total_timeout: float | None, started: float, url: str) -> None:
+    """The socket waits at most ``read_timeout``, and never past the total deadline."""
+    wait = read_timeout
+    if total_timeout is not None:
+        left = total_timeout - (time.monotonic() - started)
+        if left <= 0:
+            raise FetchError(f"could not fetch {url}: the download took longer than {total_timeout:g} s")
+        wait = min(wait, left)
+    with contextlib.suppress(Exception):
+        response.fp.raw._sock.settimeout(max(wait, 0.01))
+
+
 def _download(url: str, handle: Any, connect_timeout: float, read_timeout: float,
               total_timeout: float | None, limit: int, show: bool) -> None:
     """Stream ``url`` into ``handle`` within the limits, printing progress to stderr if ``show``."""
-    opener = urllib.request.build_opener(_Redirects(url))
+    deadline = _Deadline(total_timeout)
+    try:
+        _stream(url, handle, connect_timeout, read_timeout, total_timeout, limit, show, deadline)
+        if deadline.expired:  # the sockets were shut: what arrived is not the whole file
+            raise FetchError(f"could not fetch {url}: cut off by the deadline")
+    except FetchError:
+        if deadline.expired:
+            raise FetchError(f"could not fetch {url}: the download took longer than {total_timeout:g} s") from None
+        raise
+    finally:
+        deadline.cancel()
+
+
+def _stream(url: str, handle: Any, connect_timeout: float, read_timeout: float,
+            total_timeout: float | None, limit: int, show: bool, deadline: _Deadline) -> None:
+    opener = urllib.request.build_opener(_Redirects(url), *deadline.handlers())
     request = urllib.request.Request(url, headers={"User-Agent": "nst-tf (+https://pypi.org/project/nst-tf/)",
                                                    "Accept": "image/*"})
     started = time.monotonic()
@@ -245,7 +341,10 @@ def _download(url: str, handle: Any, connect_timeout: float, read_timeout: float
         received, shown = 0, 0.0
         try:
             while True:
-                chunk = response.read(_CHUNK)
+                # read1: whatever has arrived (a server dripping a byte at a time cannot hold one read
+                # for ever), each wait at most until the total deadline.
+                _limit_wait(response, read_timeout, total_timeout, started, url)
+                chunk = response.read1(_CHUNK) if hasattr(response, "read1") else response.read(_CHUNK)
                 if not chunk:
                     break
                 received += len(chunk)
@@ -263,6 +362,9 @@ def _download(url: str, handle: Any, connect_timeout: float, read_timeout: float
         except FetchError:
             raise
         except (OSError, ValueError, urllib.error.URLError, http.client.HTTPException) as error:
+            if total_timeout is not None and time.monotonic() - started >= total_timeout:
+                raise FetchError(f"could not fetch {url}: the download took longer than {total_timeout:g} s") \
+                    from None
             raise FetchError(f"could not fetch {url}: {one_line(error)} after {_megabytes(received)}") from None
         finally:
             if show and shown:

@@ -18,7 +18,7 @@ from PIL import Image
 
 from .arrays import MIN_SIZE, resize_image
 from .decode import decode_image
-from .download import fetch, is_url
+from .download import fetch, is_url, total_timeout_default
 from .samples import looks_like_sample_name, path as sample_path, resolve, unknown_sample
 from .validate import image_array
 
@@ -45,7 +45,7 @@ def load_image(source: Any, max_size: int | None = None, *, name: str = "image",
     """
     if not _array_like(source):  # a name, path, URL, bytes, file object or PIL image (else decode_image's TypeError)
         if is_url(source):
-            source = fetch(source, progress=progress)
+            source = fetch(source, progress=progress, total_timeout=total_timeout_default())
         elif isinstance(source, str):
             full = resolve(source)
             if full is not None:

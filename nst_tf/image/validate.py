@@ -40,6 +40,10 @@ __all__ = [
     "same_layers",
     "layer_weights",
     "min_size",
+    "weight",
+    "positive",
+    "count",
+    "common_float",
 ]
 
 #: Floats this far outside [0, 1] count as rounding and are accepted (clipped where an image is returned):
@@ -195,6 +199,16 @@ def activations(features: Any, name: str = "features"):
     return tensor
 
 
+def common_float(first, second):
+    """Two float tensors of one type: mixed float64/float32 (NumPy's default and TensorFlow's) are both
+    converted to float32, not refused with TensorFlow's internal error; one type is left as it is."""
+    import tensorflow as tf
+
+    if first.dtype == second.dtype:
+        return first, second
+    return tf.cast(first, tf.float32), tf.cast(second, tf.float32)
+
+
 def same_shape(first, second, first_name: str, second_name: str) -> None:
     """Refuse two activations that cannot be compared element by element (no broadcasting)."""
     a, b = tuple(first.shape), tuple(second.shape)
@@ -239,3 +253,50 @@ def min_size(size: Any, name: str = "size") -> None:
         return
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or int(size) < MIN_SIZE:
         raise ValueError(f"{name} must be a whole number of pixels, at least {MIN_SIZE}; got {size!r}")
+
+
+# --------------------------------------------------------------------------- numbers (issue 28)
+
+
+def _real(value: Any, name: str) -> float:
+    """``value`` as a float, or ``TypeError`` naming ``name`` (strings, ``None`` and booleans are not numbers)."""
+    if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    try:
+        return float(_numpy(value)) if not isinstance(value, (int, float)) else float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+
+
+def weight(value: Any, name: str) -> float:
+    """A cost weight: a finite number >= 0 (``style_weight=-30`` used to be accepted and destroy the image)."""
+    number = _real(value, name)
+    if not np.isfinite(number):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if number < 0:
+        raise ValueError(f"{name} must not be negative, got {value!r}")
+    return number
+
+
+def positive(value: Any, name: str) -> float:
+    """A finite number > 0 (a learning rate, a scale)."""
+    number = _real(value, name)
+    if not (np.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return number
+
+
+def count(value: Any, name: str, minimum: int = 1) -> int:
+    """A whole number of at least ``minimum`` (steps, a batch size): ``2.5`` and ``-3`` are refused."""
+    if isinstance(value, (bool, np.bool_)) or value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        number = int(value)
+    else:
+        real = _real(value, name)
+        if not (np.isfinite(real) and real == int(real)):
+            raise ValueError(f"{name} must be a whole number, got {value!r}")
+        number = int(real)
+    if number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
+    return number

@@ -70,6 +70,12 @@ def masked_statistic(features: tf.Tensor, mask: tf.Tensor, statistic: str = "gra
     ``"mean_std"`` gives the region's per-channel mean and std ``(1, 2, C)``. An empty mask
     gives zeros (never NaN).
     """
+    mask = tf.convert_to_tensor(mask)
+    if mask.shape.rank != 2 or (None not in (mask.shape[0], features.shape[1], mask.shape[1], features.shape[2])
+                                and tuple(mask.shape) != tuple(features.shape[1:3])):
+        shown = tuple(mask.shape) if mask.shape.rank is not None else "unknown"
+        raise ValueError(f"mask has shape {shown} but the layer's activations are {tuple(features.shape[1:3])} "
+                         "(height, width); give one (h, w) mask per layer (nst_tf.masks.downsample_mask)")
     weights = tf.cast(mask, features.dtype)[tf.newaxis, :, :, tf.newaxis]
     total = tf.reduce_sum(weights)
     if statistic in ("gram_centered", "mean_std"):

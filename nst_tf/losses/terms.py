@@ -77,6 +77,7 @@ def content_loss(content_features, generated_features, normalization: str = "mse
     a_content = _batched(content_features, "content_features")
     a_generated = _batched(generated_features, "generated_features")
     validate.same_shape(a_content, a_generated, "content_features", "generated_features")
+    a_content, a_generated = validate.common_float(a_content, a_generated)
     squared = tf.square(a_generated - a_content)
     if normalization == "gatys":
         return tf.reduce_mean(0.5 * tf.reduce_sum(squared, axis=(1, 2, 3)))
@@ -114,6 +115,9 @@ def style_layer_loss_from_target(
             raise ValueError("Spatial masks need a named style statistic: 'gram', 'gram_centered' or 'mean_std'.")
         statistic_value = masked_statistic(_batched(generated_features, "generated_features"), mask, statistic)
     target = tf.convert_to_tensor(target)
+    if not target.dtype.is_floating:
+        target = tf.cast(target, statistic_value.dtype)
+    statistic_value, target = validate.common_float(statistic_value, target)  # float64 targets: converted
     if target.shape.rank == statistic_value.shape.rank and target.shape.rank:  # one target serves a whole batch
         validate.same_shape(target[:1], statistic_value[:1], "the style target", "the generated image's statistic")
         if target.shape[0] not in (1, None, statistic_value.shape[0]):
@@ -219,7 +223,7 @@ def _weight_property(index: int, name: str) -> property:
         return float(self._weights[index].numpy())
 
     def setter(self, value: float) -> None:
-        self._weights[index].assign(float(value))
+        self._weights[index].assign(validate.weight(value, f"{name.replace('total-variation', 'tv')}_weight"))
 
     return property(getter, setter, doc=f"The weight of the {name} cost (a tf.Variable inside: no retrace).")
 
@@ -232,8 +236,10 @@ class WeightedCosts:
     """
 
     def _init_weights(self, content_weight: float, style_weight: float, tv_weight: float) -> None:
+        checked = [validate.weight(value, name) for value, name in
+                   ((content_weight, "content_weight"), (style_weight, "style_weight"), (tv_weight, "tv_weight"))]
         self._weights = tf.Variable(
-            [content_weight, style_weight, tv_weight], dtype=tf.float32, trainable=False, name="loss_weights"
+            checked, dtype=tf.float32, trainable=False, name="loss_weights"
         )
 
     content_weight = _weight_property(0, "content")

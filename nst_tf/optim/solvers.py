@@ -171,9 +171,12 @@ class ImageSolver:
         """
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"Unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}.")
-        if int(steps) < 1:
-            raise ValueError("steps must be at least 1.")
-        if not float(precondition) >= 0:
+        from ..image import validate
+
+        steps = validate.count(steps, "steps")
+        if optimizer == "adam":
+            learning_rate = validate.positive(learning_rate, "learning_rate")
+        if not validate._real(precondition, "precondition") >= 0:
             raise ValueError(f"precondition must be 0 or more, not {precondition!r}.")
         live = LivePreview() if preview else None
         watch = Watcher(self.cost, self.image.shape, int(steps), callback, callback_every, progress, live,

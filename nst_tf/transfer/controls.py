@@ -157,6 +157,12 @@ def stylize(
         per level, a single one when not coarse-to-fine).
     """
     _validate(preserve_colors, style_scale, multiscale, max_single_size, levels)
+    # Numbers first, before any picture is read or any network built (as the command line checks its options).
+    validate.count(steps, "steps")
+    validate.positive(learning_rate, "learning_rate")
+    for name in ("content_weight", "style_weight", "tv_weight"):
+        if name in options:
+            validate.weight(options[name], name)
     if style_masks is not None and style_blend is not None:
         raise ValueError("style_blend cannot be combined with style_masks; blend with overlapping fractional masks.")
     if size is None and levels is not None:

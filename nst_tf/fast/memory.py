@@ -1,0 +1,102 @@
+"""Memory estimates for ``train-fast`` and ``apply``, checked before the work (no TensorFlow import).
+
+Both used to run until the machine swapped when ``--batch-size`` or ``--size`` was too
+large. The estimates follow :mod:`nst_tf.memory` (same budget: ``MemAvailable``, the
+cgroup, the first GPU's free memory, or ``NST_TF_MEMORY_LIMIT_MB``):
+
+* **apply** (one picture ``H x W`` at a time, forward only): the transformation network's
+  widest activations -- 32 channels at full size, a few alive at once -- about
+  :data:`APPLY_FLOATS_PER_PIXEL` floats a pixel, plus the picture in and out;
+* **train-fast** (a batch of ``B`` crops of ``S x S`` on each replica): the network's
+  activations of every layer, about :data:`NETWORK_FLOATS_PER_PIXEL` floats a pixel
+  (32 channels at full size, 64 at half, 128 in the five residual blocks at a quarter),
+  and VGG's activations up to ``block5_conv1`` for the stylized and the content batch,
+  all kept for the backward pass (:data:`nst_tf.memory.BACKWARD_FACTOR`).
+
+These are first estimates from the networks' shapes (erring large), not yet measured
+against peaks as ``benchmarks/bench_memory.py`` does for ``stylize``.
+"""
+
+from __future__ import annotations
+
+from ..optim.memory import BACKWARD_FACTOR, BASE_BYTES, HEADROOM, MemoryEstimateError, activation_bytes, available_bytes
+
+__all__ = ["apply_bytes", "training_bytes", "check_apply", "check_training",
+           "APPLY_FLOATS_PER_PIXEL", "NETWORK_FLOATS_PER_PIXEL"]
+
+#: Floats a pixel that the transformation network holds at once when only applied.
+APPLY_FLOATS_PER_PIXEL = 3 * 32 + 6
+#: Floats a pixel of every activation of the transformation network (kept for training).
+NETWORK_FLOATS_PER_PIXEL = 6 * 32 + 6 * 64 // 4 + 33 * 128 // 16 + 6
+_VGG_LAYERS = ("block5_conv1",)
+
+
+def apply_bytes(height: int, width: int) -> int:
+    """Peak bytes of ``apply`` on one ``height x width`` picture."""
+    return int(BASE_BYTES + 4 * APPLY_FLOATS_PER_PIXEL * height * width)
+
+
+def training_bytes(size: int, batch_per_replica: int, net: str = "vgg19") -> tuple[int, int]:
+    """``(host, device)`` bytes of ``train-fast`` with ``batch_per_replica`` crops of ``size`` px a replica."""
+    pixels = size * size * batch_per_replica
+    network = 4 * NETWORK_FLOATS_PER_PIXEL * pixels
+    vgg = 2 * batch_per_replica * activation_bytes(size, size, _VGG_LAYERS, net)  # stylized and content batch
+    return BASE_BYTES, int(BACKWARD_FACTOR * (network + vgg))
+
+
+def _budgets() -> tuple[int | None, int | None]:
+    host, gpu = available_bytes()
+    return (None if host is None else int(host * HEADROOM)), (None if gpu is None else int(gpu * HEADROOM))
+
+
+def _gigabytes(count: float) -> str:
+    return f"{count / 1e9:.1f} GB"
+
+
+def check_apply(height: int, width: int, size_option: str = "--size") -> None:
+    """Refuse a picture that ``apply`` could not stylize in memory, naming a ``--size`` that fits."""
+    host, gpu = _budgets()
+    budget = gpu if gpu is not None else host
+    if budget is None or apply_bytes(height, width) <= budget + (BASE_BYTES if gpu is not None else 0):
+        return
+    long_side = max(height, width)
+    side = long_side
+    while side > 32 and apply_bytes(round(height * side / long_side), round(width * side / long_side)) > \
+            budget + (BASE_BYTES if gpu is not None else 0):
+        side = int(side * 0.9)
+    where = "GPU memory" if gpu is not None else "memory"
+    raise MemoryEstimateError(f"applying the network to a {width}x{height} px picture needs about "
+                              f"{_gigabytes(apply_bytes(height, width))} of {where} but about {_gigabytes(budget)} "
+                              f"is available; use {size_option} {max(side // 16 * 16, 32)} or less")
+
+
+def check_training(size: int, batch_per_replica: int, net: str = "vgg19") -> None:
+    """Refuse a training batch that would not fit, naming a ``--batch-size`` (or ``--size``) that does."""
+    host_budget, gpu_budget = _budgets()
+
+    def fits(side: int, batch: int) -> bool:
+        host, device = training_bytes(side, batch, net)
+        if gpu_budget is None:
+            return host_budget is None or host + device <= host_budget
+        return (host_budget is None or host <= host_budget) and device <= gpu_budget
+
+    if fits(size, batch_per_replica):
+        return
+    host, device = training_bytes(size, batch_per_replica, net)
+    need, have, where = ((host + device, host_budget, "memory") if gpu_budget is None
+                         else (device, gpu_budget, "GPU memory"))
+    batch = batch_per_replica
+    while batch > 1 and not fits(size, batch):
+        batch -= 1
+    if fits(size, batch):
+        advice = f"use --batch-size {batch} or less"
+    else:
+        side = size
+        while side > 16 and not fits(side, 1):
+            side -= 16
+        advice = f"use --batch-size 1 and --size {side} or less" if fits(side, 1) else \
+            "there is not enough memory even for one small crop"
+    crops = f"{batch_per_replica} crop{'s' if batch_per_replica != 1 else ''}"
+    raise MemoryEstimateError(f"training on {crops} of {size} px a replica needs about "
+                              f"{_gigabytes(need)} of {where} but about {_gigabytes(have or 0)} is available; "
+                              f"{advice}")
