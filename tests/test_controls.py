@@ -13,6 +13,7 @@ from nst_tf import defaults
 from nst_tf.losses import masks
 from nst_tf.transfer import style_transfer as optimize
 from nst_tf.optim import pyramid, solvers
+from nst_tf.optim.memory import peak_memory_bytes
 from nst_tf.transfer import controls as C
 from nst_tf.vgg.extractor import feature_extractor
 
@@ -290,7 +291,11 @@ def test_coarse_to_fine_calls_each_level_with_increasing_sizes(content_image, st
     assert [max(size) for size, _ in seen] == [36, 54, 72]
     assert all(size == shape for size, shape in seen)
     assert [level.steps for level in result.levels] == [2, 1, 1]
-    assert all(level.peak_memory is None or level.peak_memory > 0 for level in result.levels)
+    peaks = [level.peak_memory for level in result.levels]
+    if peak_memory_bytes() is None:  # a platform without a way to read it (not Linux or macOS)
+        assert peaks == [None] * len(peaks)
+    else:  # a high-water mark: positive and never falling from one level to the next
+        assert all(peak > 0 for peak in peaks) and peaks == sorted(peaks)
     assert result.evaluations == sum(level.evaluations for level in result.levels)
     assert result.history["step"] == sorted(result.history["step"])
     assert "| level |" in result.report()

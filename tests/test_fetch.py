@@ -214,7 +214,10 @@ def test_progress_goes_to_stderr_only(server, capsys):
     fetch.fetch(f"{server.url}/cat.png", progress=True)
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "downloading" in captured.err or captured.err == ""  # one chunk may finish before the first line
+    # the first chunk is always reported (the line's clock starts at 0), and the line is ended
+    assert captured.err.startswith(f"\rdownloading {server.url}/cat.png: ") and captured.err.endswith("\n")
+    fetch.fetch(f"{server.url}/cat.png", progress=False, refresh=True)
+    assert capsys.readouterr().err == ""
 
 
 def _start_download(server, url) -> subprocess.Popen:

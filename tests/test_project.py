@@ -162,7 +162,7 @@ def test_the_version_is_written_once():
 
 # Dev dependencies used without an import: the Jupyter kernel nbclient starts, the wheel builder of
 # tests/test_colab.py and the Python-version checker run as programs; pytest-xdist is a plugin (addopts).
-DEV_TOOLS_RUN_NOT_IMPORTED = {"ipykernel", "hatchling", "vermin", "pytest-xdist", "import-linter"}
+DEV_TOOLS_RUN_NOT_IMPORTED = {"ipykernel", "hatchling", "vermin", "pytest-xdist", "import-linter", "mypy"}
 
 
 def test_the_dev_extra_is_what_tests_tools_and_benchmarks_use():

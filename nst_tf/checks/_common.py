@@ -22,7 +22,7 @@ import importlib
 import re
 import textwrap
 import traceback
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NoReturn
 
 import numpy as np
 import tensorflow as tf
@@ -45,7 +45,7 @@ class WriteItYourself(RuntimeError):
     """Raised by a package function that is hidden while a check of the same exercise runs."""
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Raise :class:`ExerciseError` with ``message`` wrapped as one friendly paragraph."""
     __tracebackhide__ = True
     raise ExerciseError("\n" + textwrap.fill(" ".join(message.split()), width=88))

@@ -38,11 +38,11 @@ class _Reference:
 
     def __call__(self, key: str, batch: np.ndarray) -> dict[str, np.ndarray]:
         batch = np.asarray(batch, np.float32)
-        key = (key, batch.shape, hash(batch.tobytes()))  # the same name may come with other images
-        if key not in self._cache:
+        entry = (key, batch.shape, hash(batch.tobytes()))  # the same name may come with other images
+        if entry not in self._cache:
             outputs = self.model(tf.constant(batch), training=False)
-            self._cache[key] = {name: np.asarray(out) for name, out in zip(self.names, outputs)}
-        return self._cache[key]
+            self._cache[entry] = {name: np.asarray(out) for name, out in zip(self.names, outputs)}
+        return self._cache[entry]
 
 
 def _diagnose_values(result, expected, layer, image, reference) -> None:

@@ -157,8 +157,8 @@ def check_instance_norm_layer(layer_class: Callable) -> None:
              "in call(), with self.epsilon.")
     rng = np.random.default_rng(9)
     new_gamma, new_beta = rng.uniform(0.5, 2.0, channels), rng.uniform(-1.0, 1.0, channels)
-    gamma.assign(new_gamma.astype(np.float32))
-    beta.assign(new_beta.astype(np.float32))
+    gamma.assign(np.asarray(new_gamma, np.float32))
+    beta.assign(np.asarray(new_beta, np.float32))
     scaled = np.asarray(layer(tf.constant(features)))
     expected = normalised * new_gamma + new_beta
     if not close(scaled, expected, rtol=1e-3, atol=1e-3):

@@ -355,7 +355,7 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
     verbose = bool(getattr(args, "verbose", False))
     args.verbose = verbose
     if getattr(args, "run", None) is None:
-        commands = ", ".join(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+        commands = ", ".join(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr, arg-type]
         print(f"{PROG}: error: choose a command: {commands} (see '{PROG} --help')", file=sys.stderr)
         return EXIT_USAGE
     if not verbose:

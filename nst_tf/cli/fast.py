@@ -190,7 +190,7 @@ def _train_fast(args) -> int:
     out = core.check_output(args.output, [args.style], args.overwrite, suffixes=(".keras",),
                             need_bytes=_MODEL_BYTES)
     weights = core.check_weights(args.weights)
-    images = None
+    images: str | None = None
     if args.images is not None and _is_remote(args.images):
         images = args.images  # listed once TensorFlow is loaded
     elif args.images is not None:
@@ -220,7 +220,7 @@ def _train_fast(args) -> int:
     from .. import fast
     from ..fast import distribute as fast_distribute
 
-    if _is_remote(images or ""):
+    if images and _is_remote(images):
         try:
             if not fast.image_files(images):
                 raise core.CLIError(f"--images {args.images} holds no image files ({' '.join(IMAGE_SUFFIXES)})")

@@ -129,11 +129,11 @@ def image_files(folder: str | os.PathLike) -> list[Source]:
         for directory, _subdirectories, files in tf.io.gfile.walk(root):
             found += [f"{directory.rstrip('/')}/{name}" for name in files if _is_picture_name(name)]
         return sorted(found)
-    root = Path(folder).expanduser()
-    if not root.is_dir():
+    local = Path(folder).expanduser()
+    if not local.is_dir():
         raise ValueError(f"{os.fspath(folder)} is not a folder of images.")
     return sorted(
-        path for path in root.rglob("*")
+        path for path in local.rglob("*")
         if path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".") and path.is_file()
     )
 

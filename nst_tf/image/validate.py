@@ -100,10 +100,10 @@ def _scaled(array: np.ndarray, name: str, keep_float: bool = False) -> np.ndarra
     if array.dtype == np.bool_:
         return array.astype(np.float32)
     if np.issubdtype(array.dtype, np.integer):
-        low, high = (int(array.min()), int(array.max())) if array.size else (0, 0)
-        if low >= 0 and high <= 1:
+        smallest, largest = (int(array.min()), int(array.max())) if array.size else (0, 0)
+        if smallest >= 0 and largest <= 1:
             return array.astype(np.float32)
-        raise ValueError(f"{name} has {array.dtype} values from {low} to {high}; give uint8 (0-255) or floats in "
+        raise ValueError(f"{name} has {array.dtype} values from {smallest} to {largest}; give uint8 (0-255) or floats in "
                          "[0, 1], e.g. image.astype('uint8') or image / 255")
     if not np.issubdtype(array.dtype, np.floating):
         raise ValueError(f"{name} has dtype {array.dtype}; give uint8 (0-255) or floats in [0, 1]")

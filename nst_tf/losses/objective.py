@@ -18,7 +18,7 @@ given ``style_masks``, each matched only inside its own region (lesson 05; the m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence, Union
+from typing import Mapping, Sequence, Union, cast
 
 import numpy as np
 import tensorflow as tf
@@ -105,7 +105,7 @@ class Objective(L.WeightedCosts):
             from .masks import prepare_masks
 
             self.statistic_name = style_statistic
-            self.style_masks = prepare_masks(style_masks, len(self.style_images), self.content_image.shape[:2])
+            self.style_masks: list[np.ndarray] | None = prepare_masks(style_masks, len(self.style_images), self.content_image.shape[:2])
         else:
             self.style_masks = None
         self.style_blend = self._blend_weights(style_blend, len(self.style_images))
@@ -187,7 +187,7 @@ class Objective(L.WeightedCosts):
         """The (unweighted) style cost of the generated image's features: all styles together."""
         if self.style_masks is None:
             return L.style_loss(
-                self.targets.style, features, self.style_layer_weights, self.style_normalization, self.statistic
+                cast("dict[str, tf.Tensor]", self.targets.style), features, self.style_layer_weights, self.style_normalization, self.statistic
             )
         return tf.add_n(self.style_terms_of(features))
 

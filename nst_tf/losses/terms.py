@@ -21,7 +21,7 @@ The total cost is ``content_weight * content + style_weight * style + tv_weight 
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Union
+from typing import Callable, Mapping, Sequence, Union
 
 import tensorflow as tf
 
@@ -146,7 +146,7 @@ def style_layer_loss(
     return style_layer_loss_from_target(target, generated_features, normalization, statistic)
 
 
-def normalize_layer_weights(layer_weights: Mapping[str, float] | list[str] | tuple[str, ...]) -> dict[str, float]:
+def normalize_layer_weights(layer_weights: Mapping[str, float] | Sequence[str]) -> dict[str, float]:
     """Per-layer weights lambda_l divided by their sum (a list of names means equal weights)."""
     if not isinstance(layer_weights, Mapping):
         layer_weights = {name: 1.0 for name in layer_weights}

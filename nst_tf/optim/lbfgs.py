@@ -49,7 +49,7 @@ most half a copy; a whole masked copy under XLA).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -200,7 +200,7 @@ class LBFGS:
 
     def _take(self, state) -> None:
         status, evaluations, iterations, done, value, best = (v.numpy() for v in state)
-        self._host = {"status": int(status), "evaluations": int(evaluations), "iterations": int(iterations),
+        self._host: dict[str, Any] = {"status": int(status), "evaluations": int(evaluations), "iterations": int(iterations),
                       "done": int(done), "value": float(value), "best_value": float(best)}
 
     def refresh(self) -> None:

@@ -26,7 +26,7 @@ import math
 import os
 import shutil
 import subprocess
-from typing import Iterable, Sequence
+from typing import Iterable, Sequence, cast
 
 from ..defaults import LBFGS_MEMORY, SCIPY_LBFGS_MEMORY
 from .._runtime.env import megabytes_from_environment
@@ -259,7 +259,8 @@ def available_bytes() -> tuple[int | None, int | None]:
 
 
 def _fits(shape, style_shapes, layers, net, optimizer, host_budget, gpu_budget) -> bool:
-    host, device = estimate_stylize_bytes(shape, style_shapes, layers, net=net, optimizer=optimizer, split=True)
+    host, device = cast("tuple[int, int]", estimate_stylize_bytes(shape, style_shapes, layers, net=net,
+                                                                  optimizer=optimizer, split=True))
     if gpu_budget is None:
         host, device = host + device, 0
     return (host_budget is None or host <= host_budget) and (gpu_budget is None or device <= gpu_budget)
@@ -305,7 +306,8 @@ def check_stylize(
     gpu_budget = None if gpu_budget is None else int(gpu_budget * HEADROOM)
     if _fits(shape, style_shapes, layers, net, optimizer, host_budget, gpu_budget):
         return
-    host, device = estimate_stylize_bytes(shape, style_shapes, layers, net=net, optimizer=optimizer, split=True)
+    host, device = cast("tuple[int, int]", estimate_stylize_bytes(shape, style_shapes, layers, net=net,
+                                                                  optimizer=optimizer, split=True))
     if gpu_budget is None:
         need, have, where = host + device, host_budget, "memory"
     elif host > (host_budget or host):

@@ -81,7 +81,7 @@ class LevelReport:
     setup_seconds: float  # building the level's StyleTransfer (targets computed once)
     peak_memory: int | None  # the process's peak resident bytes (VmHWM) so far, read after this level
     loss: float
-    image: np.ndarray = field(repr=False, default=None)  # this level's result (colours as the final one)
+    image: np.ndarray | None = field(repr=False, default=None)  # this level's result (colours as the final one)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -84,8 +84,8 @@ class ImageSolver:
         self.value_and_grad = tf.function(self._value_and_grad_eager, jit_compile=jit_compile)
         self.preconditioned = tf.function(self._preconditioned_eager, jit_compile=jit_compile)
         self.lbfgs_objective = tf.function(self._lbfgs_objective_eager, jit_compile=jit_compile)
-        self._lbfgs = None  # built on the first L-BFGS run (nst_tf.optim.lbfgs.LBFGS)
-        self.lbfgs_seconds = None  # seconds per evaluation in the last call (sizes the next calls)
+        self._lbfgs: Any = None  # built on the first L-BFGS run (nst_tf.optim.lbfgs.LBFGS)
+        self.lbfgs_seconds: float | None = None  # seconds per evaluation in the last call (sizes the next calls)
 
     # ----- the compiled functions -------------------------------------------------------
     def _components_eager(self, image: tf.Tensor):

@@ -91,7 +91,7 @@ def _pictures_and_titles(
         raise ValueError("show_images() needs at least one image")
     if titles is None:
         return pictures, [None] * len(pictures)
-    labels = list(titles)
+    labels: list[str | None] = list(titles)
     if len(labels) != len(pictures):
         raise ValueError(f"got {len(pictures)} images but {len(labels)} titles")
     return pictures, labels

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Sequence, Union
+from typing import Any, Sequence, Union
 
 import keras
 import numpy as np
@@ -74,7 +74,8 @@ def feature_grid(
         maps = maps[0]
     if maps.ndim != 3:
         raise ValueError(f"Expected activations (1, h, w, C) or (h, w, C), got shape {maps.shape}.")
-    indices = list(range(min(int(channels), maps.shape[-1]))) if np.isscalar(channels) else list(channels)
+    indices = list(range(min(int(channels), maps.shape[-1]))) if isinstance(channels, (int, float, np.number)) \
+        else list(channels)
     if not indices:
         raise ValueError("Show at least one channel.")
     tiles = np.moveaxis(maps[..., indices], -1, 0)  # (n, h, w)
@@ -286,7 +287,7 @@ def reconstruct(
     normalize: bool = True,
     extractor: FeatureExtractor | None = None,
     progress: bool = False,
-    **options,
+    **options: Any,
 ) -> np.ndarray:
     """Rebuild an image from what some layers keep of it, starting from noise (lessons 01 and 02).
 
@@ -328,8 +329,8 @@ def reconstruct(
         extractor = feature_extractor(layers, weights=weights, net=net, pooling=pooling, normalize=normalize)
     features = extractor(image[np.newaxis])
     if kind == "content":
-        scale = np.mean([float(tf.reduce_mean(tf.square(features[name]))) for name in layers])
-        costs = dict(content_weight=1.0 / max(scale, 1e-12), style_weight=0.0)
+        scale = float(np.mean([float(tf.reduce_mean(tf.square(features[name]))) for name in layers]))
+        costs: dict[str, float] = dict(content_weight=1.0 / max(scale, 1e-12), style_weight=0.0)
         style_layers: Union[list, dict] = layers
         tv_weight = 0.3 if tv_weight is None else tv_weight
     else:
@@ -341,6 +342,7 @@ def reconstruct(
         tv_weight = 0.01 if tv_weight is None else tv_weight
     transfer = StyleTransfer(
         image, image, content_layers=layers, style_layers=style_layers, tv_weight=tv_weight,
-        init=init, seed=seed, extractor=extractor, **costs, **options,
+        init=init, seed=seed, extractor=extractor, content_weight=costs["content_weight"],
+        style_weight=costs["style_weight"], **options,
     )
     return transfer.run(int(steps), "lbfgs", progress=progress).image

@@ -197,7 +197,7 @@ def stylize(
                precondition=precondition)
     reports, histories, extra = [], [], dict(options)
     interrupted, evaluations, started = False, 0, time.perf_counter()
-    image = None
+    image: np.ndarray | None = None
     for index, (long, level_steps_count) in enumerate(zip(sizes, step_counts)):
         shape = images.fit_size(content.shape[:2], long)
         level_content = run_content if shape == run_content.shape[:2] else images.resize_image(run_content, size=shape)
@@ -213,6 +213,7 @@ def stylize(
         image = result.image
         del transfer
         gc.collect()
+        finished = finish(image)
         report = LevelReport(
             index=index,
             size=shape,
@@ -222,16 +223,17 @@ def stylize(
             setup_seconds=setup_seconds,
             peak_memory=peak_memory_bytes(),
             loss=result.history["total"][-1] if result.history["total"] else float("nan"),
-            image=finish(image),
+            image=finished,
         )
         reports.append(report)
         histories.append(result.history)
         evaluations += result.evaluations
         if level_callback is not None:
-            level_callback(report, report.image)
+            level_callback(report, finished)
         if result.interrupted:
             interrupted = True
             break
+    assert image is not None  # levels has at least one size (pyramid_sizes)
     if image.shape[:2] != content.shape[:2]:  # interrupted early: still the size asked for
         image = images.resize_image(image, size=content.shape[:2])
     return MultiscaleResult(

@@ -277,7 +277,7 @@ def _write_cache(path: Path, result: Normalization) -> None:
         with os.fdopen(handle, "wb") as stream:
             arrays = {f"mean/{name}": value for name, value in result.means.items()}
             arrays.update({f"size/{name}": value for name, value in result.sizes.items()})
-            np.savez(stream, digest=np.array(result.digest), **arrays)
+            np.savez(stream, digest=np.array(result.digest), **arrays)  # type: ignore[arg-type]  # numpy's stub
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

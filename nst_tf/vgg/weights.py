@@ -83,7 +83,7 @@ def resolve_weights(weights: str | os.PathLike | None = "auto", net: str = "vgg1
     from_environment = weights is None or weights == "auto"
     if from_environment:
         weights = os.environ.get("NST_TF_WEIGHTS", "auto") or "auto"
-    weights = os.fspath(weights)
+    weights = "auto" if weights is None else os.fspath(weights)  # never None here (read from the environment above)
     source = " (from the environment variable NST_TF_WEIGHTS)" if from_environment and weights != "auto" else ""
     if weights == "auto":
         if _imagenet_cached(net) or _network_reachable():
