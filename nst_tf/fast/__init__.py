@@ -17,7 +17,8 @@ One module per idea; every name below is also available here, as ``fast.train`` 
 * :mod:`~nst_tf.fast.data`: :func:`training_images`, the ``tf.data`` pipeline of random crops;
 * :mod:`~nst_tf.fast.distribute`: ``tf.distribute`` strategies by name, chief-only checkpoints;
 * :mod:`~nst_tf.fast.training`: :func:`train` puts them together (Adam, checkpoints, previews);
-* :mod:`~nst_tf.fast.saving`: :func:`save_model` and :func:`load_model` (:class:`ModelError`).
+* :mod:`~nst_tf.fast.saving`: :func:`save_model` and :func:`load_model` (:class:`ModelError`);
+* :mod:`~nst_tf.fast.stripes`: :func:`stripe_energy`, how much of a picture is fine horizontal stripes.
 
 >>> model, history = train("style/swirls", steps=2000, size=256)      # doctest: +SKIP
 >>> save_model(model, "swirls.keras")                                   # doctest: +SKIP
@@ -31,6 +32,7 @@ from .layers import CropToMatch, InstanceNormalization, PadToMultiple, Reflectio
 from .loss import DEFAULT_FAST_CONTENT_LAYER, DEFAULT_FAST_STYLE_LAYERS, DEFAULT_FAST_WEIGHTS, PerceptualLoss
 from .network import layer_table, stylize_fast, transform_net
 from .saving import ModelError, load_model, save_model
+from .stripes import stripe_energy
 from .training import FastTrainingResult, train
 
 __all__ = [
@@ -54,4 +56,5 @@ __all__ = [
     "save_model",
     "load_model",
     "layer_table",
+    "stripe_energy",
 ]
