@@ -13,7 +13,8 @@ One module per idea; every name below is also available here, as ``fast.train`` 
 * :mod:`~nst_tf.fast.network`: :func:`transform_net` builds the network (RGB in [0, 1] ->
   RGB in [0, 1], any size), :func:`stylize_fast` runs it, :func:`layer_table` lists its layers;
 * :mod:`~nst_tf.fast.loss`: :class:`PerceptualLoss` scores a batch of outputs against their
-  photos and one style;
+  photos and one style, with a VGG whose rarely firing channels :mod:`~nst_tf.fast.floor`
+  floors higher than the optimisation lessons do (else the network learns stripes);
 * :mod:`~nst_tf.fast.data`: :func:`training_images`, the ``tf.data`` pipeline of random crops;
 * :mod:`~nst_tf.fast.distribute`: ``tf.distribute`` strategies by name, chief-only checkpoints;
 * :mod:`~nst_tf.fast.training`: :func:`train` puts them together (Adam, checkpoints, previews);
