@@ -4,7 +4,7 @@ Trains ``nst_tf.fast.train`` on the sample photos with ``style/swirls`` (lesson 
 96 px crops, batch 2; ``--steps`` as given), then prints :func:`nst_tf.fast.stripe_energy` of the
 previews and of the network's output on the four sample photos (256 px squares, as lesson 06's
 batch figure), next to the painting's and the photos'. One thing can be changed per run, so runs
-compare: ``--floor`` (``nst_tf.normalize.RARE_FLOOR``), ``--style-layers``. ``--png`` saves the
+compare: ``--floor`` (``nst_tf.vgg.normalize.RARE_FLOOR``), ``--style-layers``. ``--png`` saves the
 previews and outputs to look at. On the shared 2-core machine 100 steps took about 10 minutes.
 
     python benchmarks/bench_stripes.py --steps 100 --png base.png
@@ -25,18 +25,19 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--size", type=int, default=96, help="training crops (px)")
     parser.add_argument("--batch-size", type=int, default=2)
-    parser.add_argument("--floor", type=float, help="nst_tf.normalize.RARE_FLOOR for this run")
+    parser.add_argument("--floor", type=float, help="nst_tf.vgg.normalize.RARE_FLOOR for this run")
     parser.add_argument("--style-layers", nargs="+", help="style layers (default: the package's)")
     parser.add_argument("--png", help="save previews and outputs to this PNG")
     parser.add_argument("--json", help="write the numbers here")
     args = parser.parse_args(argv)
 
-    from nst_tf import normalize
+    from nst_tf.vgg import normalize
 
     if args.floor is not None:  # before VGG is loaded: the scales are computed from the cached statistics
         normalize.RARE_FLOOR = args.floor
-    from nst_tf import data, fast
-    from nst_tf.images import resize_image
+    from nst_tf import fast
+    from nst_tf.image import load_image, samples
+    from nst_tf.image.arrays import resize_image
 
     def center_square(image, side):
         height, width = image.shape[:2]
@@ -45,19 +46,19 @@ def main(argv=None) -> int:
         return resize_image(image[top:top + short, left:left + short], size=(side, side))
 
     options = {"style_layers": args.style_layers} if args.style_layers else {}
-    content = data.load("content/chelsea", max_size=2 * args.size)
+    content = load_image("content/chelsea", max_size=2 * args.size)
     started = time.perf_counter()
     result = fast.train("style/swirls", images=None, steps=args.steps, size=args.size, batch_size=args.batch_size,
                         preview_every=max(args.steps // 4, 1), preview_image=content, progress=False, **options)
     seconds = time.perf_counter() - started
-    photos = np.stack([center_square(data.load(name, max_size=512), 256) for name in data.names("content")])
+    photos = np.stack([center_square(load_image(name, max_size=512), 256) for name in samples.names("content")])
     outputs = fast.stylize_fast(result.model, photos)
     numbers = {
         "settings": {"steps": args.steps, "size": args.size, "batch_size": args.batch_size,
                      "floor": normalize.RARE_FLOOR,
                      "style_layers": list(args.style_layers or fast.DEFAULT_FAST_STYLE_LAYERS)},
         "train_seconds": round(seconds, 1),
-        "painting": fast.stripe_energy(data.load("style/swirls", max_size=256)),
+        "painting": fast.stripe_energy(load_image("style/swirls", max_size=256)),
         "photos": [fast.stripe_energy(photo) for photo in photos],
         "outputs": [fast.stripe_energy(image) for image in outputs],
         "outputs_turned": [fast.stripe_energy(image.transpose(1, 0, 2)) for image in outputs],

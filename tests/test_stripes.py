@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nst_tf import data
+from nst_tf.image import load_image, samples
 from nst_tf.fast import stripes
 from nst_tf.fast.stripes import stripe_energy
 
@@ -75,7 +75,7 @@ def test_luminance_uses_rec601_weights_and_the_spectrum_sums_to_the_variance():
 
 def test_sample_photos_and_paintings_score_low():
     for name in ["content/chelsea", "style/swirls"]:
-        assert stripe_energy(data.load(name, max_size=256)) < 0.02, name
+        assert stripe_energy(load_image(name, max_size=256)) < 0.02, name
 
 
 @pytest.mark.parametrize("bad, error", [
@@ -119,16 +119,16 @@ def test_the_network_treats_rows_and_columns_alike(height, width):
 
 def test_refloored_multiplies_each_channel_by_the_ratio_of_its_divisors():
     """The fast loss's VGG: each channel of a normalised VGG times max(m, 0.2 s) / max(m, 1.0 s) (exact folding)."""
-    from nst_tf.features import feature_extractor
+    from nst_tf.vgg.extractor import feature_extractor
     from nst_tf.fast.floor import refloored
-    from nst_tf.normalize import RARE_FLOOR
+    from nst_tf.vgg.normalize import RARE_FLOOR
 
     layers = ["block1_conv1", "block2_conv2", "block3_conv1"]
     extractor = feature_extractor(layers, weights="offline", net="vgg16")
     normalization = extractor.vgg.nst_normalization
     changed = refloored(extractor, 1.0)
     assert "floored at 1" in changed.description
-    picture = data.load("content/chelsea", max_size=64)[np.newaxis]
+    picture = load_image("content/chelsea", max_size=64)[np.newaxis]
     before, after = extractor(picture), changed(picture)
     for layer in layers:
         means, sizes = normalization.means[layer], normalization.sizes[layer]
@@ -160,17 +160,17 @@ def test_a_short_training_at_lesson_06s_defaults_paints_no_stripes():
     """100 steps at lesson 06's CPU settings (96 px crops, batch 2, style/swirls): before issue 23's fix
     (floor 0.2) the outputs scored 1.6 to 2.1 times the stripier of painting and photo; now under 1.5."""
     from nst_tf import fast
-    from nst_tf.images import resize_image
+    from nst_tf.image.arrays import resize_image
 
     result = fast.train("style/swirls", steps=100, size=96, batch_size=2, preview_every=0, progress=False,
                         weights="offline")
     photos = []
-    for name in data.names("content"):
-        image = data.load(name, max_size=512)
+    for name in samples.names("content"):
+        image = load_image(name, max_size=512)
         short = min(image.shape[:2])
         top, left = (image.shape[0] - short) // 2, (image.shape[1] - short) // 2
         photos.append(resize_image(image[top:top + short, left:left + short], size=(256, 256)))
     outputs = fast.stylize_fast(result.model, np.stack(photos))
-    painting = stripe_energy(data.load("style/swirls", max_size=256))
+    painting = stripe_energy(load_image("style/swirls", max_size=256))
     ratios = [stripe_energy(out) / max(painting, stripe_energy(photo)) for out, photo in zip(outputs, photos)]
     assert max(ratios) < 1.5, ratios

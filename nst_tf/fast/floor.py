@@ -1,6 +1,6 @@
 """The fast network's loss VGG: rarely firing channels floored at 1.0 instead of 0.2 (issue 23).
 
-A normalised VGG (:mod:`nst_tf.normalize`) divides each channel by
+A normalised VGG (:mod:`nst_tf.vgg.normalize`) divides each channel by
 ``max(mean activation, floor * mean |pre-activation|)``. With the package's floor of 0.2 the
 channels that fire rarely on the reference images (2702 of the offline VGG16's 4224) answer
 up to 5 times louder than the others whenever a picture excites them. The optimiser of
@@ -11,7 +11,7 @@ the floor at 0.5 still, and at 1.0 not at all (benchmarks/README.md, "Lesson 06'
 
 :func:`refloored` gives a copy of a normalised extractor with another floor, folded into its
 convolutions exactly as the normalisation itself is (a positive factor per channel,
-:func:`nst_tf.normalize.fold_scales`); the cached statistics are reused, nothing is measured.
+:func:`nst_tf.vgg.normalize.fold_scales`); the cached statistics are reused, nothing is measured.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import numpy as np
 import keras
 
 from ..defaults import FAST_RARE_FLOOR
-from ..features import FeatureExtractor, conv_layer_names
-from ..normalize import fold_scales, scales_from_statistics
+from ..vgg.extractor import FeatureExtractor
+from ..vgg.layers import conv_layer_names
+from ..vgg.normalize import fold_scales, scales_from_statistics
 
 __all__ = ["FAST_RARE_FLOOR", "refloored"]
 
