@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_FAST_STYLE_LAYERS",
     "DEFAULT_FAST_WEIGHTS",
     "FAST_TRAINING",
+    "FAST_RARE_FLOOR",
     "IMAGE_SUFFIXES",
     "STRATEGIES",
 ]
@@ -78,6 +79,10 @@ DEFAULT_FAST_STYLE_LAYERS = tuple(DEFAULT_STYLE_LAYERS)
 #: Weights of the three "mse" costs for the default layers (content at block2_conv2) on a normalised
 #: VGG (the default); picked by eye from short trainings on two paintings (benchmarks/README.md).
 DEFAULT_FAST_WEIGHTS = {"content_weight": 1.0, "style_weight": 0.5, "tv_weight": 3.0}
+#: The fast network's loss VGG divides rarely firing channels by this x their mean |pre-activation|
+#: (the optimisation lessons use nst_tf.normalize.RARE_FLOOR, 0.2): with 0.2 and 0.5 the network
+#: learnt fine horizontal stripes to excite them, with 1.0 not (issue 23, benchmarks/README.md).
+FAST_RARE_FLOOR = 1.0
 #: ``nst_tf.fast.train``'s defaults that ``nst-tf train-fast`` offers as options.
 FAST_TRAINING = {"steps": 2000, "batch_size": 4, "size": 256, "learning_rate": 1e-3, "checkpoint_every": 500}
 #: File endings that a folder of training photos (``train-fast --images``, ``apply DIR``) is searched for.

@@ -13,11 +13,13 @@ One module per idea (defaults in :mod:`nst_tf.defaults`); every name below is al
 * :mod:`~nst_tf.fast.network`: :func:`transform_net` builds the network (RGB in [0, 1] ->
   RGB in [0, 1], any size), :func:`stylize_fast` runs it, :func:`layer_table` lists its layers;
 * :mod:`~nst_tf.fast.loss`: :class:`PerceptualLoss` scores a batch of outputs against their
-  photos and one style;
+  photos and one style, with a VGG whose rarely firing channels :mod:`~nst_tf.fast.floor`
+  floors higher than the optimisation lessons do (else the network learns stripes);
 * :mod:`~nst_tf.fast.photos`: :func:`training_images`, the ``tf.data`` pipeline of random crops;
 * :mod:`~nst_tf.fast.distribute`: ``tf.distribute`` strategies by name, chief-only checkpoints;
 * :mod:`~nst_tf.fast.training`: :func:`train` puts them together (Adam, checkpoints, previews);
-* :mod:`~nst_tf.fast.model_files`: :func:`save_model` and :func:`load_model` (:class:`ModelError`).
+* :mod:`~nst_tf.fast.model_files`: :func:`save_model` and :func:`load_model` (:class:`ModelError`);
+* :mod:`~nst_tf.fast.stripes`: :func:`stripe_energy`, how much of a picture is fine horizontal stripes.
 
 >>> model, history = train("style/swirls", steps=2000, size=256)      # doctest: +SKIP
 >>> save_model(model, "swirls.keras")                                   # doctest: +SKIP
@@ -31,6 +33,7 @@ from .loss import PerceptualLoss
 from .model_files import ModelError, load_model, save_model
 from .network import layer_table, stylize_fast, transform_net
 from .photos import image_files, training_images
+from .stripes import stripe_energy
 from .training import FastTrainingResult, train
 
 __all__ = [
@@ -50,4 +53,5 @@ __all__ = [
     "save_model",
     "load_model",
     "layer_table",
+    "stripe_energy",
 ]

@@ -18,7 +18,8 @@ from ..image.load import load_image
 __all__ = ["PerceptualLoss"]
 
 # Defaults live, TensorFlow-free, in nst_tf/defaults.py (read by the CLI too).
-from ..defaults import DEFAULT_FAST_CONTENT_LAYER, DEFAULT_FAST_STYLE_LAYERS, DEFAULT_FAST_WEIGHTS
+from ..defaults import DEFAULT_FAST_CONTENT_LAYER, DEFAULT_FAST_STYLE_LAYERS, DEFAULT_FAST_WEIGHTS, FAST_RARE_FLOOR
+from .floor import refloored
 
 
 def _distributed_copy(extractor: FeatureExtractor) -> keras.Model:
@@ -51,6 +52,10 @@ class PerceptualLoss(L.WeightedCosts):
         style_size: the style image's longest side in pixels (``None``: as given).
         weights, net, normalize: which VGG (see :func:`nst_tf.vgg.extractor.feature_extractor`);
             VGG16 by default, like the paper and the offline weights; normalised by default.
+        rare_floor: with a normalised VGG, its rarely firing channels are divided by this x their
+            mean |pre-activation| (:data:`~nst_tf.defaults.FAST_RARE_FLOOR`, 1.0; the optimisation
+            lessons use 0.2, under which the network learns stripes, :mod:`nst_tf.fast.floor`);
+            ``None`` keeps the extractor's own.
 
     Built inside ``strategy.scope()``, it keeps its own mirrored copy of VGG.
     """
@@ -69,6 +74,7 @@ class PerceptualLoss(L.WeightedCosts):
         net: str = "vgg16",
         normalize: bool = True,
         extractor: FeatureExtractor | None = None,
+        rare_floor: float | None = FAST_RARE_FLOOR,
     ):
         for label, value in (("content_weight", content_weight), ("style_weight", style_weight),
                              ("tv_weight", tv_weight)):
@@ -80,6 +86,7 @@ class PerceptualLoss(L.WeightedCosts):
         )
         layers = list(dict.fromkeys([self.content_layer, *self.style_layer_weights]))
         extractor = extractor or feature_extractor(layers, weights=weights, net=net, normalize=normalize)
+        extractor = refloored(extractor, rare_floor)
         vgg = _distributed_copy(extractor) if tf.distribute.has_strategy() else extractor.vgg
         self.extractor = FeatureExtractor(vgg, layers, extractor.net, extractor.weights)
         self.content_extractor = FeatureExtractor(vgg, [self.content_layer], extractor.net, extractor.weights)
