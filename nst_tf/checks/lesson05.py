@@ -31,6 +31,8 @@ HIDDEN = (
     "nst_tf.controls:recombine_luminance",
     "nst_tf.controls:luminance_image",
     "nst_tf.colour:_apply_colour_matrix",
+    "skimage.color:rgb2yiq",
+    "skimage.color:yiq2rgb",
 )
 
 
