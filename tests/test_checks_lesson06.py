@@ -209,7 +209,7 @@ def test_answers_assembled_from_other_functions_are_refused():
     """Issue 24: the package's channel statistics or Keras' LayerNormalization over (1, 2) compute it already."""
     import keras
 
-    from nst_tf.gram import mean_std
+    from nst_tf.losses.gram import mean_std
 
     def from_mean_std(features, epsilon=1e-5):
         statistics = mean_std(features, epsilon)  # (B, 2, C): the means and the deviations

@@ -27,7 +27,7 @@ HIDDEN = (
     "nst_tf.fast:InstanceNormalization.call",
     "keras.layers:GroupNormalization.call",
     "keras.layers:LayerNormalization.call",  # over axes (1, 2) it is instance normalisation
-    "nst_tf.gram:mean_std",  # the means and deviations instance normalisation divides out
+    "nst_tf.losses.gram:mean_std",  # the means and deviations instance normalisation divides out
 )
 
 
