@@ -28,8 +28,8 @@ import nbformat
 from notebook_outputs import PatientNotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-SOLVED = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
-STUDENT = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLVED = sorted((ROOT / "solutions").glob("[0-9][0-9]*_*.ipynb"))
+STUDENT = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 KERNEL = "colab-simulated"
 # What this environment has that Colab would not see: this checkout's nst-tf (its editable
 # install's .pth and metadata) and ipywidgets 8 with its front-end packages.

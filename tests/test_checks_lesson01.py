@@ -137,6 +137,10 @@ EXTRACTOR_MISTAKES = {
     "scaled to 0-255": (_wrapped(lambda batch: 255.0 * batch), "scaled to 0-255"),
     "bgr by hand": (_wrapped(lambda batch: batch[..., ::-1]), "colour channels are reversed"),
     "unfinished": (lambda names: (_ for _ in ()).throw(NotImplementedError("a dict of outputs")), "not written yet"),
+    # Issue 24: the right values with a gradient that is not theirs (twice the activations, minus a constant copy).
+    "gradient not the activations'": (
+        lambda names: (lambda batch: {n: 2.0 * v - tf.stop_gradient(v) for n, v in make_extractor(names)(batch).items()}),
+        "their gradient with respect to the pixels is not"),
 }
 
 

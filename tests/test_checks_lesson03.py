@@ -262,3 +262,41 @@ def _directions(image):
 )
 def test_total_variation_rejects_typical_mistakes(wrong, message):
     assert_rejected(check_total_variation, wrong, message)
+
+
+# ----- held-out answers (issue 24): assembled from other functions, or a gradient that is not the cost's -----------
+def test_content_cost_from_keras_mean_squared_error_is_refused():
+    import keras
+
+    def assembled(content_features, generated_features):
+        return tf.reduce_mean(keras.losses.mean_squared_error(content_features, generated_features)) / 4.0
+
+    assert_rejected(check_content_cost, assembled, "Keras's own")
+
+
+def test_layer_style_cost_from_the_masked_statistic_is_refused():
+    from nst_tf.losses.masks import masked_statistic
+
+    def assembled(style_features, generated_features):
+        _, n_h, n_w, n_c = generated_features.shape
+        ones = tf.ones((1, n_h, n_w, 1))
+        difference = masked_statistic(style_features, ones) - masked_statistic(generated_features, ones)
+        return tf.reduce_sum(tf.square(difference)) / (4.0 * n_c**2)
+
+    assert_rejected(check_layer_style_cost, assembled, "the package's own")
+
+
+def test_style_cost_whose_gradient_misses_a_layer_is_refused():
+    def layer_cost(style_features, generated_features):
+        _, n_h, n_w, n_c = generated_features.shape
+        flat_s = tf.reshape(style_features, (n_h * n_w, n_c))
+        flat_g = tf.reshape(generated_features, (n_h * n_w, n_c))
+        difference = tf.matmul(flat_s, flat_s, transpose_a=True) - tf.matmul(flat_g, flat_g, transpose_a=True)
+        return tf.reduce_sum(tf.square(difference)) / (4.0 * n_c**2 * (n_h * n_w) ** 2)
+
+    def half_hidden(style_features, generated_features, layer_weights):
+        terms = [weight * layer_cost(style_features[name], generated_features[name]) for name, weight in layer_weights.items()]
+        return tf.add_n([term if name != "block2_conv1" else tf.stop_gradient(2.0 * term) - term
+                         for name, term in zip(layer_weights, terms)])  # right value, gradient of block2 negated
+
+    assert_rejected(check_style_cost, half_hidden, "gradient with respect to block2_conv1 is not")

@@ -235,3 +235,24 @@ def _package_total(extractor, content_image, style_image, content_layer, weights
 )
 def test_total_cost_rejects_typical_mistakes(wrong, message):
     assert_rejected(check_total_cost, wrong, message)
+
+
+# ----- held-out answers (issue 24): a hard-coded content layer, a gradient that is not the cost's ------------------
+def _hard_coded_content_layer(extractor, content_image, style_image, content_layer, weights, a, b, g):
+    return make_total_cost(extractor, content_image, style_image, "block4_conv2", weights, a, b, g)
+
+
+def _tv_hidden_from_the_tape(extractor, content_image, style_image, content_layer, weights, a, b, g):
+    inner = make_total_cost(extractor, content_image, style_image, content_layer, weights, a, b, 0.0)
+
+    def total_cost(image):  # the right value, but the tape cannot see the TV term
+        return inner(image) + g * tf.stop_gradient(total_variation(image))
+    return total_cost
+
+
+def test_total_cost_with_a_fixed_content_layer_is_refused():
+    assert_rejected(check_total_cost, _hard_coded_content_layer, "content layer is written into your code")
+
+
+def test_total_cost_whose_gradient_misses_a_term_is_refused():
+    assert_rejected(check_total_cost, _tv_hidden_from_the_tape, "its gradient is not")

@@ -99,3 +99,14 @@ def _modifies_input(generated_image, content_image):
 )
 def test_typical_mistakes_are_named(wrong, message):
     assert_rejected(wrong, message)
+
+
+def test_scikit_image_conversions_are_refused():
+    """Issue 24: skimage.color computes the very matrix product the exercise asks for."""
+    from skimage import color
+
+    def assembled(generated_image, content_image):
+        combined = np.concatenate([color.rgb2yiq(generated_image)[..., :1], color.rgb2yiq(content_image)[..., 1:]], -1)
+        return np.clip(color.yiq2rgb(combined), 0.0, 1.0)
+
+    assert_rejected(assembled, "scikit-image's own")

@@ -203,3 +203,20 @@ class PackageInside(InstanceNorm):
 )
 def test_layer_mistakes_are_named(wrong, message):
     _assert(check_instance_norm_layer, wrong, message)
+
+
+def test_answers_assembled_from_other_functions_are_refused():
+    """Issue 24: the package's channel statistics or Keras' LayerNormalization over (1, 2) compute it already."""
+    import keras
+
+    from nst_tf.losses.gram import mean_std
+
+    def from_mean_std(features, epsilon=1e-5):
+        statistics = mean_std(features, epsilon)  # (B, 2, C): the means and the deviations
+        return (features - statistics[:, 0, None, None, :]) / statistics[:, 1, None, None, :]
+
+    def from_layer_normalization(features, epsilon=1e-5):
+        return keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False, epsilon=epsilon)(features)
+
+    _assert(check_instance_norm, from_mean_std, "the package's own")
+    _assert(check_instance_norm, from_layer_normalization, "Keras's own")

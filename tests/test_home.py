@@ -28,7 +28,7 @@ def _load(name: str):
 
 set_home = _load("set_home")
 HOME = set_home.read_home(ROOT)
-LESSONS = sorted(ROOT.glob("solutions/[0-9][0-9]_*.ipynb")) + sorted(ROOT.glob("notebooks/[0-9][0-9]_*.ipynb"))
+LESSONS = sorted(ROOT.glob("solutions/[0-9][0-9]*_*.ipynb")) + sorted(ROOT.glob("notebooks/[0-9][0-9]*_*.ipynb"))
 SKIPPED_FOLDERS = {".git", "__pycache__", "build", "dist", "node_modules", ".ipynb_checkpoints", ".pytest_cache"}
 TEXT_SUFFIXES = {".md", ".ipynb", ".toml", ".yml", ".yaml", ".txt", ".cfg", ".rst", ".html"}
 
@@ -103,6 +103,15 @@ def test_each_lesson_opens_itself_in_colab_and_installs_from_the_home(path):
     markdown = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
     assert f"({HOME.colab(f'{path.parent.name}/{path.name}')})" in markdown
     assert _first_code_cell(path) == HOME.install_cell(), "the install cell must be the template of tools/set_home.py"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_the_install_cell_is_folded_away_in_colab_and_jupyterlab(path):
+    notebook = nbformat.read(path, as_version=4)
+    cell = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    assert cell.source.startswith("#@title ") and '{ display-mode: "form" }' in cell.source.splitlines()[0]
+    assert cell.metadata.get("cellView") == "form", "Colab folds a form cell only with cellView: form"
+    assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, "JupyterLab must hide its input"
 
 
 def test_the_install_cell_is_the_same_in_every_lesson():

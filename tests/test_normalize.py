@@ -115,8 +115,14 @@ def test_fold_scales_multiplies_each_output_channel():
 
 
 @pytest.mark.slow
-def test_dead_channel_keeps_scale_one_and_is_reported_once(cache_home, capsys):
+def test_dead_channel_keeps_scale_one_and_is_reported_once(cache_home, capsys, request):
+    import logging
+
     import keras
+
+    logger = logging.getLogger("nst_tf")
+    request.addfinalizer(lambda level=logger.level: logger.setLevel(level))  # setLevel clears logging's caches
+    logger.setLevel(logging.DEBUG)  # the report is a DEBUG line
 
     base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
     for name, values in W.random_conv_weights("vgg16", 7).items():
@@ -138,6 +144,21 @@ def test_dead_channel_keeps_scale_one_and_is_reported_once(cache_home, capsys):
     again = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
     again.set_weights(unfolded)
     N.normalize_model(again, "vgg16")  # the same (unfolded) weights: from memory, not reported again
+    assert "never fire" not in capsys.readouterr().err
+
+
+def test_the_floor_report_is_quiet_at_the_default_level(cache_home, capsys):
+    """Lessons before "Under the hood" must not show a line about channels they cannot understand yet."""
+    import keras
+
+    base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
+    for name, values in features._random_conv_weights("vgg16", 8).items():
+        base.get_layer(name).set_weights(values)
+    kernel, bias = base.get_layer("block1_conv1").get_weights()
+    kernel[..., 5], bias[5] = 0.0, 0.0
+    base.get_layer("block1_conv1").set_weights([kernel, bias])
+    result = N.normalize_model(base, "vgg16")
+    assert result.dead_count >= 1
     assert "never fire" not in capsys.readouterr().err
 
 

@@ -22,8 +22,8 @@ from notebook_outputs import (WIDGET_MAKERS, PatientNotebookClient, check_widget
                               exercise_names, hints, printed_numbers, unexpected_errors)
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDENT = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SOLVED = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+STUDENT = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
+SOLVED = sorted((ROOT / "solutions").glob("[0-9][0-9]*_*.ipynb"))
 
 pytestmark = pytest.mark.notebooks
 

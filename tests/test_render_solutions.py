@@ -33,7 +33,7 @@ def test_render_refuses_an_unknown_lesson(tmp_path):
 
 def test_every_solved_lesson_has_a_rendered_page_that_says_how_it_was_made():
     """docs/solutions holds one page per solved lesson, made in fast mode, with figures, of a size a browser opens."""
-    solved = sorted(path.stem for path in (ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    solved = sorted(path.stem for path in (ROOT / "solutions").glob("[0-9][0-9]*_*.ipynb"))
     pages = sorted(path.stem for path in (ROOT / "docs" / "solutions").glob("*.html"))
     assert pages == solved, "render them: python tools/render_solutions.py --fast"
     for stem in pages:

@@ -37,7 +37,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS, STUDENTS = "solutions", "notebooks"
-NOTEBOOK_PATTERN = "[0-9][0-9]_*.ipynb"
+NOTEBOOK_PATTERN = "[0-9][0-9]*_*.ipynb"
 
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)### BEGIN SOLUTION\s*$")
 END = re.compile(r"^(?P<indent>[ \t]*)### END SOLUTION\s*$")

@@ -28,7 +28,7 @@ DEFAULT_OUT = ROOT / "docs" / "solutions"
 
 def lessons(selection: list[str]) -> list[Path]:
     """The solved notebooks whose names start with one of ``selection`` (all when empty)."""
-    found = sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb"))
+    found = sorted(SOLUTIONS.glob("[0-9][0-9]*_*.ipynb"))
     if selection:
         found = [path for path in found if any(path.name.startswith(prefix) for prefix in selection)]
     if not found:

@@ -40,10 +40,13 @@ REQUIREMENT = re.compile(r"nst-tf @ git\+https://github\.com/[^/\s]+/[^@\s\"]+@[
 # Text files (besides the notebooks) that carry badges or links to the home.
 TEXT_FILES = ("README.md", "docs/**/*.md", "data/README.md")
 
-# The first code cell of every lesson. Students read it, so it stays short; it is the same in
-# every lesson (tests/test_home.py) and must not need nst_tf, which it installs.
+# The first code cell of every lesson. It is the same in every lesson (tests/test_home.py), must
+# not need nst_tf, which it installs, and prints one line. Students should meet the lesson, not
+# the installer: Colab shows only the #@title line of a form cell, and JupyterLab hides the
+# input of a cell with INSTALL_CELL_METADATA.
 INSTALL_CELL = '''\
-# Setup. Where nst-tf is missing (on Colab) this installs it and only what else is missing:
+#@title Setup: run this cell first (it installs nst-tf where it is missing) {{ display-mode: "form" }}
+# Where nst-tf is missing (on Colab) this installs it and only what else is missing:
 # TensorFlow, Keras and Jupyter stay exactly as they are. To install from elsewhere, first set
 # os.environ["NST_TF_SOURCE"] to a wheel, a folder or a pip requirement.
 def setup_nst_tf(home="{requirement}"):
@@ -84,6 +87,8 @@ def setup_nst_tf(home="{requirement}"):
 
 setup_nst_tf()
 '''
+
+INSTALL_CELL_METADATA = {"cellView": "form", "jupyter": {"source_hidden": True}}
 
 
 @dataclass(frozen=True)
@@ -156,7 +161,7 @@ def _text_files(root: Path) -> list[Path]:
 
 
 def _notebook_paths(root: Path) -> list[Path]:
-    return sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb"))
+    return sorted((root / "solutions").glob("[0-9][0-9]*_*.ipynb"))
 
 
 def rewritten_notebook(path: Path, home: Home):
@@ -168,6 +173,7 @@ def rewritten_notebook(path: Path, home: Home):
     if not code:
         raise ValueError(f"{path.name}: no code cell to hold the install cell")
     code[0].source = home.install_cell()
+    code[0].metadata.update(INSTALL_CELL_METADATA)
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             cell.source = rewrite_text(cell.source, home)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import inspect
 import re
 import textwrap
 import traceback
@@ -142,7 +143,8 @@ def _resolve(target: str):
     value = importlib.import_module(module_name)
     for part in attribute.split("."):
         value = getattr(value, part)
-    return getattr(value, "python_function", value)  # a tf.function: its Python function
+    value = getattr(value, "python_function", value)  # a tf.function: its Python function
+    return inspect.unwrap(value)  # a decorated function (scikit-image's channel_as_last_axis): the one inside
 
 
 @contextlib.contextmanager
@@ -198,10 +200,11 @@ def exercise_check(exercise: str, hidden: Iterable[str] = ()) -> Callable:
                 with package_hidden(hidden):
                     return check(*args, **kwargs)
             except WriteItYourself as error:
-                found = re.search(r"(?:nst_tf|keras)\.[\w.]+", str(error))  # Keras may wrap the message
+                found = re.search(r"(?:nst_tf|keras|skimage)\.[\w.]+", str(error))  # Keras may wrap the message
                 name = found.group(0) if found else "version"
+                owner = {"nst_tf": "the package", "keras": "Keras", "skimage": "scikit-image"}.get(name.split(".")[0], "a library")
                 problem = (
-                    f"Your {exercise} calls {'the package' if name.startswith('nst_tf') else 'Keras'}'s own "
+                    f"Your {exercise} calls {owner}'s own "
                     f"{name}, which is exactly what this "
                     "exercise asks you to write. Write it yourself with TensorFlow (or NumPy where the "
                     "lesson says so) operations; the lesson's text and hints show the way."

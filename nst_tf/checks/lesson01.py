@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ._common import exercise_check, fail, passed, require_gradient
+from ._common import close, exercise_check, fail, passed, require_gradient
 
 __all__ = ["check_layer_activations", "check_make_extractor"]
 
@@ -200,4 +200,13 @@ def check_make_extractor(make_extractor, model=None) -> None:
     gradient = require_gradient(lambda batch: extract(batch)[layer], "your extractor", image[np.newaxis])
     if not np.any(gradient):
         fail("The gradient of the activations with respect to the pixels is zero everywhere; return the layer's output itself.")
+    pixels = tf.Variable(image[np.newaxis])
+    with tf.GradientTape() as tape:
+        expected_output = reference.model(pixels, training=False)[reference.names.index(layer)]
+        total = tf.reduce_sum(expected_output)
+    expected_gradient = np.asarray(tape.gradient(total, pixels))
+    if not close(gradient, expected_gradient, rtol=1e-3, atol=1e-3 * float(np.max(np.abs(expected_gradient)))):
+        fail("Your activations are right but their gradient with respect to the pixels is not: something between "
+             "the pixels and the layer is hidden from TensorFlow or changed on the way back. Return the layer's "
+             "output of a model cut out of vgg, with nothing computed outside it.")
     passed("make_extractor")

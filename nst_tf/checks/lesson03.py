@@ -37,6 +37,8 @@ HIDDEN = (
     "nst_tf.losses.terms:tv_loss",
     "nst_tf.losses.terms:total_loss",
     "nst_tf.losses.gram:gram_matrix",
+    "nst_tf.losses.masks:masked_statistic",  # a Gram matrix over a mask of ones is the Gram matrix
+    "keras.losses:mean_squared_error",  # the content cost is a quarter of it: write the mean yourself
 )
 
 # Small, non-square maps with different numbers of rows, columns and channels, so that a
@@ -290,6 +292,16 @@ def check_style_cost(style_cost: Callable) -> None:
         )
         if not np.any(gradient):
             fail(f"The gradient of style_cost with respect to the activations of {layer} is zero; does every layer count?")
+        # dE/dF for E = sum (G_S - G_G)^2 / (4 nC^2 P^2), G = F^T F: -F (G_S - G_G) / (nC^2 P^2), times lambda_l.
+        _, n_h, n_w, n_c = generated[layer].shape
+        flat = generated[layer].reshape(n_h * n_w, n_c).astype(np.float64)
+        difference = _raw_gram(style[layer]) - _raw_gram(generated[layer])
+        expected_gradient = -layer_weights[layer] * (flat @ difference) / (n_c**2 * (n_h * n_w) ** 2)
+        if not close(gradient.reshape(n_h * n_w, n_c), expected_gradient, rtol=1e-3,
+                     atol=1e-4 * float(np.max(np.abs(expected_gradient)))):
+            fail(f"The value of {name} is right but its gradient with respect to {layer} is not: part of the cost "
+                 "is hidden from TensorFlow (a NumPy value, tf.stop_gradient). Compute it from the features with "
+                 "tf operations only.")
         passed(name)
         return
     everything = {**layer_weights, "block4_conv2": 1.0}

@@ -181,6 +181,7 @@ def check_train_step(train_step: Callable) -> None:
 # ----- the total cost ----------------------------------------------------------------------------
 
 _CONTENT_LAYER = "block4_conv2"
+_OTHER_CONTENT_LAYER = "block5_conv2"  # the check asks for this one too: a hard-coded content layer fails
 _STYLE_WEIGHTS = {"block1_conv1": 0.4, "block2_conv1": 0.6}
 
 
@@ -191,6 +192,7 @@ class _StandInExtractor:
         rng = np.random.default_rng(seed)
         self.matrices = {"block1_conv1": rng.normal(size=(3, 4)), "block2_conv1": rng.normal(size=(3, 5)),
                          "block4_conv2": rng.normal(size=(3, 6))}
+        self.matrices[_OTHER_CONTENT_LAYER] = rng.normal(size=(3, 7))  # drawn last: the others stay as they were
         self.calls = 0
 
     def __call__(self, batch):
@@ -211,9 +213,10 @@ class _StandInExtractor:
                 for name, matrix in self.matrices.items()}
 
 
-def _costs_by_hand(features_c, features_s, features_g, generated: np.ndarray) -> dict[str, float]:
+def _costs_by_hand(features_c, features_s, features_g, generated: np.ndarray,
+                   content_layer: str = _CONTENT_LAYER) -> dict[str, float]:
     """The course's content and style costs and the 'l2' total variation, in NumPy."""
-    a_c, a_g = features_c[_CONTENT_LAYER], features_g[_CONTENT_LAYER]
+    a_c, a_g = features_c[content_layer], features_g[content_layer]
     content = float(np.sum((a_c - a_g) ** 2)) / (4.0 * a_c[0].size)
     style = 0.0
     for layer, weight in _STYLE_WEIGHTS.items():
@@ -243,9 +246,9 @@ def check_total_cost(make_total_cost: Callable) -> None:
     by_hand = _StandInExtractor()
     costs = _costs_by_hand(by_hand.numpy(content_image), by_hand.numpy(style_image), by_hand.numpy(generated), generated)
 
-    def build(weights, extractor=None):
+    def build(weights, extractor=None, content_layer=_CONTENT_LAYER):
         extractor = extractor or _StandInExtractor()
-        total_cost = make_total_cost(extractor, tf.constant(content_image), tf.constant(style_image), _CONTENT_LAYER,
+        total_cost = make_total_cost(extractor, tf.constant(content_image), tf.constant(style_image), content_layer,
                                      dict(_STYLE_WEIGHTS), *weights)
         if total_cost is None or not callable(total_cost):
             fail("make_total_cost must return a function: define total_cost(generated_image) inside it and "
@@ -284,6 +287,17 @@ def check_total_cost(make_total_cost: Callable) -> None:
              f"yours is {got:.5g}. It should be {formula}. (If your lesson 03 functions passed their checks, look "
              "at which features you hand them: content from the content image, style from the style image.)")
 
+    # Another content layer: the content term must follow the argument, not a name written into the code.
+    other = _costs_by_hand(by_hand.numpy(content_image), by_hand.numpy(style_image), by_hand.numpy(generated), generated,
+                           content_layer=_OTHER_CONTENT_LAYER)["content"]
+    got = value(build((2.5, 0.0, 0.0), content_layer=_OTHER_CONTENT_LAYER))
+    if not close(got, 2.5 * other, rtol=1e-4, atol=1e-9):
+        hard_coded = close(got, 2.5 * costs["content"], rtol=1e-4, atol=1e-9)
+        fail(f"With content_layer={_OTHER_CONTENT_LAYER!r} the content term should be {2.5 * other:.5g}, but yours is "
+             f"{got:.5g}" + (f", the value for {_CONTENT_LAYER!r}: the content layer is written into your code. Use "
+                             "the argument content_layer: features[content_layer]." if hard_coded else
+                             ". Take the content features of the layer named by the argument content_layer."))
+
     spy = _StandInExtractor()
     total_cost = build((1.0, 2.0, 3.0), spy)
     made = spy.calls
@@ -309,4 +323,35 @@ def check_total_cost(make_total_cost: Callable) -> None:
     gradient = require_gradient(total_cost, "total_cost", generated)
     if not np.any(gradient):
         fail("The gradient of total_cost with respect to the generated image is zero: compute everything from it.")
+    expected_gradient = _reference_gradient(content_image, style_image, generated, (1.0, 2.0, 3.0))
+    if not close(gradient, expected_gradient, rtol=1e-3, atol=1e-4 * float(np.max(np.abs(expected_gradient)))):
+        fail("The value of total_cost is right but its gradient is not: part of the cost is hidden from "
+             "TensorFlow (a NumPy value, float(...), tf.stop_gradient). Compute all three terms from the generated "
+             "image with tf operations, so the optimiser sees how each pixel changes the cost.")
     passed("make_total_cost")
+
+
+def _reference_gradient(content_image, style_image, generated, weights) -> np.ndarray:
+    """The gradient of the total cost with respect to the pixels, from costs written here with tf operations."""
+    extractor = _StandInExtractor()
+    content_target = extractor(content_image)[_CONTENT_LAYER]
+    style_features = extractor(style_image)
+
+    def raw_gram(features):
+        flat = tf.reshape(features, (-1, features.shape[-1]))
+        return tf.matmul(flat, flat, transpose_a=True)
+
+    image = tf.Variable(generated)
+    with tf.GradientTape() as tape:
+        features = extractor(image)
+        a_g = features[_CONTENT_LAYER]
+        content = tf.reduce_sum(tf.square(content_target - a_g)) / (4.0 * float(np.prod(a_g.shape[1:])))
+        style = 0.0
+        for layer, weight in _STYLE_WEIGHTS.items():
+            _, n_h, n_w, n_c = features[layer].shape
+            difference = raw_gram(style_features[layer]) - raw_gram(features[layer])
+            style += weight * tf.reduce_sum(tf.square(difference)) / (4.0 * n_c**2 * (n_h * n_w) ** 2)
+        down, right = image[:, 1:] - image[:, :-1], image[:, :, 1:] - image[:, :, :-1]
+        tv = tf.reduce_mean(tf.square(down)) + tf.reduce_mean(tf.square(right))
+        total = weights[0] * content + weights[1] * style + weights[2] * tv
+    return np.asarray(tape.gradient(total, image))

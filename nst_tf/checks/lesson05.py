@@ -31,6 +31,8 @@ HIDDEN = (
     "nst_tf.image.colour:recombine_luminance",
     "nst_tf.image.colour:luminance_image",
     "nst_tf.image.colour:_apply_colour_matrix",
+    "skimage.color:rgb2yiq",
+    "skimage.color:yiq2rgb",
 )
 
 

@@ -26,6 +26,8 @@ HIDDEN = (
     "nst_tf.fast:instance_norm",
     "nst_tf.fast:InstanceNormalization.call",
     "keras.layers:GroupNormalization.call",
+    "keras.layers:LayerNormalization.call",  # over axes (1, 2) it is instance normalisation
+    "nst_tf.losses.gram:mean_std",  # the means and deviations instance normalisation divides out
 )
 
 

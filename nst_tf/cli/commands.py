@@ -77,7 +77,7 @@ DEMO_STYLE = "style/swirls"
 
 def _add_transfer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=positive_int, default=defaults.DEFAULT_STEPS, metavar="N",
-                        help="optimisation steps (L-BFGS: cost evaluations) (default: %(default)s)")
+                        help="how long to optimise: evaluations of the cost for L-BFGS, steps for Adam (default: %(default)s)")
     parser.add_argument("--optimizer", choices=defaults.OPTIMIZERS, default=defaults.OPTIMIZERS[0],
                         help="L-BFGS (few steps to a good image; runs inside TensorFlow), scipy's L-BFGS-B "
                              "(the same method on the host, for comparison) or Adam (default: %(default)s)")
@@ -141,7 +141,7 @@ def _register_demo(subparsers) -> None:
     parser.add_argument("--size", type=size_px, default=256, metavar="PX",
                         help="longest side in pixels (default: %(default)s)")
     parser.add_argument("--steps", type=positive_int, default=defaults.DEFAULT_STEPS, metavar="N",
-                        help="L-BFGS steps (default: %(default)s)")
+                        help="L-BFGS evaluations of the cost (default: %(default)s)")
     add_common_arguments(parser, "weights", "overwrite", "progress")
     parser.set_defaults(run=run_demo)
 
@@ -295,7 +295,7 @@ def run_demo(args) -> int:
         raise CLIError(f"the bundled sample image {missing[0]} is missing; reinstall nst-tf", EXIT_FAILURE)
     for role, name in (("content", DEMO_CONTENT), ("style", DEMO_STYLE)):
         print(f"{role}: {name} ({data.path(name)})", flush=True)
-    print(f"{args.size} px, {args.steps} L-BFGS steps, weights: {args.weights}", flush=True)
+    print(f"{args.size} px, {args.steps} L-BFGS evaluations, weights: {args.weights}", flush=True)
     return _transfer(args, DEMO_CONTENT, [DEMO_STYLE])
 
 

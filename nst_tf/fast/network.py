@@ -67,7 +67,8 @@ def transform_net(
     convolutions (``filters`` -> ``2 filters`` -> ``4 filters`` channels at a quarter
     of the size), ``residual_blocks`` residual blocks, two resize-convolutions back up,
     a 9x9 convolution to 3 channels with a sigmoid, and a crop back to the input size.
-    Every convolution but the last is followed by instance normalisation and a ReLU.
+    Every convolution but the last is followed by instance normalisation, and by a ReLU except
+    the second convolution of each residual block (Johnson et al.'s blocks add to their input).
     With the defaults it has about 1.7 million weights. ``seed`` makes the
     initial weights reproducible.
     """

@@ -91,12 +91,12 @@ def format_losses(losses: Mapping[str, float]) -> dict[str, str]:
 class ProgressBar:
     """A ``tqdm.auto`` bar (a widget in notebooks, text in a terminal) showing the losses."""
 
-    def __init__(self, total: int, enabled: bool = True, description: str = "stylizing"):
+    def __init__(self, total: int, enabled: bool = True, description: str = "stylizing", unit: str = "step"):
         self.bar = None
         if enabled:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, desc=description, unit="step", leave=True, dynamic_ncols=True)
+            self.bar = tqdm(total=total, desc=description, unit=unit, leave=True, dynamic_ncols=True)
 
     def update(self, count: int, losses: Mapping[str, float] | None = None) -> None:
         if self.bar is None:
@@ -171,13 +171,13 @@ class Watcher:
     finite); ``shape`` the generated image's ``(1, H, W, 3)``.
     """
 
-    def __init__(self, cost, shape, steps, callback, callback_every, progress, live, preview_every):
+    def __init__(self, cost, shape, steps, callback, callback_every, progress, live, preview_every, unit="step"):
         self.cost, self.shape = cost, tuple(shape)
         self.steps = steps
         self.callback, self.callback_every = callback, max(1, int(callback_every))
         self.live, self.preview_every = live, max(1, int(preview_every))
         self.history = History()
-        self.bar = ProgressBar(steps, enabled=progress)
+        self.bar = ProgressBar(steps, enabled=progress, unit=unit)  # "evaluation" for L-BFGS, "step" for Adam
         self.start = time.perf_counter()
         self.evaluations = 0
         self.best_total = np.inf

@@ -180,7 +180,7 @@ class ImageSolver:
             raise ValueError(f"precondition must be 0 or more, not {precondition!r}.")
         live = LivePreview() if preview else None
         watch = Watcher(self.cost, self.image.shape, int(steps), callback, callback_every, progress, live,
-                        preview_every)
+                        preview_every, unit="step" if optimizer == "adam" else "evaluation")
         try:
             if optimizer == "adam":
                 step = (make_adam_step or self.make_adam_step)(learning_rate)

@@ -370,7 +370,8 @@ def normalize_model(base, net: str, *, use_cache: bool = True) -> Normalization:
 
     ``base`` is a ``keras.applications.VGG16/19`` conv base (caffe-preprocessed input).
     Returns the :class:`Normalization` used; channels that never or rarely fire on the
-    reference images are reported once per process.
+    reference images are reported once per process, at DEBUG level (``nst-tf --verbose``):
+    a student meets the floor only in the lesson that explains it, "Under the hood".
     """
     order = conv_layer_names(net)
     conv_weights = {name: base.get_layer(name).get_weights() for name in order}
@@ -379,7 +380,7 @@ def normalize_model(base, net: str, *, use_cache: bool = True) -> Normalization:
         base.get_layer(name).set_weights(values)
     if (result.dead or result.rare) and result.digest not in _REPORTED:
         _REPORTED.add(result.digest)
-        _log.info(
+        _log.debug(
             f"{result.dead_count} of {result.channel_count} channels never fire on the reference images and "
             f"{result.rare_count} more fire rarely; these are divided by {RARE_FLOOR:g} x their mean "
             "|pre-activation| instead of their mean activation"
