@@ -75,6 +75,7 @@ class Sampler(threading.Thread):
         super().__init__(daemon=True)
         self.client, self.interval = client, interval
         self.cell, self.peak, self.peak_cell, self.samples = -1, 0, -1, 0
+        self.by_cell: dict[int, int] = {}  # cell index -> the most resident bytes while it ran
         self.done = threading.Event()
 
     def kernel_pid(self):
@@ -88,6 +89,7 @@ class Sampler(threading.Thread):
             if pid:
                 rss = tree_rss(pid)
                 self.samples += 1
+                self.by_cell[self.cell] = max(rss, self.by_cell.get(self.cell, 0))
                 if rss > self.peak:
                     self.peak, self.peak_cell = rss, self.cell
             self.done.wait(self.interval)
@@ -132,6 +134,7 @@ def measure(path: Path, backbone: str, *, fast: bool, interval: float, extra_env
             "peak_gib": sampler.peak / GIB, "peak_cell": sampler.peak_cell,
             "peak_cell_line": next((line.strip() for line in source.splitlines()
                                     if line.strip() and not line.lstrip().startswith("#")), "")[:60],
+            "by_cell_gib": {index: round(rss / GIB, 3) for index, rss in sorted(sampler.by_cell.items())},
             "samples": sampler.samples, "seconds": time.perf_counter() - started, "errors": errors}
 
 
@@ -152,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="an environment variable for the kernel (e.g. MALLOC_ARENA_MAX=2); repeatable")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds one cell may take (default 1800)")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    parser.add_argument("--cells", action="store_true", help="also print each cell's highest sample")
     args = parser.parse_args(argv)
     if args.interval <= 0:
         parser.error("--interval must be positive")
@@ -179,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(f"{row['lesson']:<34} {backbone:<8} {row['peak_gib']:8.2f} {'yes' if row['within_limit'] else 'NO':>7} "
                   f"{row['seconds']:6.0f}  {row['peak_cell']}: {row['peak_cell_line']}", flush=True)
+            if args.cells:
+                print("    by cell (GiB): " + ", ".join(f"{index}: {gib:.2f}" for index, gib in row["by_cell_gib"].items()))
             for error in row["errors"]:
                 print(f"    error in the lesson: {error}")
     worst = max(rows, key=lambda row: row["peak_gib"])

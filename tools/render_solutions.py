@@ -136,6 +136,7 @@ def provenance(notebook, *, path: Path, fast: bool, seconds: float, source_hash:
         "environment": {key: os.environ[key] for key in sorted(os.environ) if key.startswith("NST_TF_")},
         "claims_held": stdout.count("\u2713"), "claims_failed": stdout.count("\u2717"),
         "seconds": round(seconds), "cells_sha256": source_hash,
+        "load_average": [round(value, 1) for value in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -149,7 +150,9 @@ def note_for(record: dict) -> str:
             else "the lesson's CPU defaults, every claim asserted")
     claims = f"{record['claims_held']} claims held" + (f", {record['claims_failed']} did not" if record["claims_failed"] else "")
     return (f"*Rendered by `tools/render_solutions.py` on {record['date']}: the solved lesson executed top to bottom "
-            f"with {mode}, in {record['seconds']} s.*  \n"
+            f"with {mode}, in {record['seconds']} s"
+            + (f" (load average {record['load_average'][0]:g} at the end)" if record.get("load_average") else "")
+            + ".*  \n"
             f"*Settings: {record['settings']}. Weights: {record['weights']}. Machine: {record['machine']}. "
             f"{claims}. Lesson cells' SHA-256: `{record['cells_sha256'][:16]}…`*  \n"
             "*Your pictures will differ in detail (other weights, sizes or random starts) but should look alike.*")

@@ -22,7 +22,7 @@ MIN_PANEL = 40  # px: smaller regions are titles or tick labels
 #: lesson number -> (a string in the source of the cell that draws the figure, which panel)
 FIGURES = {
     "01": ("The photo rebuilt from one layer", 2),
-    "02": ("Textures painted from Gram matrices alone", -1),
+    "02": ("Textures painted from Gram matrices alone", 3),  # blocks 1-3
     "03": ("Which layers carry the style", -1),
     "04": ("Three style weights", 1),
     "05": ("Three ways to colour the result", 1),
