@@ -42,6 +42,10 @@ _SUBMODULES = ("checks", "cli", "cli_common", "colour", "controls", "data", "dec
                "validate", "visualize")
 
 
+from .allocator import tune_malloc as _tune_malloc
+
+_tune_malloc()  # freed tensors go back to the system (nst_tf/allocator.py; NST_TF_MALLOC=default: not)
+
 if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:
     # In a notebook the lesson needs TensorFlow next: load it now, without the C++ start-up
     # lines that would otherwise be the student's first output. The command line stays lazy.
