@@ -9,8 +9,11 @@ fixed threshold of 1 MiB (``mallopt(M_MMAP_THRESHOLD)``, which also turns the ra
 keeps large blocks on ``mmap``; ``mallopt(M_ARENA_MAX, 2)`` keeps TensorFlow's threads from
 spreading the rest over many arenas. ``benchmarks/bench_lesson_memory.py`` measures the effect.
 
-:func:`tune_malloc` runs when ``nst_tf`` is imported. ``NST_TF_MALLOC=default`` leaves malloc as
-it is; elsewhere than glibc (macOS, Windows, musl) it does nothing. Imports nothing heavy.
+:func:`tune_malloc` runs when ``nst_tf`` is imported. ``NST_TF_MALLOC`` chooses: ``auto`` (the
+default) tunes malloc in a Jupyter kernel, where a classroom server's memory limit applies, and
+leaves it alone elsewhere (the command line, scripts: each large block then costs an ``mmap`` and
+its page faults, whose effect on speed is not measured yet); ``tuned`` everywhere; ``default``
+nowhere. Elsewhere than glibc (macOS, Windows, musl) it does nothing. Imports nothing heavy.
 """
 
 from __future__ import annotations
@@ -33,7 +36,13 @@ def tune_malloc() -> bool:
     if _done:
         return _done[0]
     ok = False
-    if sys.platform.startswith("linux") and os.environ.get("NST_TF_MALLOC", "").strip().lower() != "default":
+    choice = os.environ.get("NST_TF_MALLOC", "").strip().lower() or "auto"
+    if choice not in ("auto", "tuned", "default"):  # one line, not a traceback at `import nst_tf`
+        sys.stderr.write(f"nst-tf: NST_TF_MALLOC must be 'auto', 'tuned' or 'default', got {choice!r}; "
+                         "malloc left as it is\n")
+        choice = "default"
+    wanted = choice == "tuned" or (choice == "auto" and "ipykernel" in sys.modules)
+    if wanted and sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
             mallopt = libc.mallopt

@@ -48,8 +48,20 @@ def retained(tmp_path, **env) -> tuple[bool, float]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 def test_freed_large_blocks_leave_the_process(tmp_path):
-    tuned, kept = retained(tmp_path)
+    tuned, kept = retained(tmp_path, NST_TF_MALLOC="tuned")
     untuned, kept_untuned = retained(tmp_path, NST_TF_MALLOC="default")
+    assert retained(tmp_path, NST_TF_MALLOC="auto")[0] is False  # not in a Jupyter kernel: left alone
     assert tuned and not untuned
     assert kept_untuned > 80, f"glibc kept only {kept_untuned:.0f} MiB untuned: the test no longer shows the effect"
     assert kept < 10, f"{kept:.0f} MiB of 100 MiB freed stayed resident"
+
+
+def test_a_misspelt_choice_is_said_in_one_line_and_changes_nothing(tmp_path):
+    import os
+
+    tuned, _ = retained(tmp_path, NST_TF_MALLOC="tunned")
+    assert tuned is False
+    done = subprocess.run([sys.executable, "-c", "import nst_tf"], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, NST_TF_MALLOC="tunned", PYTHONPATH=str(ROOT)), cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr.strip().splitlines() == [
+        "nst-tf: NST_TF_MALLOC must be 'auto', 'tuned' or 'default', got 'tunned'; malloc left as it is"]
