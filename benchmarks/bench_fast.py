@@ -1,7 +1,7 @@
 """How much faster is a trained transformation network than optimising the pixels? (lesson 06)
 
 For each size it times :func:`nst_tf.fast.stylize_fast` (one image per call, and a batch per
-call) and the optimisation method, :func:`nst_tf.controls.stylize` with its default optimiser,
+call) and the optimisation method, :func:`nst_tf.transfer.controls.stylize` with its default optimiser,
 on the same square photo. The optimisation is timed for ``--opt-steps`` steps (the first,
 which compiles, is left out) and scaled to its default number of steps. The network's weights
 do not change its speed, so an untrained one is used unless ``--model`` names a ``.keras`` file.
@@ -33,16 +33,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from nst_tf import controls, data, fast  # noqa: E402
+from nst_tf.image import load_image
+from nst_tf.transfer import controls
+from nst_tf import fast  # noqa: E402
 
 STYLE = "style/swirls"
 CONTENT = "content/astronaut"  # square, so every method sees exactly size x size pixels
 
 
 def _photo(size: int) -> np.ndarray:
-    from nst_tf.images import resize_image
+    from nst_tf.image.arrays import resize_image
 
-    return resize_image(data.load(CONTENT, max_size=None), size=(size, size))
+    return resize_image(load_image(CONTENT, max_size=None), size=(size, size))
 
 
 def time_network(model, size: int, batch: int, repeats: int) -> dict[str, float]:
@@ -159,10 +161,10 @@ def report_training(args, devices: list[str]) -> list[dict]:
 
 def compare(args, model, results: list[dict]) -> None:
     """The network against the optimisation method (the table above the training one)."""
-    from nst_tf.features import load_vgg
+    from nst_tf.vgg.extractor import load_vgg
 
     vgg = load_vgg(args.weights)  # says which weights the optimisation uses, before the table
-    print(f"optimisation: {vgg.name}, default optimiser of nst_tf.controls.stylize\n")
+    print(f"optimisation: {vgg.name}, default optimiser of nst_tf.transfer.controls.stylize\n")
     header = f"{'size':>6} {'net 1/call':>12} {'net batch':>12} {'images/s':>9} {'opt step':>10} {'opt/image':>11} {'ratio':>8}"
     print(header)
     print("-" * len(header))

@@ -1,10 +1,10 @@
-"""Peak memory and time per level of a coarse-to-fine run up to 2048 px (nst_tf.controls).
+"""Peak memory and time per level of a coarse-to-fine run up to 2048 px (nst_tf.transfer.controls).
 
     python benchmarks/bench_highres.py                  # 256 -> 512 -> 1024 -> 2048 px, ~10 min on 2 CPU cores
     python benchmarks/bench_highres.py --quick          # smoke run: 64 -> 128 -> 256 px, a few steps
     python benchmarks/bench_highres.py --steps 40 20 8 2 --optimizer adam --json highres.json
 
-What it measures: one :func:`nst_tf.controls.stylize_multiscale` run (the same code path as
+What it measures: one :func:`nst_tf.transfer.controls.stylize_multiscale` run (the same code path as
 ``nst-tf stylize --size 2048``), square content (``content/astronaut`` enlarged to the
 output size, the worst case for a given long side), the style kept at the output's scale
 at every level. For each level: its size, the optimisation steps, wall time and seconds
@@ -88,17 +88,20 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import numpy as np
 
-    from nst_tf import controls, data, images, pyramid, saving
-    from nst_tf.memory import peak_memory_bytes
+    from nst_tf.transfer import controls
+    from nst_tf.image import arrays as images, save as saving
+    from nst_tf.image import load_image
+    from nst_tf.optim import pyramid
+    from nst_tf.optim.memory import peak_memory_bytes
 
     info = machine()
     print(
         f"TensorFlow {info['tensorflow']}, {info['cpu_count']} CPU cores, GPUs: {info['gpus'] or 'none'}, "
         f"memory {info['memory_total_gib']} GiB"
     )
-    content = data.load(args.content, max_size=None)
+    content = load_image(args.content, max_size=None)
     content = images.resize_image(content, size=images.fit_size(content.shape[:2], args.size))  # stylize never enlarges
-    styles = data.load(args.style, max_size=None)
+    styles = load_image(args.style, max_size=None)
     sizes = pyramid.pyramid_sizes(args.size, args.start_size, args.levels)
     steps = args.steps[0] if len(args.steps) == 1 else args.steps
     steps = pyramid.level_steps(args.steps[0], len(sizes), steps)

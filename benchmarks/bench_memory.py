@@ -9,7 +9,7 @@ memory is ``ru_maxrss`` from ``os.wait4``, so TensorFlow's and Pillow's allocati
 count, not only Python's. The baseline, measured in the same run, is the same command
 with the content picture already at 256 px. The goal (issue 16): a huge picture costs
 less than twice the baseline. For context the script also measures decoding alone
-(``nst_tf.images.load_image(path, max_size=256)``) and the way nst-tf decoded before
+(``nst_tf.image.load_image(path, max_size=256)``) and the way nst-tf decoded before
 (every pixel to float32 at full size, then resized), each in its own process.
 """
 
@@ -31,9 +31,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 2.0
 
-DECODE_NOW = "import sys; from nst_tf.images import load_image; load_image(sys.argv[1], max_size=256)"
-DECODE_BEFORE = (  # what images.load_image did before issue 16 for non-JPEG files
-    "import sys, numpy as np; from PIL import Image; from nst_tf.images import resize_image\n"
+DECODE_NOW = "import sys; from nst_tf.image import load_image; load_image(sys.argv[1], max_size=256)"
+DECODE_BEFORE = (  # what load_image did before issue 16 for non-JPEG files
+    "import sys, numpy as np; from PIL import Image; from nst_tf.image.arrays import resize_image\n"
     "im = Image.open(sys.argv[1]); im.load()\n"
     "array = np.asarray(im.convert('RGB'), dtype=np.float32) / np.float32(255.0)\n"
     "resize_image(array, 256)\n"

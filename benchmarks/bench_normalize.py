@@ -47,15 +47,16 @@ def main(argv=None) -> int:
     import keras
     import numpy as np
 
-    from nst_tf import features as F
-    from nst_tf import normalize as N
-    from nst_tf.images import prepare_image, scaled_style
-    from nst_tf.optimize import StyleTransfer
+    from nst_tf import vgg as F
+    from nst_tf.vgg.weights import vgg_constructor
+    from nst_tf.vgg import normalize as N
+    from nst_tf.image import load_image, scaled_style
+    from nst_tf.transfer.style_transfer import StyleTransfer
 
     resolved, net = F.resolve_weights(args.weights, "vgg19")
     raw = F.load_vgg(resolved, net, normalize=False)
     order = F.conv_layer_names(net)
-    base = F._vgg_constructor(net)(include_top=False, weights=None, input_shape=(None, None, 3))
+    base = vgg_constructor(net)(include_top=False, weights=None, input_shape=(None, None, 3))
     for name in order:
         base.get_layer(name).set_weights(raw.get_layer(name).get_weights())
     print(f"backbone: {raw.nst_description}")
@@ -106,8 +107,8 @@ def main(argv=None) -> int:
           f"largest {max(layer_changes):.3f}")
 
     # 3. Step cost, normalised against raw, interleaved.
-    content = prepare_image("content/chelsea", args.size)
-    style = scaled_style(prepare_image("style/swirls"), content.shape[:2], 1.0)
+    content = load_image("content/chelsea", args.size)
+    style = scaled_style(load_image("style/swirls"), content.shape[:2], 1.0)
     transfers = {flag: StyleTransfer(content, style, weights=resolved, net=net, normalize=flag) for flag in (True, False)}
     steps = {flag: transfer.make_adam_step() for flag, transfer in transfers.items()}
     for step in steps.values():  # trace and warm up

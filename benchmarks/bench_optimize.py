@@ -54,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from nst_tf.cli import import_tensorflow  # noqa: E402 - quiet TensorFlow before anything imports it
+from nst_tf._runtime.quiet import import_tensorflow  # noqa: E402 - quiet TensorFlow before anything imports it
 
 TUTORIAL_CONTENT_LAYERS = ["block5_conv2"]
 TUTORIAL_STYLE_LAYERS = ["block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"]
@@ -287,8 +287,8 @@ def per_evaluation(st, optimizers: list[str], block: int, repeats: int, sync) ->
 
 def one_layer_transfer(keras, content, style):
     """A StyleTransfer whose "VGG" is a single 3x3 convolution: what is left is the optimiser's own cost."""
-    from nst_tf.features import FeatureExtractor
-    from nst_tf.optimize import StyleTransfer
+    from nst_tf.vgg.extractor import FeatureExtractor
+    from nst_tf.transfer.style_transfer import StyleTransfer
 
     inputs = keras.Input((None, None, 3))
     outputs = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="block1_conv1")(inputs)
@@ -300,7 +300,7 @@ def one_layer_transfer(keras, content, style):
 
 def at_size(image: np.ndarray, size: int) -> np.ndarray:
     """``image`` resized so that its longest side is exactly ``size`` (may enlarge)."""
-    from nst_tf.images import resize_image
+    from nst_tf.image.arrays import resize_image
 
     height, width = image.shape[:2]
     scale = size / max(height, width)
@@ -311,8 +311,9 @@ def at_size(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def bench_size(tf, keras, args, size: int, content_full, style_full, resolved: str, net: str, matmul_rate: float):
-    from nst_tf.features import layer_names, load_vgg
-    from nst_tf.optimize import DEFAULT_PRECONDITION, StyleTransfer
+    from nst_tf.vgg import layer_names, load_vgg
+    from nst_tf.defaults import DEFAULT_PRECONDITION
+    from nst_tf.transfer.style_transfer import StyleTransfer
 
     content, style = at_size(content_full, size), at_size(style_full, size)
     height, width = content.shape[:2]
@@ -551,8 +552,8 @@ def main(argv=None) -> int:
     import keras
 
     from nst_tf import __version__ as nst_version
-    from nst_tf.data import load
-    from nst_tf.features import load_vgg, resolve_weights
+    from nst_tf.image.samples import load
+    from nst_tf.vgg import load_vgg, resolve_weights
 
     resolved, net = resolve_weights(args.weights, "vgg19")
     vgg = load_vgg(resolved, net)

@@ -6,7 +6,7 @@ Run after ``make_content.py`` / ``make_styles.py``::
     python data/make_manifest.py --check   # exit 1 if either is out of date
 
 The manifest lists every sample image (name, path, kind, what it shows, source,
-licence, size, SHA-256); ``nst_tf.data`` reads it.
+licence, size, SHA-256); ``nst_tf.image.samples`` reads it.
 """
 
 from __future__ import annotations

@@ -1,9 +1,17 @@
 """nst-tf: learn and do neural style transfer with TensorFlow/Keras.
 
-Modules follow the lessons: ``features`` (01), ``gram`` (02), ``losses`` and ``objective`` (03),
-``optimize``, ``solvers``, ``precondition`` and ``progress`` (04), ``controls`` with ``colour``, ``masks`` and
-``pyramid`` (05), ``fast`` (06); ``decoding``, ``images``,
-``saving``, ``display`` and ``data`` for pictures in and out; ``checks`` for the exercises.
+The subpackages follow the method, from the bottom up:
+
+* :mod:`nst_tf.image`: pictures in and out (:func:`load_image`, :func:`save_image`);
+* :mod:`nst_tf.vgg`: the network that sees (:func:`load_vgg`, :func:`feature_extractor`, lesson 01);
+* :mod:`nst_tf.losses`: Gram matrices and the costs (lessons 02-03);
+* :mod:`nst_tf.optim`: solvers that move the pixels, progress, memory (lesson 04);
+* :mod:`nst_tf.transfer`: :class:`StyleTransfer` and the one :func:`stylize` with its controls (04-05);
+* :mod:`nst_tf.fast`: a network that stylizes in one pass (lesson 06);
+* :mod:`nst_tf.show`: display, visualisations, the method diagram;
+* :mod:`nst_tf.checks`: the exercise checks and the lessons' claims;
+* :mod:`nst_tf.cli`: the ``nst-tf`` command;
+* :mod:`nst_tf.defaults` (every default) and :mod:`nst_tf.settings` (fast mode, lesson sizes).
 
 The most used names are available at the top level and imported on first use, so
 ``import nst_tf`` stays quick and the command-line tool can quiet TensorFlow first.
@@ -18,28 +26,25 @@ import sys
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "feature_extractor": "features",
-    "load_vgg": "features",
-    "gram_matrix": "gram",
-    "content_loss": "losses",
-    "style_layer_loss": "losses",
-    "style_loss": "losses",
-    "tv_loss": "losses",
-    "StyleTransfer": "optimize",
-    "stylize": "controls",
-    "load_image": "decoding",
-    "save_image": "saving",
-    "show_image": "display",
-    "show_images": "display",
-    "stylize_fast": "fast",
-    "transform_net": "fast",
+    "load_image": "image.load",
+    "save_image": "image.save",
+    "load_vgg": "vgg.extractor",
+    "feature_extractor": "vgg.extractor",
+    "gram_matrix": "losses.gram",
+    "content_loss": "losses.terms",
+    "style_layer_loss": "losses.terms",
+    "style_loss": "losses.terms",
+    "tv_loss": "losses.terms",
+    "StyleTransfer": "transfer.style_transfer",
+    "stylize": "transfer.controls",
+    "show_image": "show.display",
+    "show_images": "show.display",
+    "stylize_fast": "fast.network",
+    "transform_net": "fast.network",
 }
 
 
-_SUBMODULES = ("checks", "cli", "cli_common", "colour", "controls", "data", "decoding", "defaults", "diagram", "display", "fast",
-               "features", "fetch", "gram", "images", "logs", "losses", "masks", "memory", "modelcheck", "objective",
-               "optimize", "precondition", "progress", "pyramid", "quiet", "safefile", "saving", "settings", "signals", "solvers",
-               "validate", "visualize")
+_SUBMODULES = ("checks", "cli", "defaults", "fast", "image", "losses", "optim", "settings", "show", "transfer", "vgg")
 
 
 from .allocator import tune_malloc as _tune_malloc
@@ -49,7 +54,7 @@ _tune_malloc()  # freed tensors go back to the system (nst_tf/allocator.py; NST_
 if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:
     # In a notebook the lesson needs TensorFlow next: load it now, without the C++ start-up
     # lines that would otherwise be the student's first output. The command line stays lazy.
-    from .quiet import import_tensorflow as _import_tensorflow
+    from ._runtime.quiet import import_tensorflow as _import_tensorflow
 
     _import_tensorflow()
 

@@ -3,7 +3,7 @@
 The library modules import their defaults from here, and the command line reads the
 same names for its options and its ``--help`` text, so ``nst-tf --help`` stays instant
 and the two can never disagree. Values only: what they mean is documented where they
-are used (:mod:`nst_tf.optimize`, :mod:`nst_tf.fast`, ...).
+are used (:mod:`nst_tf.transfer.style_transfer`, :mod:`nst_tf.fast`, ...).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ DEFAULT_LEARNING_RATE = 0.02
 DEFAULT_PRECONDITION = 0.25
 #: The share of L-BFGS's evaluations spent preconditioned; the rest work on the pixels directly.
 PRECONDITIONED_FRACTION = 0.5
-#: "lbfgs" runs in TensorFlow (nst_tf.lbfgs); "lbfgs-scipy" is scipy's L-BFGS-B, kept for comparison.
+#: "lbfgs" runs in TensorFlow (nst_tf.optim.lbfgs); "lbfgs-scipy" is scipy's L-BFGS-B, kept for comparison.
 OPTIMIZERS = ("lbfgs", "lbfgs-scipy", "adam")
 #: Starting images: the content, noise or the style image.
 INITS = ("content", "noise", "style")

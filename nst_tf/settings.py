@@ -15,23 +15,6 @@ def fast_mode() -> bool:
     return os.environ.get("NST_TF_FAST", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def megabytes_from_environment(name: str) -> int | None:
-    """Bytes from the environment variable ``name`` given in megabytes; ``None`` when it is unset or empty.
-
-    Raises ``ValueError`` with a one-line message when it is not a positive number.
-    """
-    text = os.environ.get(name)
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:  # also refuses NaN
-        raise ValueError(f"{name} must be a positive number of megabytes, got {text!r}")
-    return int(value * 1024 * 1024)
-
-
 def has_gpu() -> bool:
     import tensorflow as tf
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_tf import cli
+from nst_tf.cli import commands as cli
 
 FAST = ["--steps", "1", "--weights", "offline", "--no-progress"]
 
@@ -113,5 +113,5 @@ def test_new_bad_inputs_are_one_line_exit_2_and_write_nothing(case, work, site, 
     assert len(lines) == 1 and lines[0].startswith("nst-tf: error: ") and words in lines[0], captured.err
     assert "wrote" not in captured.out
     assert snapshot(work) == before
-    cache = Path(work.parent / "cache")
+    cache = Path(work.parent / "cache" / "downloads")  # NST_TF_CACHE is the root of the one cache folder
     assert not cache.exists() or [p.name for p in cache.iterdir()] == []

@@ -31,10 +31,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nst_tf import losses as L
-from nst_tf.features import feature_extractor
+from nst_tf.image import load_image
+from nst_tf.losses import terms as L
+from nst_tf.vgg.extractor import feature_extractor
 from nst_tf.defaults import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, DEFAULT_WEIGHTS
-from nst_tf.optimize import StyleTransfer
+from nst_tf.transfer.style_transfer import StyleTransfer
 
 BIG, SMALL = 288, 96
 FACTOR = BIG // SMALL
@@ -186,10 +187,9 @@ def test_tv_of_a_smooth_picture_depends_on_resolution():
 
 
 def _final_shares(size: int, **options) -> dict:
-    from nst_tf import data
 
-    content = data.load("content/chelsea", max_size=size)
-    style = data.load("style/swirls", max_size=size)
+    content = load_image("content/chelsea", max_size=size)
+    style = load_image("style/swirls", max_size=size)
     result = StyleTransfer(content, style, weights="offline", **options).run(25, progress=False)
     return shares(result.history.last())
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_tf import decoding, images
+from nst_tf.image import load_image
+from nst_tf.image import decode as decoding, arrays as images
 
 SIDE = 2000
 FULL_FLOAT = SIDE * SIDE * 3 * 4
@@ -44,7 +45,7 @@ def test_large_picture_is_shrunk_before_float_conversion(tmp_path, mode, suffix)
     _picture(mode).save(path, **options)
     tracemalloc.start()
     try:
-        small = images.load_image(path, max_size=64)
+        small = load_image(path, max_size=64)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -66,13 +67,13 @@ def test_exif_orientation_survives_shrinking(tmp_path):
     exif[0x0112] = 6  # stored turned: shown rotated 90 degrees clockwise
     path = tmp_path / "turned.png"
     picture.save(path, exif=exif)
-    upright = images.load_image(path, max_size=80)
+    upright = load_image(path, max_size=80)
     assert upright.shape[:2] == (80, 40)
     assert upright[5, 20, 2] > 0.9 and upright[-5, 20, 0] > 0.9  # blue on top after the turn
 
 
 def test_mask_file_is_decoded_at_the_content_size(tmp_path):
-    from nst_tf.masks import load_mask
+    from nst_tf.losses.masks import load_mask
 
     path = tmp_path / "mask.png"
     mask = np.zeros((SIDE, SIDE), np.uint8)

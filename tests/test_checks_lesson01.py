@@ -7,7 +7,7 @@ from keras.applications import vgg19
 
 from nst_tf import checks
 from nst_tf.checks import ExerciseError
-from nst_tf.features import load_vgg
+from nst_tf.vgg.extractor import load_vgg
 
 
 @pytest.fixture(autouse=True)
@@ -121,7 +121,7 @@ def _package_from_alias(layer_names):  # imported under another name before the 
     return _EARLY_ALIAS(layer_names)
 
 
-from nst_tf.features import feature_extractor as _EARLY_ALIAS  # noqa: E402
+from nst_tf.vgg.extractor import feature_extractor as _EARLY_ALIAS  # noqa: E402
 
 
 EXTRACTOR_MISTAKES = {

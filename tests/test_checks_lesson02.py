@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from nst_tf import checks
 from nst_tf.checks import ExerciseError
-from nst_tf.gram import gram_matrix as package_gram
+from nst_tf.losses.gram import gram_matrix as package_gram
 
 
 def reference(features):
@@ -86,7 +86,7 @@ def test_wrong_answers_are_named(answer, message):
 def package_answer(features):
     import nst_tf
 
-    return nst_tf.gram.gram_matrix(features)
+    return nst_tf.losses.gram.gram_matrix(features)
 
 
 def top_level_answer(features):
@@ -95,7 +95,7 @@ def top_level_answer(features):
     return nst_tf.gram_matrix(features, "positions")
 
 
-def aliased_answer(features):  # ``from nst_tf.gram import gram_matrix`` at the top of the notebook
+def aliased_answer(features):  # ``from nst_tf.losses.gram import gram_matrix`` at the top of the notebook
     return package_gram(features)
 
 
@@ -115,9 +115,9 @@ def stop_gradient_on_one_side(features):
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (package_answer, "package's own nst_tf.gram.gram_matrix"),
-        (top_level_answer, "package's own nst_tf.gram.gram_matrix"),
-        (aliased_answer, "package's own nst_tf.gram.gram_matrix"),
+        (package_answer, "package's own nst_tf.losses.gram.gram_matrix"),
+        (top_level_answer, "package's own nst_tf.losses.gram.gram_matrix"),
+        (aliased_answer, "package's own nst_tf.losses.gram.gram_matrix"),
         (numpy_wrapped_back, "No gradient flows"),
         (numpy_function_inside, "No gradient flows"),
         (stop_gradient_on_one_side, "gradient is not"),

@@ -210,7 +210,7 @@ def _variant(expression, targets_inside=False):
 
 
 def _package_total(extractor, content_image, style_image, content_layer, weights, a, b, g):
-    from nst_tf import losses
+    from nst_tf.losses import terms as losses
 
     def total_cost(image):
         f = extractor(image)

@@ -1,7 +1,7 @@
-"""Tests for the ``nst-tf`` command line (nst_tf/cli.py).
+"""Tests for the ``nst-tf`` command line (nst_tf/cli/).
 
 Offline and small: tiny images (48-64 px), 1-3 steps, ``--weights offline``. Most
-runs call :func:`nst_tf.cli.main` in-process; one runs ``python -m nst_tf.cli`` to
+runs call :func:`nst_tf.cli.commands` in-process; one runs ``python -m nst_tf.cli`` to
 check the exit status and that stderr carries no TensorFlow start-up noise.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_tf import cli
+from nst_tf.cli import commands as cli
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--steps", "3", "--weights", "offline", "--no-progress"]
@@ -105,7 +105,7 @@ def test_subprocess_exit_status_and_clean_stderr(pics):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "nst_tf.cli", "stylize", str(pics["content"]), str(pics["style"]),
+        [sys.executable, "-m", "nst_tf", "stylize", str(pics["content"]), str(pics["style"]),
          "-o", str(out), "--size", "48", "--steps", "3", "--weights", "offline"],
         capture_output=True, text=True, env=env, timeout=300,
     )
@@ -138,7 +138,7 @@ def test_version_and_help(capsys):
 
 
 def test_importing_the_cli_does_not_import_tensorflow():
-    code = "import sys, nst_tf.cli as c; c.build_parser(); sys.exit('tensorflow' in sys.modules)"
+    code = "import sys, nst_tf.cli.commands as c; c.build_parser(); sys.exit('tensorflow' in sys.modules)"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     assert subprocess.run([sys.executable, "-c", code], env=env, timeout=120).returncode == 0
 
@@ -205,7 +205,7 @@ def test_non_finite_cost_exits_1(pics, capsys):
 
 @pytest.mark.slow
 def test_ctrl_c_writes_the_best_image_so_far(pics, capsys, monkeypatch):
-    from nst_tf import progress
+    from nst_tf.optim import progress
 
     original = progress.Watcher.after_steps
 
@@ -223,10 +223,11 @@ def test_ctrl_c_writes_the_best_image_so_far(pics, capsys, monkeypatch):
 
 @pytest.mark.parametrize("command", ["stylize", "train-fast"])
 def test_an_interrupt_before_the_first_step_writes_nothing_and_says_so_on_stderr(command, pics, capsys, monkeypatch):
-    """Every command ends an interrupted run the same way (nst_tf.cli_common)."""
+    """Every command ends an interrupted run the same way (nst_tf.cli.common)."""
     from types import SimpleNamespace
 
-    from nst_tf import controls, fast
+    from nst_tf.transfer import controls
+    from nst_tf import fast
 
     def stopped_at_once(*args, **kwargs):
         return SimpleNamespace(image=np.zeros((48, 64, 3)), interrupted=True, evaluations=0, step=0,
@@ -243,7 +244,7 @@ def test_an_interrupt_before_the_first_step_writes_nothing_and_says_so_on_stderr
 
 
 def test_unexpected_error_is_one_line_with_hint(pics, capsys, monkeypatch):
-    from nst_tf import controls
+    from nst_tf.transfer import controls
 
     def broken(*args, **kwargs):
         raise RuntimeError("something odd\non two lines")
@@ -284,7 +285,7 @@ def test_stylize_with_colour_preservation_and_masks(tmp_path, capsys):
                  "--preserve-colors", "luminance", "-o", str(out), "--size", "48", "--steps", "3",
                  "--weights", "offline", "--no-progress"])
     assert code == 0, capsys.readouterr().err
-    from nst_tf.images import load_image
+    from nst_tf.image import load_image
 
     assert max(load_image(out).shape[:2]) == 48
 
@@ -311,7 +312,7 @@ def test_stylize_starts_from_the_defaults_of_nst_tf_stylize():
     import inspect
 
     import nst_tf
-    from nst_tf.optimize import StyleTransfer
+    from nst_tf.transfer.style_transfer import StyleTransfer
 
     library = inspect.signature(nst_tf.stylize).parameters
     parser = cli.build_parser()

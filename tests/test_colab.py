@@ -120,7 +120,7 @@ def test_download_image_saves_and_on_colab_downloads(on_colab, tmp_path, monkeyp
     import numpy as np
     from PIL import Image
 
-    from nst_tf import display
+    from nst_tf.show import display
 
     downloaded = []
     if on_colab:

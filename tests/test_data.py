@@ -1,4 +1,4 @@
-"""Tests for nst_tf.data: the sample images, their manifest, and loading by name, path or URL."""
+"""Tests for nst_tf.image.samples: the sample images, their manifest, and loading by name, path or URL."""
 
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_tf import data
-from nst_tf.images import ImageError
+from nst_tf.image import load_image
+from nst_tf.image import samples
+from nst_tf.image import ImageError
 
-ALL_NAMES = data.names()
+ALL_NAMES = samples.names()
 
 
 def _script(name: str) -> ModuleType:
     """Import ``data/<name>.py`` (the folder is not a package)."""
-    file = data.data_dir() / f"{name}.py"
+    file = samples.data_dir() / f"{name}.py"
     if not file.is_file():
         pytest.skip(f"{file} is not installed here")
     sys.path.insert(0, str(file.parent))  # make_manifest imports its siblings
@@ -45,7 +46,7 @@ def _decoded(jpeg: bytes | Path) -> np.ndarray:
 
 
 def test_names_cover_both_kinds() -> None:
-    content, style = data.names("content"), data.names("style")
+    content, style = samples.names("content"), samples.names("style")
     assert len(content) >= 3 and len(style) >= 4
     assert sorted(content + style) == ALL_NAMES
     assert all(n.startswith("content/") for n in content) and all(n.startswith("style/") for n in style)
@@ -54,13 +55,13 @@ def test_names_cover_both_kinds() -> None:
 
 def test_bad_kind_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="content, style"):
-        data.names("styles")
+        samples.names("styles")
 
 
 @pytest.mark.parametrize("name", ALL_NAMES)
 def test_file_matches_manifest(name: str) -> None:
-    entry = data.manifest()[name]
-    file = data.path(name)
+    entry = samples.manifest()[name]
+    file = samples.path(name)
     raw = file.read_bytes()
     assert hashlib.sha256(raw).hexdigest() == entry["sha256"], f"{file} changed: rerun data/make_manifest.py"
     assert len(raw) == entry["bytes"] and len(raw) < 200 * 1024
@@ -70,7 +71,7 @@ def test_file_matches_manifest(name: str) -> None:
 
 
 def test_every_file_is_in_the_manifest() -> None:
-    on_disk = {f"{p.parent.name}/{p.stem}" for kind in data.KINDS for p in (data.data_dir() / kind).iterdir()}
+    on_disk = {f"{p.parent.name}/{p.stem}" for kind in samples.KINDS for p in (samples.data_dir() / kind).iterdir()}
     assert on_disk == set(ALL_NAMES)
 
 
@@ -85,7 +86,7 @@ def test_readme_and_manifest_are_up_to_date() -> None:
 @pytest.mark.parametrize("name", ALL_NAMES)
 @pytest.mark.parametrize("max_size", [512, 200])
 def test_every_sample_loads(name: str, max_size: int) -> None:
-    image = data.load(name, max_size=max_size)
+    image = load_image(name, max_size=max_size)
     assert image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.float32
     assert max(image.shape[:2]) <= max_size and min(image.shape[:2]) >= 32
     assert 0.0 <= image.min() and image.max() <= 1.0
@@ -93,15 +94,15 @@ def test_every_sample_loads(name: str, max_size: int) -> None:
 
 
 def test_full_size_and_short_names() -> None:
-    full = data.load("content/coffee", max_size=None)
+    full = load_image("content/coffee", max_size=None)
     assert full.shape == (400, 600, 3)
-    np.testing.assert_array_equal(data.load("coffee", max_size=None), full)
-    assert data.path("waves") == data.path("style/waves")
+    np.testing.assert_array_equal(load_image("coffee", max_size=None), full)
+    assert samples.path("waves") == samples.path("style/waves")
 
 
 @pytest.mark.parametrize("bad", ["chelse", "style/nope", "content/swirls", "Chelsea"])
 def test_unknown_name_lists_valid_names(bad: str) -> None:
-    for call in (data.path, data.load):
+    for call in (samples.path, load_image):
         with pytest.raises(ValueError) as info:
             call(bad)
         message = str(info.value)
@@ -115,11 +116,11 @@ def test_local_paths_load(tmp_path: Path) -> None:
     file = tmp_path / "noise.png"
     Image.fromarray(pixels).save(file)
     for source in (file, str(file)):
-        image = data.load(source, max_size=None)
+        image = load_image(source, max_size=None)
         np.testing.assert_allclose(image, pixels / 255.0, atol=1e-6)
-    assert data.load(file, max_size=72).shape == (48, 72, 3)
+    assert load_image(file, max_size=72).shape == (48, 72, 3)
     with pytest.raises(ImageError, match="does not exist"):
-        data.load(str(tmp_path / "missing.jpg"))
+        load_image(str(tmp_path / "missing.jpg"))
 
 
 # URLs: see tests/test_fetch.py (a local HTTP server).
@@ -136,10 +137,10 @@ def test_make_styles_reproduces_the_committed_images() -> None:
     difference) allows for other numpy / scipy / Pillow versions. All four take ~3 s.
     """
     make_styles = _script("make_styles")
-    assert set(data.names("style")) == {f"style/{n}" for n in make_styles.STYLES}
+    assert set(samples.names("style")) == {f"style/{n}" for n in make_styles.STYLES}
     for name in make_styles.STYLES:
         painted = make_styles.paint(name)
-        stored = _decoded(data.path(f"style/{name}"))
+        stored = _decoded(samples.path(f"style/{name}"))
         assert painted.dtype == np.uint8 and painted.shape == stored.shape
         difference = np.abs(_decoded(make_styles.encode_jpeg(painted)) - stored).mean()
         assert difference < 3 / 255, f"make_styles.py paints a different {name}: mean difference {difference * 255:.2f}/255"
@@ -155,9 +156,9 @@ def test_painters_are_deterministic_at_any_size() -> None:
 
 def test_make_content_reproduces_the_committed_photos() -> None:
     make_content = _script("make_content")
-    assert set(data.names("content")) == {f"content/{n}" for n in make_content.CONTENT}
+    assert set(samples.names("content")) == {f"content/{n}" for n in make_content.CONTENT}
     for name in make_content.CONTENT:
         original = make_content.load(name) / 255.0
-        stored = _decoded(data.path(f"content/{name}"))
+        stored = _decoded(samples.path(f"content/{name}"))
         assert original.shape == stored.shape
         assert np.abs(original - stored).mean() < 4 / 255  # JPEG quality 92

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_diagram_names_every_stage_of_the_method():
     import matplotlib.pyplot as plt
 
-    from nst_tf.diagram import method_diagram
+    from nst_tf.show.diagram import method_diagram
 
     figure = method_diagram()
     texts = " ".join(t.get_text() for ax in figure.axes for t in ax.texts)
@@ -27,7 +27,7 @@ def test_diagram_names_every_stage_of_the_method():
 def test_diagram_shows_the_images_it_is_given():
     import matplotlib.pyplot as plt
 
-    from nst_tf.diagram import method_diagram
+    from nst_tf.show.diagram import method_diagram
 
     red = np.zeros((40, 60, 3), np.float32)
     red[..., 0] = 1.0
@@ -39,7 +39,7 @@ def test_diagram_shows_the_images_it_is_given():
 
 def test_diagram_does_not_import_tensorflow():
     code = ("import matplotlib; matplotlib.use('Agg'); import sys\n"
-            "from nst_tf.diagram import method_diagram; method_diagram()\n"
+            "from nst_tf.show.diagram import method_diagram; method_diagram()\n"
             "print('tensorflow' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr

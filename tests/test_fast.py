@@ -14,10 +14,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import cli, data, fast, fast_cli
-from nst_tf.fast import data as fast_data
-from nst_tf.images import load_image
-from nst_tf.saving import save_image
+from nst_tf.cli import fast as fast_cli
+from nst_tf.cli import commands as cli
+from nst_tf.image import samples
+from nst_tf import fast
+from nst_tf.fast import photos as fast_data
+from nst_tf.image import load_image
+from nst_tf.image.save import save_image
 
 TINY = {"filters": 8, "residual_blocks": 1}
 STYLE = "style/swirls"
@@ -100,7 +103,7 @@ def test_training_images_from_a_folder_skip_unreadable_files(tmp_path, capsys, m
     if streaming:  # what a large folder such as COCO gets
         monkeypatch.setattr(fast_data, "IN_MEMORY_LIMIT", 1)
     for name in ("a.jpg", "b.png"):
-        save_image(data.load("content/chelsea", 64), tmp_path / name)
+        save_image(load_image("content/chelsea", 64), tmp_path / name)
     (tmp_path / "broken.jpg").write_bytes(b"not a picture")
     (tmp_path / "notes.txt").write_text("ignored")
     assert [p.name for p in fast.image_files(tmp_path)] == ["a.jpg", "b.png", "broken.jpg"]
@@ -182,7 +185,7 @@ def test_a_callback_stops_training_and_ctrl_c_keeps_the_steps_done(tmp_path):
 
 def test_a_nan_cost_stops_training_at_its_step():
     from nst_tf.fast.training import _LossLog
-    from nst_tf.progress import History, NonFiniteLossError, ProgressBar
+    from nst_tf.optim.progress import History, NonFiniteLossError, ProgressBar
 
     log = _LossLog(History(), ProgressBar(4, enabled=False), "lower the learning rate")
     for total in (3.0, 2.0, float("nan"), 1.0):
@@ -247,8 +250,8 @@ def _files(folder: Path) -> set[Path]:
 def photos(tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
-    shutil.copy(data.path("content/chelsea"), folder / "cat.jpg")
-    save_image(data.load("content/coffee", 128), folder / "coffee.png")
+    shutil.copy(samples.path("content/chelsea"), folder / "cat.jpg")
+    save_image(load_image("content/coffee", 128), folder / "coffee.png")
     return folder
 
 

@@ -23,10 +23,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import cli, data, fast
-from nst_tf.fast import data as fast_data
+from nst_tf.image import load_image
+from nst_tf.cli import commands as cli
+from nst_tf.image import samples
+from nst_tf import fast
+from nst_tf.fast import photos as fast_data
 from nst_tf.fast import distribute as fast_distribute
-from nst_tf.saving import save_image
+from nst_tf.image.save import save_image
 
 ROOT = Path(__file__).resolve().parents[1]
 STYLE = "style/swirls"
@@ -36,7 +39,7 @@ PHOTOS = ("content/chelsea", "content/coffee", "content/astronaut")
 def _photos(folder: Path, *, broken: bool = False) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name in PHOTOS:
-        save_image(data.load(name, 64), folder / f"{name.split('/')[-1]}.png")
+        save_image(load_image(name, 64), folder / f"{name.split('/')[-1]}.png")
     if broken:
         (folder / "broken.jpg").write_bytes(b"not a picture")
     return folder
@@ -85,13 +88,13 @@ def test_photos_from_a_tf_io_gfile_location_that_is_no_local_path():
     root = "ram://nst-tf-test/photos"
     tf.io.gfile.makedirs(f"{root}/sub")
     for name in PHOTOS[:2]:
-        local = data.path(name)
+        local = samples.path(name)
         with tf.io.gfile.GFile(f"{root}/sub/{local.name}", "wb") as handle:
             handle.write(local.read_bytes())
     with tf.io.gfile.GFile(f"{root}/notes.txt", "wb") as handle:
         handle.write(b"not a picture")
     files = fast_data.image_files(root)
-    assert files == sorted(f"{root}/sub/{data.path(name).name}" for name in PHOTOS[:2])
+    assert files == sorted(f"{root}/sub/{samples.path(name).name}" for name in PHOTOS[:2])
     batch = next(iter(fast_data.training_images(root, size=24, batch_size=3)))
     assert batch.shape == (3, 24, 24, 3)
     with pytest.raises(ValueError, match="not a folder"):
@@ -198,8 +201,8 @@ def test_train_fast_reads_photos_and_writes_checkpoints_through_tf_io_gfile(tmp_
     root = "ram://nst-tf-cli"
     tf.io.gfile.makedirs(f"{root}/photos")
     for name in PHOTOS[:2]:
-        with tf.io.gfile.GFile(f"{root}/photos/{data.path(name).name}", "wb") as handle:
-            handle.write(data.path(name).read_bytes())
+        with tf.io.gfile.GFile(f"{root}/photos/{samples.path(name).name}", "wb") as handle:
+            handle.write(samples.path(name).read_bytes())
     with tf.io.gfile.GFile(f"{root}/photos/broken.png", "wb") as handle:
         handle.write(b"junk")
     model = tmp_path / "m.keras"
@@ -325,7 +328,7 @@ def _start_cluster(arguments: list[str], cwd: Path) -> list[subprocess.Popen]:
     for index in range(2):
         env = dict(_env(), TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", "nst_tf.cli", "train-fast", *arguments, "--distribute", "auto"],
+            [sys.executable, "-m", "nst_tf", "train-fast", *arguments, "--distribute", "auto"],
             env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         ))
     return processes
@@ -387,7 +390,7 @@ def test_two_worker_cluster_is_killed_resumes_and_matches_one_process(tmp_path):
     # 3. One process, the same global batch (2) and seed, the same number of steps, no interruption.
     single = tmp_path / "single.keras"
     completed = subprocess.run(
-        [sys.executable, "-m", "nst_tf.cli", "train-fast", *base, "--batch-size", "2", "--steps", str(steps),
+        [sys.executable, "-m", "nst_tf", "train-fast", *base, "--batch-size", "2", "--steps", str(steps),
          "-o", str(single),
          "--distribute", "none"], env=_env(), cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-2000:]
@@ -396,7 +399,7 @@ def test_two_worker_cluster_is_killed_resumes_and_matches_one_process(tmp_path):
     alone, together = fast.load_model(single), fast.load_model(model)
     assert [w.path for w in together.weights] == names
     _assert_same_training(names, alone.get_weights(), together.get_weights(), initial)
-    photo = data.load(PHOTOS[0], 64)  # the outputs too, measured the same way
+    photo = load_image(PHOTOS[0], 64)  # the outputs too, measured the same way
     before, after, other = (fast.stylize_fast(m, photo) for m in (network, alone, together))
     ratio = float(np.linalg.norm(other - after) / np.linalg.norm(after - before))
     print(f"outputs: relative difference {ratio:.2e}, largest pixel difference {np.abs(other - after).max():.2e}")

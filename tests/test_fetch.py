@@ -1,4 +1,4 @@
-"""Issue 16, point 2: the URL fetcher (nst_tf/fetch.py) against a local HTTP server.
+"""Issue 16, point 2: the URL fetcher (nst_tf/image/download.py) against a local HTTP server.
 
 The server runs in a thread of the test on 127.0.0.1; no test touches the internet.
 """
@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_tf import data, fetch
+from nst_tf.image import load_image
+from nst_tf.image import download as fetch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,7 +129,7 @@ def server(tmp_path, monkeypatch):
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    state.cache = tmp_path / "cache"
+    state.cache = tmp_path / "cache" / "downloads"  # NST_TF_CACHE is the root of nst-tf's one cache folder
     try:
         yield state
     finally:
@@ -147,7 +148,7 @@ def test_an_image_is_downloaded_once_into_a_private_cache(server):
     assert first.read_bytes() == PNG and first.parent == server.cache
     assert (os.stat(server.cache).st_mode & 0o077) == 0 and (os.stat(first).st_mode & 0o077) == 0
     assert fetch.fetch(url, progress=False) == first and server.hits["/cat.png"] == 1
-    image = data.load(url, max_size=None)
+    image = load_image(url, max_size=None)
     assert image.shape == (40, 50, 3) and np.allclose(image, 128 / 255)
     assert fetch.fetch(f"{server.url}/cat.png?v=2", progress=False) != first  # one file per URL
 
@@ -185,11 +186,11 @@ def test_the_size_limit_can_be_set_in_the_environment(server, monkeypatch):
 def test_an_html_page_with_status_200_is_not_cached(server):
     url = f"{server.url}/page.png"
     with pytest.raises(fetch.FetchError, match="HTML page") as info:
-        data.load(url)
+        load_image(url)
     assert url in str(info.value)
     assert cache_files(server) == []
     server.fixed = True  # the server is fixed: the next run asks again and works
-    assert data.load(url, max_size=None).shape == (40, 50, 3)
+    assert load_image(url, max_size=None).shape == (40, 50, 3)
     assert server.hits["/page.png"] == 2
 
 
@@ -217,8 +218,8 @@ def test_progress_goes_to_stderr_only(server, capsys):
 
 
 def _start_download(server, url) -> subprocess.Popen:
-    code = "import sys; from nst_tf import fetch; fetch.fetch(sys.argv[1], read_timeout=60, progress=False)"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), NST_TF_CACHE=str(server.cache))
+    code = "import sys; from nst_tf.image import download as fetch; fetch.fetch(sys.argv[1], read_timeout=60, progress=False)"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), NST_TF_CACHE=str(server.cache.parent))
     process = subprocess.Popen([sys.executable, "-c", code, url], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
@@ -255,6 +256,6 @@ def test_killed_mid_download_then_retried(server):
 
 
 def test_fetch_does_not_import_tensorflow():
-    code = "import sys, nst_tf.fetch, nst_tf.data; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    code = "import sys, nst_tf.image.download, nst_tf.image.samples; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     assert subprocess.run([sys.executable, "-c", code], env=env, timeout=120).returncode == 0

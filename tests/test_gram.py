@@ -1,4 +1,4 @@
-"""Tests for nst_tf.gram: Gram matrices, mean/std statistics and the statistic lookup.
+"""Tests for nst_tf.losses.gram: Gram matrices, mean/std statistics and the statistic lookup.
 
 Every reference is computed by hand in NumPy (explicit loops over channels and
 positions, or reshape + matmul), never with the package.
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf.gram import GRAM_NORMALIZATIONS, STYLE_STATISTICS, gram_matrix, mean_std, style_statistic
+from nst_tf.losses.gram import GRAM_NORMALIZATIONS, STYLE_STATISTICS, gram_matrix, mean_std, style_statistic
 
 SHAPE = (3, 5, 7, 4)  # batch 3, non-square 5x7 positions, 4 channels
 

@@ -1,4 +1,4 @@
-"""Tests for nst_tf.images (loading, resizing, saving, conversions) and nst_tf.display.
+"""Tests for nst_tf.image.arrays (loading, resizing, saving, conversions) and nst_tf.show.display.
 
 Every test image is generated with Pillow in ``tmp_path``; nothing binary is committed.
 """
@@ -16,16 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from nst_tf import images
-from nst_tf.images import (
-    MIN_SIZE,
-    ImageError,
-    load_image,
-    resize_image,
-    to_batch,
-    to_numpy_image,
-)
-from nst_tf.saving import save_image
+from nst_tf.image import ImageError, load_image
+from nst_tf.image import arrays as images
+from nst_tf.image.arrays import MIN_SIZE, resize_image, to_batch, to_numpy_image
+from nst_tf.image.save import save_image
 
 RED = (255, 0, 0)
 W, H = 64, 48  # default test picture: 64 wide, 48 tall
@@ -487,15 +481,20 @@ def test_pillow_settings_untouched(tmp_path):
 # --------------------------------------------------------------------------- saving
 
 
-def test_saving_keeps_its_short_names():
-    """Lessons and the README call nst_tf.save_image; older code imports it from nst_tf.images."""
+def test_one_save_image_and_one_load_image():
+    """One function for each job: the top level and nst_tf.image hand out the same ones, no aliases elsewhere."""
     import nst_tf
-    from nst_tf import saving
+    from nst_tf import image
+    from nst_tf.image import decode, samples, save as saving
 
-    assert nst_tf.save_image is saving.save_image and images.save_image is saving.save_image
-    assert images.same_file is saving.same_file and images.SAVE_FORMATS is saving.SAVE_FORMATS
-    with pytest.raises(AttributeError, match="no_such_name"):
-        images.no_such_name
+    assert nst_tf.save_image is image.save_image is saving.save_image
+    assert nst_tf.load_image is image.load_image
+    for module in (images, decode, samples):
+        assert not hasattr(module, "save_image") and not hasattr(module, "load_image"), module.__name__
+    assert not hasattr(images, "prepare_image") and not hasattr(samples, "load")
+    # a sample name works at the top level as it does in stylize (it did not before issue 25)
+    chelsea = nst_tf.load_image("content/chelsea", max_size=64)
+    assert chelsea.dtype == np.float32 and max(chelsea.shape[:2]) == 64 and chelsea.shape[2] == 3
 
 
 def test_png_round_trip_is_exact(tmp_path):
@@ -712,7 +711,7 @@ def agg():
 
 
 def test_show_images_row_with_titles(agg):
-    from nst_tf.display import show_images
+    from nst_tf.show.display import show_images
 
     pictures = [np.zeros((H, W, 3)), np.ones((1, H, W, 3), np.float32), gradient()]
     fig = show_images(pictures, ["content", "style", "result"])
@@ -722,7 +721,7 @@ def test_show_images_row_with_titles(agg):
 
 
 def test_show_images_mapping_and_grid(agg):
-    from nst_tf.display import show_images
+    from nst_tf.show.display import show_images
 
     fig = show_images({f"step {i}": np.full((H, W, 3), i / 5) for i in range(5)}, columns=2)
     assert len(fig.axes) == 5
@@ -736,7 +735,7 @@ def test_show_images_mapping_and_grid(agg):
 
 
 def test_show_image_returns_axes(agg):
-    from nst_tf.display import show_image
+    from nst_tf.show.display import show_image
 
     ax = show_image(gradient(), "hello")
     assert ax.get_title() == "hello"
@@ -747,7 +746,7 @@ def test_show_image_returns_axes(agg):
 
 def test_importing_display_does_not_import_matplotlib_or_tensorflow():
     code = (
-        "import sys, nst_tf.display, nst_tf.images; "
+        "import sys, nst_tf.show.display, nst_tf.image.arrays; "
         "bad = [m for m in ('matplotlib', 'tensorflow') if m in sys.modules]; "
         "print(' '.join(bad))"
     )

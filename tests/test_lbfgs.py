@@ -1,4 +1,4 @@
-"""Tests for nst_tf.lbfgs, the in-graph L-BFGS, against scipy's L-BFGS-B and known solutions.
+"""Tests for nst_tf.optim.lbfgs, the in-graph L-BFGS, against scipy's L-BFGS-B and known solutions.
 
 The solver is generic (any value-and-gradient of a tf.Variable), so most problems here are
 classic test functions in float64: quadratics with a known minimiser, Rosenbrock, and box
@@ -13,7 +13,7 @@ import pytest
 import scipy.optimize
 import tensorflow as tf
 
-from nst_tf.lbfgs import LBFGS, state_bytes
+from nst_tf.optim.lbfgs import LBFGS, state_bytes
 
 
 def value_and_gradient(function):
@@ -266,8 +266,8 @@ def style_picture(height: int, width: int, period: int = 6) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def small_transfer_factory():
-    from nst_tf.features import feature_extractor
-    from nst_tf.optimize import StyleTransfer
+    from nst_tf.vgg.extractor import feature_extractor
+    from nst_tf.transfer.style_transfer import StyleTransfer
 
     layers = ["block1_conv1", "block2_conv1", "block2_conv2"]
     extractor = feature_extractor(layers, weights="random", net="vgg16", seed=0)
@@ -321,7 +321,7 @@ def test_style_transfer_evaluations_stay_in_tensorflow(small_transfer_factory):
 
 @pytest.fixture(scope="module")
 def offline_64():
-    from nst_tf.optimize import StyleTransfer
+    from nst_tf.transfer.style_transfer import StyleTransfer
 
     # The backbone as trained (not normalised): the objective the solver was compared on
     # (with the weights that were the defaults for that net: content 1, style 1e-2, TV 500).
@@ -425,7 +425,7 @@ def test_spectral_update_is_the_preconditioner_in_cosine_coefficients(monkeypatc
     """``spectral_update(C z) == P z`` with ``C`` scipy's orthonormal 2-D DCT-II, per channel."""
     import scipy.fft
 
-    from nst_tf import precondition
+    from nst_tf.optim import precondition
 
     monkeypatch.setattr(precondition, "MATRIX_DCT_MAX", matrix_max)
     z = np.random.default_rng(5).normal(size=(1, 5, 8, 3)).astype(np.float32)

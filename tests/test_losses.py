@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import losses as L
+from nst_tf.losses import terms as L
 
 SHAPES = [(2, 5, 6, 3), (1, 4, 4, 8)]
 

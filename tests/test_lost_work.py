@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_tf import cli, images, safefile, saving
+from nst_tf.image import load_image, ImageError
+from nst_tf.cli import commands as cli
+from nst_tf.image import save as saving
+from nst_tf._runtime import safefile
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--weights", "offline", "--no-progress"]
@@ -44,7 +47,8 @@ def _dead_pid() -> int:
 
 STOP_AT_STEP_3 = """
 import sys
-from nst_tf import cli, progress
+from nst_tf.cli import commands as cli
+from nst_tf.optim import progress
 original = progress.Watcher.after_steps
 announced = []
 def announce(self, step, *args, **kwargs):
@@ -85,7 +89,7 @@ def test_sigterm_keeps_the_best_image_and_exits_143(pics):
 
 
 def test_sigterm_before_any_work_exits_143_and_writes_nothing(pics):
-    code = ("import os, signal, sys\nfrom nst_tf import cli\n"
+    code = ("import os, signal, sys\nfrom nst_tf.cli import commands as cli\n"
             "def run(args):\n    os.kill(os.getpid(), signal.SIGTERM)\n    return 0\n"
             "cli.run_stylize = run\nparser = cli.build_parser\n"
             "sys.exit(cli.main(sys.argv[1:]))\n")
@@ -114,7 +118,7 @@ def test_a_killed_saves_temporary_file_is_removed_by_the_next_save(tmp_path):
 
 
 def test_a_killed_save_in_another_process_is_cleaned_up(tmp_path):
-    code = ("import sys, numpy as np\nfrom PIL import Image\nfrom nst_tf import saving\n"
+    code = ("import sys, numpy as np\nfrom PIL import Image\nfrom nst_tf.image import save as saving\n"
             "def hang(self, fp, *a, **k):\n    fp.write(b'partial'); fp.flush(); print('WRITING', flush=True)\n"
             "    import time; time.sleep(600)\n"
             "Image.Image.save = hang\nsaving.save_image(np.zeros((8, 8, 3)), sys.argv[1])\n")
@@ -143,13 +147,13 @@ def test_publishing_without_overwrite_never_replaces_a_file_created_meanwhile(tm
             raise PermissionError(1, "Operation not permitted")
         monkeypatch.setattr(os, "link", no_links)
     monkeypatch.setattr(Image.Image, "save", save_while_another_run_finishes)
-    with pytest.raises(images.ImageError, match="already exists"):
+    with pytest.raises(ImageError, match="already exists"):
         saving.save_image(np.zeros((8, 8, 3)), out, overwrite=False)
     assert out.read_bytes() == b"the other run's picture"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.png"]
     monkeypatch.setattr(Image.Image, "save", original_save)
     saving.save_image(np.ones((8, 8, 3)), tmp_path / "fresh.png", overwrite=False)  # a free name works
-    assert images.load_image(tmp_path / "fresh.png", min_size=1).min() == 1.0
+    assert load_image(tmp_path / "fresh.png", min_size=1).min() == 1.0
 
 
 def test_models_are_published_the_same_way_and_fsynced(tmp_path, monkeypatch):
@@ -183,17 +187,16 @@ def test_stale_names_match_only_our_temporaries(tmp_path):
 
 
 @pytest.mark.slow
-def test_python_dash_m_nst_tf_and_nst_tf_cli(tmp_path):
+def test_python_dash_m_nst_tf(tmp_path):
     version = subprocess.run([sys.executable, "-m", "nst_tf", "--version"], env=_env(), capture_output=True,
                              text=True, timeout=120)
     assert version.returncode == 0 and version.stdout.startswith("nst-tf ")
     for command in (["train-fast", "style/swirls", "-o", str(tmp_path / "m.txt")],
                     ["apply", str(tmp_path / "missing.keras"), "x.png", "-o", str(tmp_path / "o.png")]):
-        for module in ("nst_tf", "nst_tf.cli"):
-            result = subprocess.run([sys.executable, "-m", module, *command], env=_env(), capture_output=True,
-                                    text=True, timeout=120)
-            assert result.returncode == 2, (module, command, result.stderr)
-            assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("nst-tf: error: ")
+        result = subprocess.run([sys.executable, "-m", "nst_tf", *command], env=_env(), capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 2, (command, result.stderr)
+        assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("nst-tf: error: ")
 
 
 def test_apply_with_several_inputs_and_an_image_name_makes_no_folder(tmp_path, pics, capsys):
@@ -217,7 +220,8 @@ def test_a_bad_nst_tf_weights_is_named(pics, capsys, monkeypatch):
 
 
 def test_weights_errors_are_not_cut(monkeypatch, tmp_path):
-    from nst_tf import features
+    from nst_tf.vgg import extractor as features
+    from nst_tf.vgg import weights as vgg_weights
 
     reason = "a reason that goes on " * 12 + "THE END"
     weights = tmp_path / "w.h5"
@@ -226,8 +230,8 @@ def test_weights_errors_are_not_cut(monkeypatch, tmp_path):
     def broken(*args, **kwargs):
         raise ValueError(reason)
 
-    monkeypatch.setattr(features, "_vgg_constructor", lambda net: broken)
-    monkeypatch.setattr(features, "detect_net", lambda path: "vgg16")  # get past the file check to Keras' error
+    monkeypatch.setattr(features, "vgg_constructor", lambda net: broken)
+    monkeypatch.setattr(vgg_weights, "detect_net", lambda path: "vgg16")  # get past the file check to Keras' error
     features._load_vgg_cached.cache_clear() if hasattr(features._load_vgg_cached, "cache_clear") else None
     with pytest.raises(features.WeightsError) as info:
         features.feature_extractor(["block1_conv1"], weights=str(weights))
@@ -244,11 +248,11 @@ def test_the_aspect_ratio_error_names_the_option(tmp_path, capsys):
 
 
 def test_skipped_training_images_keep_their_reason(tmp_path, capsys):
-    from nst_tf import data, fast
-    from nst_tf.saving import save_image
+    from nst_tf import fast
+    from nst_tf.image.save import save_image
 
     for name in ("a.png", "b.png"):
-        save_image(data.load("content/chelsea", 64), tmp_path / name)
+        save_image(load_image("content/chelsea", 64), tmp_path / name)
     (tmp_path / "broken.jpg").write_bytes(b"not a picture")
     Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(tmp_path / "tiny.png")
     next(iter(fast.training_images(tmp_path, size=32, batch_size=2)))

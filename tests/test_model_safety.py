@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_tf import cli, fast, modelcheck
+from nst_tf.cli import commands as cli
+from nst_tf import fast
+from nst_tf._runtime import modelcheck
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Gatys' normalisation of VGG (nst_tf/normalize.py) and weights files of either VGG.
+"""Gatys' normalisation of VGG (nst_tf/vgg/normalize.py) and weights files of either VGG.
 
 * On the reference images, every channel of the normalised offline VGG16 has mean
   activation 1 - or, for a channel that fires rarely, mean |pre-activation| equal to
@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_tf import cli, features
-from nst_tf import normalize as N
+from nst_tf.cli import commands as cli
+from nst_tf import vgg as features
+from nst_tf.vgg import weights as W
+from nst_tf.vgg import normalize as N
 
 VGG16_CONVS = features.conv_layer_names("vgg16")
 
@@ -117,7 +119,7 @@ def test_dead_channel_keeps_scale_one_and_is_reported_once(cache_home, capsys):
     import keras
 
     base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
-    for name, values in features._random_conv_weights("vgg16", 7).items():
+    for name, values in W.random_conv_weights("vgg16", 7).items():
         base.get_layer(name).set_weights(values)
     kernel, bias = base.get_layer("block1_conv1").get_weights()
     kernel[..., 5] = 0.0  # channel 5 is zero before its ReLU: no image can make it fire
@@ -204,12 +206,19 @@ def test_unwritable_cache_falls_back_to_memory(tmp_path, monkeypatch, capsys):
     assert stats.calls == 2
 
 
-def test_cache_dir_follows_xdg(monkeypatch, tmp_path):
+def test_one_cache_dir_follows_nst_tf_cache_then_xdg(monkeypatch, tmp_path):
+    from nst_tf._runtime.env import cache_dir
+    from nst_tf.image import download
+
+    monkeypatch.delenv("NST_TF_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    assert N.cache_dir() == tmp_path / "nst-tf"
+    assert cache_dir() == tmp_path / "nst-tf"
     monkeypatch.setenv("XDG_CACHE_HOME", "")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert N.cache_dir() == tmp_path / "home" / ".cache" / "nst-tf"
+    assert cache_dir() == tmp_path / "home" / ".cache" / "nst-tf"
+    monkeypatch.setenv("NST_TF_CACHE", str(tmp_path / "mine"))  # the normalisation's scales and downloads follow it
+    assert N._cache_file("ab" * 20).parent == tmp_path / "mine"
+    assert download.cache_dir() == tmp_path / "mine" / "downloads"
 
 
 # --------------------------------------------------------------------------- invariance
@@ -223,7 +232,7 @@ def rescaled_file(tmp_path_factory):
     factors = {name: np.exp(rng.uniform(np.log(1 / 8), np.log(8), vgg.get_layer(name).get_weights()[1].shape))
                for name in VGG16_CONVS}
     path = tmp_path_factory.mktemp("weights") / "rescaled.weights.h5"
-    N.save_rescaled_vgg(path, factors, "offline", "vgg16")
+    features.save_rescaled_vgg(path, factors, "offline", "vgg16")
     return path
 
 

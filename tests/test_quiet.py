@@ -16,7 +16,7 @@ CHATTER = ("absl::InitializeLog", "I0000", "oneDNN", "cuda")
 def test_stderr_fd_silenced_hides_c_level_writes_and_restores_them():
     code = (
         "import os\n"
-        "from nst_tf.quiet import stderr_fd_silenced\n"
+        "from nst_tf._runtime.quiet import stderr_fd_silenced\n"
         "with stderr_fd_silenced():\n"
         "    os.write(2, b'hidden\\n')\n"
         "os.write(2, b'shown\\n')\n"
@@ -37,9 +37,9 @@ def test_a_lesson_kernel_shows_no_tensorflow_start_up_lines(monkeypatch, tmp_pat
     notebook.cells = [
         nbformat.v4.new_code_cell("import nst_tf\nimport tensorflow as tf\nimport keras"),
         nbformat.v4.new_code_cell("print(float(tf.reduce_sum(tf.ones((2, 2)))))"),
-        # the library's "which weights" line (nst_tf.features logs it) is shown without any logging set-up
-        nbformat.v4.new_code_cell("from nst_tf.logs import get_logger\n"
-                                  "get_logger('nst_tf.features').info('using the test weights')"),
+        # the library's "which weights" line (nst_tf.vgg.extractor logs it) is shown without any logging set-up
+        nbformat.v4.new_code_cell("from nst_tf._runtime.logs import get_logger\n"
+                                  "get_logger('nst_tf.vgg.extractor').info('using the test weights')"),
     ]
     PatientNotebookClient(notebook, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(tmp_path)}}).execute()

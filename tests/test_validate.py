@@ -7,7 +7,9 @@ import pytest
 import tensorflow as tf
 
 import nst_tf
-from nst_tf import gram, losses, memory, validate
+from nst_tf.losses import gram, terms as losses
+from nst_tf.optim import memory
+from nst_tf.image import validate
 
 
 def photo(height=40, width=48, seed=0):
@@ -67,7 +69,7 @@ def test_image_shapes_are_explained(shape, words):
 
 
 def test_images_below_the_minimum_are_refused_before_tensorflow(monkeypatch):
-    from nst_tf import features
+    from nst_tf.vgg import extractor as features
 
     calls = []
     monkeypatch.setattr(features.FeatureExtractor, "__call__", lambda *a, **k: calls.append(1))
@@ -197,7 +199,7 @@ def test_memory_estimate_grows_with_pixels_and_history():
     assert scipy[0] - adam[0] == (2 * memory.LBFGS_HISTORY + 6) * 8 * values and scipy[1] == adam[1]
     # the default L-BFGS: on the device, its state, the variable and at most a copy of its pairs
     from nst_tf.defaults import LBFGS_MEMORY
-    from nst_tf.lbfgs import state_bytes
+    from nst_tf.optim.lbfgs import state_bytes
 
     assert large[0] == adam[0]
     assert large[1] - adam[1] == state_bytes(values, LBFGS_MEMORY) + 4 * values + 2 * LBFGS_MEMORY * 4 * values
@@ -208,5 +210,5 @@ def test_memory_estimate_grows_with_pixels_and_history():
 def test_library_stylize_checks_memory_before_building_anything(monkeypatch):
     monkeypatch.setenv("NST_TF_MEMORY_LIMIT_MB", "2000")
     with pytest.raises(memory.MemoryEstimateError, match=r"use size=\d+ or less"):
-        nst_tf.controls.stylize(photo(2000, 2000), photo(48, 48), size=2000, steps=1, weights="random",
+        nst_tf.transfer.controls.stylize(photo(2000, 2000), photo(48, 48), size=2000, steps=1, weights="random",
                                 progress=False, multiscale=False)

@@ -1,11 +1,11 @@
-"""nst_tf.visualize: feature grids, first-layer filters, activation maximisation, reconstructions."""
+"""nst_tf.show.visualize: feature grids, first-layer filters, activation maximisation, reconstructions."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf import visualize
-from nst_tf.features import feature_extractor, load_vgg
+from nst_tf.show import visualize
+from nst_tf.vgg.extractor import feature_extractor, load_vgg
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def test_reconstruct_content_block1_conv1_gets_closer_to_the_target(target):
 
 @pytest.mark.slow
 def test_reconstruct_style_matches_gram_matrices_better_than_noise(target):
-    from nst_tf.gram import gram_matrix
+    from nst_tf.losses.gram import gram_matrix
 
     layers = ["block1_conv1", "block2_conv1"]
     extractor = feature_extractor(layers, weights="random", pooling="avg")

@@ -3,7 +3,7 @@
 
     python tools/make_method_diagram.py
 
-The drawing itself is :func:`nst_tf.diagram.method_diagram`, which the lessons call too; the
+The drawing itself is :func:`nst_tf.show.diagram.method_diagram`, which the lessons call too; the
 generated-image panel here is the README's demo result (``docs/images/demo.jpg``).
 """
 
@@ -20,8 +20,8 @@ def main() -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from nst_tf.diagram import method_diagram
-    from nst_tf.images import load_image
+    from nst_tf.show.diagram import method_diagram
+    from nst_tf.image import load_image
 
     demo = ROOT / "docs" / "images" / "demo.jpg"
     generated = load_image(demo, max_size=256) if demo.is_file() else None

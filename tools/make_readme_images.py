@@ -20,7 +20,7 @@ THUMB = 160
 def save(image: np.ndarray, name: str, size: int | None = None) -> None:
     from PIL import Image
 
-    from nst_tf import images
+    from nst_tf.image import arrays as images
 
     array = images.resize_image(image, size) if size else image
     pixels = (np.clip(array, 0, 1) * 255 + 0.5).astype(np.uint8)
@@ -53,7 +53,7 @@ def make_demo(weights: str) -> None:
     import nst_tf
 
     # What `nst-tf demo` paints: the same pictures, size and steps (the README says so).
-    from nst_tf.cli import DEMO_CONTENT, DEMO_STYLE
+    from nst_tf.cli.commands import DEMO_CONTENT, DEMO_STYLE
 
     image, _ = nst_tf.stylize(DEMO_CONTENT, DEMO_STYLE, size=256, weights=weights)
     save(image, "demo")
@@ -61,17 +61,17 @@ def make_demo(weights: str) -> None:
 
 def make_lessons(weights: str) -> None:
     import nst_tf
-    from nst_tf import data
-    from nst_tf.features import feature_extractor
-    from nst_tf.gram import gram_matrix
+    from nst_tf.image import load_image
+    from nst_tf.vgg.extractor import feature_extractor
+    from nst_tf.losses.gram import gram_matrix
 
-    chelsea = data.load("content/chelsea", max_size=256)
+    chelsea = load_image("content/chelsea", max_size=256)
     extract = feature_extractor(["block2_conv1"], weights=weights)
     maps = extract(chelsea)["block2_conv1"].numpy()[0]
     maps = np.sqrt(maps[..., np.argsort(maps.mean(axis=(0, 1)))[-16:]])  # the 16 busiest channels
     save(tile(maps, 4), "lesson01", THUMB)
 
-    mosaic = data.load("style/mosaic", max_size=256)
+    mosaic = load_image("style/mosaic", max_size=256)
     gram = gram_matrix(feature_extractor(["block1_conv1"], weights=weights)(mosaic)["block1_conv1"])[0]
     save(np.kron(colormap(gram.numpy()), np.ones((3, 3, 1))), "lesson02", THUMB)
 
@@ -82,11 +82,11 @@ def make_lessons(weights: str) -> None:
     image, _ = nst_tf.stylize("content/astronaut", "style/waves", **small)
     save(image, "lesson04")
     try:
-        from nst_tf import controls
+        from nst_tf.image import colour
 
-        content = data.load("content/rocket", max_size=THUMB)
+        content = load_image("content/rocket", max_size=THUMB)
         image, _ = nst_tf.stylize(content, "style/cubist", **small)
-        save(controls.recombine_luminance(image, content), "lesson05")
+        save(colour.recombine_luminance(image, content), "lesson05")
     except (ImportError, AttributeError):
         pass
     image, _ = nst_tf.stylize("content/chelsea", "style/cubist", **small)

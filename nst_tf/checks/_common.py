@@ -7,7 +7,7 @@ the same behaviour:
   gets one friendly line that repeats the stub's hint;
 * while the check runs, the package's own versions of what is being checked are hidden
   (:func:`package_hidden`): calling one raises :class:`WriteItYourself`, which the check
-  turns into "write it yourself" — so ``return nst_tf.gram.gram_matrix(x)`` cannot pass;
+  turns into "write it yourself" — so ``return nst_tf.losses.gram.gram_matrix(x)`` cannot pass;
 * a failure is an :class:`ExerciseError` whose notebook display is the message alone (no
   traceback through the package), while it still is an error for CI, pytest and nbgrader.
 
@@ -137,7 +137,7 @@ def _blocked_code(function, name: str):
 
 
 def _resolve(target: str):
-    """``"nst_tf.gram:gram_matrix"`` or ``"nst_tf.fast:InstanceNormalization.call"`` -> the function object."""
+    """``"nst_tf.losses.gram:gram_matrix"`` or ``"nst_tf.fast:InstanceNormalization.call"`` -> the function object."""
     module_name, _, attribute = target.partition(":")
     value = importlib.import_module(module_name)
     for part in attribute.split("."):
@@ -150,8 +150,8 @@ def package_hidden(targets: Iterable[str]) -> Iterator[None]:
     """While inside, each named package function raises :class:`WriteItYourself` when called.
 
     The function objects themselves are changed (their code is swapped), so every way of
-    reaching them is covered: ``nst_tf.gram.gram_matrix``, the top-level re-export
-    ``nst_tf.gram_matrix``, an alias made earlier with ``from nst_tf.gram import
+    reaching them is covered: ``nst_tf.losses.gram.gram_matrix``, the top-level re-export
+    ``nst_tf.gram_matrix``, an alias made earlier with ``from nst_tf.losses.gram import
     gram_matrix as g``, and package functions that call them. Restored on exit.
     """
     saved = []

@@ -16,7 +16,7 @@ from ._common import exercise_check, fail, passed, require_gradient
 __all__ = ["check_layer_activations", "check_make_extractor"]
 
 #: The package's own feature extraction, unavailable to an answer while its check runs.
-HIDDEN = ("nst_tf.features:feature_extractor", "nst_tf.features:FeatureExtractor.__call__")
+HIDDEN = ("nst_tf.vgg.extractor:feature_extractor", "nst_tf.vgg.extractor:FeatureExtractor.__call__")
 
 _LAYERS = ("block1_conv2", "block3_conv1", "block4_conv2")
 
@@ -97,7 +97,7 @@ def check_layer_activations(layer_activations, model=None) -> None:
     a failure names the likely mistake: not a tensor, the batch axis missing, the wrong
     layer, or the preprocessing done by hand (scaled to 0-255, BGR, or applied twice).
     """
-    from ..features import load_vgg
+    from ..vgg.extractor import load_vgg
 
     model = load_vgg() if model is None else model
     reference = _Reference(model)
@@ -162,7 +162,7 @@ def check_make_extractor(make_extractor, model=None) -> None:
     mistake: not callable, a list instead of a dict, fixed layer names, NumPy outputs, the
     preprocessing done by hand (scaled to 0-255, BGR, or applied twice), no gradient.
     """
-    from ..features import load_vgg
+    from ..vgg.extractor import load_vgg
 
     model = load_vgg() if model is None else model
     reference = _Reference(model)

@@ -30,13 +30,13 @@ __all__ = ["check_content_cost", "check_layer_style_cost", "check_style_cost", "
 
 #: The package's own costs, unavailable to an answer while a lesson 03 check runs.
 HIDDEN = (
-    "nst_tf.losses:content_loss",
-    "nst_tf.losses:style_layer_loss",
-    "nst_tf.losses:style_layer_loss_from_target",
-    "nst_tf.losses:style_loss",
-    "nst_tf.losses:tv_loss",
-    "nst_tf.losses:total_loss",
-    "nst_tf.gram:gram_matrix",
+    "nst_tf.losses.terms:content_loss",
+    "nst_tf.losses.terms:style_layer_loss",
+    "nst_tf.losses.terms:style_layer_loss_from_target",
+    "nst_tf.losses.terms:style_loss",
+    "nst_tf.losses.terms:tv_loss",
+    "nst_tf.losses.terms:total_loss",
+    "nst_tf.losses.gram:gram_matrix",
 )
 
 # Small, non-square maps with different numbers of rows, columns and channels, so that a
@@ -224,7 +224,7 @@ def check_layer_style_cost(layer_style_cost: Callable) -> None:
             expected,
             {
                 "Your value is (nH*nW)^2 times too small: the Gram matrices were already divided by the number "
-                "of positions (as nst_tf.gram.gram_matrix does by default). This exercise uses raw Gram "
+                "of positions (as nst_tf.losses.gram.gram_matrix does by default). This exercise uses raw Gram "
                 "matrices, the plain sum over positions; the constant in front does the dividing.": 1.0 / positions**2,
                 "Your value is 4 times too large: the constant is 1 / (4 * nC^2 * (nH*nW)^2) - keep the 4 "
                 "(tf.reduce_mean of the squared Gram difference is missing it too).": 4.0,

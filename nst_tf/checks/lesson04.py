@@ -24,7 +24,7 @@ from ._common import close, exercise_check, fail, passed, require_gradient, requ
 __all__ = ["check_total_cost", "check_train_step"]
 
 #: The package's own costs (lesson 03's list) and loop, unavailable to an answer while a lesson 04 check runs.
-HIDDEN = lesson03.HIDDEN + ("nst_tf.optimize:StyleTransfer.make_adam_step", "nst_tf.solvers:ImageSolver.make_adam_step")
+HIDDEN = lesson03.HIDDEN + ("nst_tf.transfer.style_transfer:StyleTransfer.make_adam_step", "nst_tf.optim.solvers:ImageSolver.make_adam_step")
 
 _STEPS = 10
 _SHAPE = (1, 8, 10, 3)

@@ -7,7 +7,7 @@ The exercise: ``recombine_luminance(generated_image, content_image)`` takes two 
     to YIQ (each pixel times YIQ_FROM_RGB transposed) -> Y from the generated, I and Q from the
     content -> back to RGB (the inverse matrix) -> clip to [0, 1].
 
-The student writes the colour conversions too, from the matrix ``controls.YIQ_FROM_RGB``:
+The student writes the colour conversions too, from the matrix ``colour.YIQ_FROM_RGB``:
 the package's ``rgb_to_yiq``, ``yiq_to_rgb``, ``recombine_luminance`` and
 ``luminance_image`` are hidden while the check runs, and the check's own references are
 NumPy matrix products written here.
@@ -19,18 +19,18 @@ from typing import Callable
 
 import numpy as np
 
-from ..colour import YIQ_FROM_RGB
+from ..image.colour import YIQ_FROM_RGB
 from ._common import exercise_check, fail, passed
 
 __all__ = ["check_recombine_luminance"]
 
 #: The package's colour conversions, unavailable to an answer while the check runs.
 HIDDEN = (
-    "nst_tf.controls:rgb_to_yiq",
-    "nst_tf.controls:yiq_to_rgb",
-    "nst_tf.controls:recombine_luminance",
-    "nst_tf.controls:luminance_image",
-    "nst_tf.colour:_apply_colour_matrix",
+    "nst_tf.image.colour:rgb_to_yiq",
+    "nst_tf.image.colour:yiq_to_rgb",
+    "nst_tf.image.colour:recombine_luminance",
+    "nst_tf.image.colour:luminance_image",
+    "nst_tf.image.colour:_apply_colour_matrix",
 )
 
 

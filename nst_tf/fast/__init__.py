@@ -7,17 +7,17 @@ Style Transfer and Super-Resolution", https://arxiv.org/abs/1603.08155) train a
 version in a single forward pass, and its training loss is the same content, style
 and total-variation cost as before (the "perceptual loss"), averaged over many photos.
 
-One module per idea; every name below is also available here, as ``fast.train`` and so on:
+One module per idea (defaults in :mod:`nst_tf.defaults`); every name below is also available here, as ``fast.train`` and so on:
 
 * :mod:`~nst_tf.fast.layers`: mirror padding and instance normalisation (:func:`instance_norm`);
 * :mod:`~nst_tf.fast.network`: :func:`transform_net` builds the network (RGB in [0, 1] ->
   RGB in [0, 1], any size), :func:`stylize_fast` runs it, :func:`layer_table` lists its layers;
 * :mod:`~nst_tf.fast.loss`: :class:`PerceptualLoss` scores a batch of outputs against their
   photos and one style;
-* :mod:`~nst_tf.fast.data`: :func:`training_images`, the ``tf.data`` pipeline of random crops;
+* :mod:`~nst_tf.fast.photos`: :func:`training_images`, the ``tf.data`` pipeline of random crops;
 * :mod:`~nst_tf.fast.distribute`: ``tf.distribute`` strategies by name, chief-only checkpoints;
 * :mod:`~nst_tf.fast.training`: :func:`train` puts them together (Adam, checkpoints, previews);
-* :mod:`~nst_tf.fast.saving`: :func:`save_model` and :func:`load_model` (:class:`ModelError`).
+* :mod:`~nst_tf.fast.model_files`: :func:`save_model` and :func:`load_model` (:class:`ModelError`).
 
 >>> model, history = train("style/swirls", steps=2000, size=256)      # doctest: +SKIP
 >>> save_model(model, "swirls.keras")                                   # doctest: +SKIP
@@ -26,18 +26,14 @@ One module per idea; every name below is also available here, as ``fast.train`` 
 
 from __future__ import annotations
 
-from .data import IMAGE_SUFFIXES, image_files, training_images
 from .layers import CropToMatch, InstanceNormalization, PadToMultiple, ReflectionPad2D, instance_norm
-from .loss import DEFAULT_FAST_CONTENT_LAYER, DEFAULT_FAST_STYLE_LAYERS, DEFAULT_FAST_WEIGHTS, PerceptualLoss
+from .loss import PerceptualLoss
+from .model_files import ModelError, load_model, save_model
 from .network import layer_table, stylize_fast, transform_net
-from .saving import ModelError, load_model, save_model
+from .photos import image_files, training_images
 from .training import FastTrainingResult, train
 
 __all__ = [
-    "DEFAULT_FAST_CONTENT_LAYER",
-    "DEFAULT_FAST_STYLE_LAYERS",
-    "DEFAULT_FAST_WEIGHTS",
-    "IMAGE_SUFFIXES",
     "ModelError",
     "ReflectionPad2D",
     "InstanceNormalization",

@@ -1,7 +1,7 @@
 """The custom layers of the transformation network (lesson 06).
 
 Registered with Keras under ``nst_tf>ClassName`` (for example ``nst_tf>ReflectionPad2D``),
-so a saved ``.keras`` network loads again; :mod:`nst_tf.modelcheck` allows exactly these
+so a saved ``.keras`` network loads again; :mod:`nst_tf._runtime.modelcheck` allows exactly these
 classes in a model file.
 """
 

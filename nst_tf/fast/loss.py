@@ -10,12 +10,12 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from .. import losses as L
-from ..features import FeatureExtractor, feature_extractor
-from ..gram import style_statistic
-from ..images import prepare_image
+from ..losses import terms as L
+from ..vgg.extractor import FeatureExtractor, feature_extractor
+from ..losses.gram import style_statistic
+from ..image.load import load_image
 
-__all__ = ["DEFAULT_FAST_CONTENT_LAYER", "DEFAULT_FAST_STYLE_LAYERS", "DEFAULT_FAST_WEIGHTS", "PerceptualLoss"]
+__all__ = ["PerceptualLoss"]
 
 # Defaults live, TensorFlow-free, in nst_tf/defaults.py (read by the CLI too).
 from ..defaults import DEFAULT_FAST_CONTENT_LAYER, DEFAULT_FAST_STYLE_LAYERS, DEFAULT_FAST_WEIGHTS
@@ -49,7 +49,7 @@ class PerceptualLoss(L.WeightedCosts):
         content_weight, style_weight, tv_weight: ``tf.Variable`` s inside; assigning
             ``loss.style_weight = 0.2`` takes effect without retracing.
         style_size: the style image's longest side in pixels (``None``: as given).
-        weights, net, normalize: which VGG (see :func:`nst_tf.features.feature_extractor`);
+        weights, net, normalize: which VGG (see :func:`nst_tf.vgg.extractor.feature_extractor`);
             VGG16 by default, like the paper and the offline weights; normalised by default.
 
     Built inside ``strategy.scope()``, it keeps its own mirrored copy of VGG.
@@ -83,7 +83,7 @@ class PerceptualLoss(L.WeightedCosts):
         vgg = _distributed_copy(extractor) if tf.distribute.has_strategy() else extractor.vgg
         self.extractor = FeatureExtractor(vgg, layers, extractor.net, extractor.weights)
         self.content_extractor = FeatureExtractor(vgg, [self.content_layer], extractor.net, extractor.weights)
-        self.style_image = prepare_image(style_image, style_size)
+        self.style_image = load_image(style_image, style_size)
         gram = style_statistic("gram")
         features = self.extractor(self.style_image[np.newaxis])
         self.style_targets = {name: tf.constant(gram(features[name])) for name in self.style_layer_weights}

@@ -133,7 +133,7 @@ def stylize_fast(model: keras.Model, images, *, batch_size: int = 8):
     """
     if isinstance(images, (list, tuple)):
         return [stylize_fast(model, image, batch_size=batch_size) for image in images]
-    from ..images import to_batch
+    from ..image.arrays import to_batch
 
     batch = to_batch(images)
     single = tf.convert_to_tensor(images).shape.rank == 3

