@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 GIB = 1024 ** 3
 BACKBONES = {"vgg16": "offline", "vgg19": "random"}
-WARM_VGG19 = ("import nst_tf.features as f; f.load_vgg('random', 'vgg19'); "
+WARM_VGG19 = ("import nst_tf; nst_tf.load_vgg('random', 'vgg19'); "
               "print('VGG19 normalisation scales ready')")
 
 

@@ -47,9 +47,9 @@ _EXPORTS = {
 _SUBMODULES = ("checks", "cli", "defaults", "fast", "image", "losses", "optim", "settings", "show", "transfer", "vgg")
 
 
-from .allocator import tune_malloc as _tune_malloc
+from ._runtime.allocator import tune_malloc as _tune_malloc
 
-_tune_malloc()  # freed tensors go back to the system (nst_tf/allocator.py; NST_TF_MALLOC=default: not)
+_tune_malloc()  # freed tensors go back to the system (nst_tf/_runtime/allocator.py; NST_TF_MALLOC=default: not)
 
 if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:
     # In a notebook the lesson needs TensorFlow next: load it now, without the C++ start-up

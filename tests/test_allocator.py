@@ -1,4 +1,4 @@
-"""nst_tf.allocator: with glibc, large freed blocks go back to the system (measured in a child process)."""
+"""nst_tf._runtime.allocator: with glibc, large freed blocks go back to the system (measured in a child process)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RETAINED = """
 import ctypes, ctypes.util, os, sys
 sys.path.insert(0, sys.argv[1])
-import nst_tf.allocator as allocator
+import nst_tf._runtime.allocator as allocator
 print("tuned", allocator.tune_malloc())
 libc = ctypes.CDLL(ctypes.util.find_library("c"))
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
