@@ -47,6 +47,10 @@ _EXPORTS = {
 _SUBMODULES = ("checks", "cli", "defaults", "fast", "image", "losses", "optim", "settings", "show", "transfer", "vgg")
 
 
+from ._runtime.allocator import tune_malloc as _tune_malloc
+
+_tune_malloc()  # freed tensors go back to the system (nst_tf/_runtime/allocator.py; NST_TF_MALLOC=default: not)
+
 if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:
     # In a notebook the lesson needs TensorFlow next: load it now, without the C++ start-up
     # lines that would otherwise be the student's first output. The command line stays lazy.

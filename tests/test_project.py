@@ -42,12 +42,18 @@ def test_ci_runs_the_readme_test_command():
     assert install_and_test in ci_lines
 
 
-def test_environment_yml_installs_the_project_and_nothing_else():
+def _environment_yml_entries() -> tuple[list[str], list[str]]:
+    """(conda entries, pip entries) of environment.yml."""
     text = (ROOT / "environment.yml").read_text()
     entries = re.findall(r"^\s*-\s+(.+?)\s*$", text, flags=re.M)
     conda = [e for e in entries if e not in ("conda-forge",) and not e.startswith(("pip:", '-e'))]
-    pip = [e for e in entries if e.startswith("-e")]
-    assert pip == ['-e ".[lab,dev]"'], "environment.yml must install this project with pip, JupyterLab included"
+    return conda, [e for e in entries if e.startswith("-e")]
+
+
+def test_environment_yml_installs_the_project_and_nothing_else():
+    """Binder and conda users get the package with the lab extra: what a student needs, no test tools."""
+    conda, pip = _environment_yml_entries()
+    assert pip == ['-e ".[lab]"'], "environment.yml must install this project with pip, with the lab extra only"
     names = {re.split(r"[=<>]", e)[0] for e in conda}
     assert names == {"python", "pip"}, f"list dependencies once, in pyproject.toml, not in environment.yml: {names}"
     python = next(e for e in conda if e.startswith("python"))
@@ -55,6 +61,43 @@ def test_environment_yml_installs_the_project_and_nothing_else():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     minimum = tuple(int(x) for x in meta["requires-python"].lstrip(">=").split("."))
     assert version >= minimum
+
+
+def _requirement_closure(requirements: list[str]) -> set[str]:
+    """Every distribution that installing ``requirements`` pulls in, read from the installed metadata
+    (extras of dependencies are not followed; environment markers are evaluated for this Python)."""
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    todo = [Requirement(text) for text in requirements]
+    while todo:
+        requirement = todo.pop()
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+            continue
+        name = _normalized(requirement.name)
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            todo += [Requirement(text) for text in importlib.metadata.requires(requirement.name) or []]
+        except importlib.metadata.PackageNotFoundError:
+            pass  # not installed here (another platform's dependency): its own dependencies are unknown
+    return seen
+
+
+def test_binder_environment_holds_no_test_tools():
+    """What environment.yml installs (the package and its lab extra, with everything they pull in) holds none of
+    the dev extra's test tools: a student's environment is not the developer's."""
+    (entry,) = _environment_yml_entries()[1]
+    extras = re.search(r"\[(.*)\]", entry).group(1).split(",")
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "dev" not in extras and "lab" in extras
+    installed = _requirement_closure(meta["dependencies"] + [r for extra in extras
+                                                             for r in meta["optional-dependencies"][extra]])
+    assert "jupyterlab" in installed and "ipywidgets" in installed and "tensorflow" in installed
+    test_tools = {"pytest", "pytest-xdist", "vermin", "playwright", "hatchling"}  # (JupyterLab itself needs nbconvert)
+    dev = _declared(meta["optional-dependencies"]["dev"]) & test_tools
+    assert not (installed & dev), f"a student's environment would get test tools: {sorted(installed & dev)}"
 
 
 def _normalized(name: str) -> str:
