@@ -15,7 +15,8 @@ statistic is a function of the sums ``sum_p m_p F_p F_p^T``, ``sum_p m_p F_p``,
 centred Gram, the mean/std, each masked or not -- and the deep blocks only see the
 shallow prefix's output. So one evaluation is
 
-1. pass 1, no tape: run the prefix (blocks ``1..P``, default 3: stride 8) over tiles, add
+1. pass 1, no tape: run the prefix (blocks ``1..P``: 2, stride 4, or from about 1500 px 3,
+   stride 8, :func:`nst_tf.memory.highres_blocks`) over tiles, add
    each tile interior's sums, and assemble the prefix's output from the interiors (small);
 2. with a tape: the deep blocks on the assembled output, every cost, and the gradient of
    ``content_weight * content + style_weight * style`` with respect to the prefix output
@@ -43,7 +44,7 @@ import tensorflow as tf
 
 from . import losses as L
 from .masks import downsample_mask, masked_statistic
-from .memory import HIGHRES_PREFIX_BLOCKS, HIGHRES_TILE, highres_prefix_blocks
+from .memory import HIGHRES_TILE, highres_blocks, highres_prefix_blocks
 
 __all__ = ["BoundedCost", "axis_tiles", "receptive_radius", "STATISTICS"]
 
@@ -87,7 +88,8 @@ class BoundedCost:
     Args:
         objective: the objective (its layers, weights, statistic, masks and normalisations).
         tile: the interior's side in px (a multiple of the prefix's stride).
-        prefix_blocks: the VGG blocks run in tiles (default 3, fewer when a content layer is shallower).
+        prefix_blocks: the VGG blocks run in tiles (default: :func:`nst_tf.memory.highres_blocks`, 2 or 3
+            by the picture's size; never a block that holds a content layer).
     """
 
     def __init__(self, objective, *, tile: int = HIGHRES_TILE, prefix_blocks: int | None = None):
@@ -97,12 +99,16 @@ class BoundedCost:
                              f"got {statistic!r}; pass bounded_memory=False.")
         self.objective, self.statistic = objective, statistic
         content_layers = list(objective.content_layers)
-        blocks = highres_prefix_blocks(content_layers, prefix_blocks or HIGHRES_PREFIX_BLOCKS)
+        needed = set(content_layers) | set(objective.style_layer_weights)
+        if prefix_blocks is None:
+            height, width = objective.content_image.shape[:2]
+            prefix_blocks = highres_blocks(height, width, needed, getattr(objective.extractor, "net", "vgg19"),
+                                           content_layers, tile)
+        blocks = highres_prefix_blocks(content_layers, prefix_blocks)
         if blocks < 1:
             raise ValueError(f"bounded_memory needs content layers below block 1, got {content_layers}; "
                              "pass bounded_memory=False.")
         chain = list(objective.extractor.vgg.layers[1:])  # VGGPreprocess, block1_conv1, ...
-        needed = set(content_layers) | set(objective.style_layer_weights)
         last = max(index for index, layer in enumerate(chain) if layer.name in needed)
         chain = chain[: last + 1]
         self.prefix = [layer for layer in chain if _block(layer.name) <= blocks]

@@ -47,6 +47,7 @@ __all__ = [
     "HIGHRES_TILE",
     "HIGHRES_PREFIX_BLOCKS",
     "highres_prefix_blocks",
+    "highres_blocks",
     "bounded_activation_bytes",
     "choose_bounded",
 ]
@@ -125,8 +126,22 @@ def highres_prefix_blocks(content_layers: Iterable[str], blocks: int = HIGHRES_P
     return max(0, min(int(blocks), shallowest - 1))
 
 
+def highres_blocks(height: int, width: int, layers: Iterable[str], net: str = "vgg19",
+                   content_layers: Iterable[str] | None = None, tile: int = HIGHRES_TILE) -> int:
+    """The VGG blocks the bounded path tiles for a ``height x width`` picture: 2 (blocks 1-2, a third of
+    VGG's work recomputed), or 3 when tiling block 3 too saves more than a quarter of the activation memory
+    (from about 1500 px: the deep blocks on a quarter-size map then dominate); fewer for shallow content layers."""
+    layers = list(layers)
+    limit = highres_prefix_blocks(content_layers) if content_layers is not None else HIGHRES_PREFIX_BLOCKS
+    if limit < 3:
+        return limit
+    two = bounded_activation_bytes(height, width, layers, net, tile, 2)
+    three = bounded_activation_bytes(height, width, layers, net, tile, 3)
+    return 3 if three < 0.75 * two else 2
+
+
 def bounded_activation_bytes(height: int, width: int, layers: Iterable[str], net: str = "vgg19",
-                             tile: int = HIGHRES_TILE, blocks: int = HIGHRES_PREFIX_BLOCKS) -> int:
+                             tile: int = HIGHRES_TILE, blocks: int | None = None) -> int:
     """Peak bytes of the bounded path's activations (:mod:`nst_tf.highres`), gradients included.
 
     The larger of one tile's prefix with its halo (forward and backward, :data:`BACKWARD_FACTOR`) and
@@ -134,6 +149,8 @@ def bounded_activation_bytes(height: int, width: int, layers: Iterable[str], net
     picture-sized float32 buffers (the image, its gradient, a padded tile gradient, the slice).
     """
     layers = list(layers)
+    if blocks is None:
+        blocks = highres_blocks(height, width, layers, net, tile=tile)
     stride = 2 ** blocks
     side = min(tile, max(height, width)) + 2 * _HALO.get(blocks, 32)
     tile_h, tile_w = min(height, side), min(width, side)

@@ -56,23 +56,29 @@ def value_and_gradient(objective, image):
     return {key: float(value) for key, value in costs.items()}, gradient.numpy().ravel()
 
 
-def both(extractor, statistic, masked, content_layers=DEFAULT_CONTENT_LAYERS, tile=TILE):
+def both(extractor, statistic, masked, content_layers=DEFAULT_CONTENT_LAYERS, tile=TILE, blocks=None):
     content, styles, image = pictures()
     options = dict(content_layers=content_layers, style_layers=DEFAULT_STYLE_LAYERS, content_weight=1.0,
                    style_weight=10.0, tv_weight=0.5, style_statistic=statistic, extractor=extractor)
     options.update(style_masks=masks()) if masked else options.update(style_blend=[0.3, 0.7])
     plain = Objective(content, styles, **options)
     bounded = Objective(content, styles, bounded_memory=True, **options)
+    if blocks is not None:  # the targets do not depend on the tiling: keep them
+        bounded.bounded = highres.BoundedCost(bounded, prefix_blocks=blocks)
+        if masked:
+            bounded.bounded.prepare_masks(HEIGHT, WIDTH)
     bounded.bounded.tile = tile
     return plain, bounded, image
 
 
-@pytest.mark.parametrize("net, statistic, masked", [
-    ("vgg16", "gram", False), ("vgg19", "gram", True), ("vgg19", "mean_std", False),
-    ("vgg19", "mean_std", True), ("vgg16", "gram_centered", True),
+@pytest.mark.parametrize("net, statistic, masked, blocks", [
+    ("vgg16", "gram", False, 3), ("vgg19", "gram", True, 3), ("vgg19", "mean_std", False, 2),
+    ("vgg19", "mean_std", True, 3), ("vgg16", "gram_centered", True, 2), ("vgg19", "gram", False, 2),
 ])
-def test_bounded_path_gives_the_plain_cost_and_gradient(extractors, net, statistic, masked):
-    plain, bounded, image = both(extractors[net], statistic, masked)
+def test_bounded_path_gives_the_plain_cost_and_gradient(extractors, net, statistic, masked, blocks):
+    """Blocks 1-3 (stride 8, halo 32 px) or 1-2 (stride 4, halo 12 px) in tiles."""
+    plain, bounded, image = both(extractors[net], statistic, masked, blocks=blocks)
+    assert bounded.bounded.stride == 2 ** blocks
     rows, cols = bounded.bounded._tiles(HEIGHT, WIDTH)
     assert len(rows) * len(cols) >= 9  # interior tiles with halos on four sides
     costs_p, grad_p = value_and_gradient(plain, image)
@@ -92,6 +98,15 @@ def test_a_shallower_content_layer_tiles_fewer_blocks_and_stays_exact(extractors
     costs_b, grad_b = value_and_gradient(bounded, image)
     assert costs_b["total"] == pytest.approx(costs_p["total"], rel=1e-4)
     assert np.abs(grad_b - grad_p).max() <= 1e-3 * np.abs(grad_p).max()
+
+
+def test_blocks_tiled_follow_the_size():
+    layers = list(DEFAULT_CONTENT_LAYERS) + list(DEFAULT_STYLE_LAYERS)
+    assert memory.highres_blocks(1024, 1024, layers, "vgg16") == 2  # the faster choice, as small
+    assert memory.highres_blocks(2048, 2048, layers, "vgg16") == 3  # blocks 3-5 on 512 px would dominate
+    assert memory.highres_blocks(4096, 4096, layers, "vgg19") == 3
+    assert memory.highres_blocks(4096, 4096, layers, "vgg19", content_layers=["block3_conv2"]) == 2
+    assert memory.highres_blocks(4096, 4096, layers, "vgg19", content_layers=["block1_conv2"]) == 0
 
 
 def test_one_tile_is_the_whole_picture(extractors):
@@ -161,7 +176,12 @@ def test_bounded_activations_by_hand():
     prefix = memory.activation_bytes(64, 64, ["block3_pool"])
     deep = memory.activation_bytes(64, 64, ["block5_conv1"]) - prefix
     expected = 3 * max(prefix, deep) + 2 * 4 * 8 * 8 * 256 + 4 * 4 * 3 * 64 * 64
-    assert memory.bounded_activation_bytes(64, 64, ["block5_conv1"]) == expected
+    assert memory.bounded_activation_bytes(64, 64, ["block5_conv1"], blocks=3) == expected
+    # 2048 px, blocks 1-3: one tile of 512 + 2 * 32 px, the deep blocks on 256 x 256
+    tile = memory.activation_bytes(576, 576, ["block3_pool"])
+    deep = memory.activation_bytes(2048, 2048, ["block5_conv1"]) - memory.activation_bytes(2048, 2048, ["block3_pool"])
+    expected = 3 * max(tile, deep) + 2 * 4 * 256 * 256 * 256 + 4 * 4 * 3 * 2048 * 2048
+    assert memory.bounded_activation_bytes(2048, 2048, ["block5_conv1"], blocks=3) == expected
 
 
 def test_automatic_choice_follows_the_estimate():
@@ -184,7 +204,7 @@ def test_check_names_a_size_that_fits_on_the_bounded_path(monkeypatch):
     budget_mb = 4000
     monkeypatch.setenv("NST_TF_MEMORY_LIMIT_MB", str(budget_mb))
     budget = budget_mb * 1024 * 1024 * memory.HEADROOM
-    assert memory.check_stylize((1536, 1536), [(1536, 1536)], LAYERS, content_layers=DEFAULT_CONTENT_LAYERS) is True
+    assert memory.check_stylize((1280, 1280), [(1280, 1280)], LAYERS, content_layers=DEFAULT_CONTENT_LAYERS) is True
     with pytest.raises(memory.MemoryEstimateError, match="bounded-memory path") as info:
         memory.check_stylize((4096, 4096), [(4096, 4096)], LAYERS, option="--size",
                              content_layers=DEFAULT_CONTENT_LAYERS)
@@ -192,7 +212,7 @@ def test_check_names_a_size_that_fits_on_the_bounded_path(monkeypatch):
     assert memory.estimate_stylize_bytes((side, side), [(side, side)], LAYERS, bounded=True) <= budget
     assert memory.estimate_stylize_bytes((side + 16,) * 2, [(side + 16,) * 2], LAYERS, bounded=True) > budget
     with pytest.raises(memory.MemoryEstimateError, match="use --size"):  # forced off: the plain path's size
-        memory.check_stylize((1536, 1536), [(1536, 1536)], LAYERS, option="--size", bounded=False)
+        memory.check_stylize((1280, 1280), [(1280, 1280)], LAYERS, option="--size", bounded=False)
 
 
 # ----- end to end: both solvers, the pyramid, the command ------------------------------------------
