@@ -293,6 +293,7 @@ class BoundedCost:
         d_out, d_sums = tape.gradient(total, [output, leaves])
         return content, style, self._pass2(image, d_out, d_sums, self.layer_masks)
 
+    @tf.autograph.experimental.do_not_convert  # plain Python loops over tiles, unrolled (never tf.while_loop)
     def __call__(self, image) -> dict[str, tf.Tensor]:
         """``{"content", "style", "tv", "total"}`` of a batch of one ``(1, H, W, 3)``, as the objective's."""
         image = tf.convert_to_tensor(image, tf.float32)
