@@ -236,7 +236,7 @@ def test_pyramid_on_the_bounded_path(extractors):
     from nst_tf import stylize
 
     content, styles, _ = pictures()
-    result = stylize(content, styles[0], size=None, levels=[64, WIDTH], steps=2, progress=False,
+    result = stylize(content, styles, size=None, levels=[64, WIDTH], steps=2, progress=False,
                      extractor=extractors["vgg19"], bounded_memory=True, style_masks=masks())
     assert [level.size for level in result.levels] == [(53, 64), (HEIGHT, WIDTH)]
     assert np.isfinite(result.image).all()
