@@ -181,10 +181,18 @@ def test_memory_estimate_refuses_and_names_a_size_that_fits(monkeypatch):
     side = int(message.split("use --size ")[1].split()[0])
     assert 32 <= side < 3000 and side % 16 == 0
     budget = 3000 * 1024 * 1024 * memory.HEADROOM
-    fits = memory.estimate_stylize_bytes((side, side * 2 // 3), [(side, side)], layers)
-    too_big = memory.estimate_stylize_bytes((side + 16, (side + 16) * 2 // 3), [(side + 16, side + 16)], layers)
+    # the size named is the bounded-memory path's (issue 26), chosen automatically when the plain one does not fit
+    assert "bounded-memory path" in message
+    fits = memory.estimate_stylize_bytes((side, side * 2 // 3), [(side, side)], layers, bounded=True)
+    too_big = memory.estimate_stylize_bytes((side + 16, (side + 16) * 2 // 3), [(side + 16, side + 16)], layers,
+                                            bounded=True)
     assert fits <= budget < too_big
     memory.check_stylize((side, side * 2 // 3), [(side, side)], layers)  # the size named fits
+    with pytest.raises(memory.MemoryEstimateError) as info:  # the plain path alone names a smaller size
+        memory.check_stylize((3000, 2000), [(3000, 3000)], layers, option="--size", bounded=False)
+    plain_side = int(str(info.value).split("use --size ")[1].split()[0])
+    assert plain_side < side
+    assert memory.estimate_stylize_bytes((plain_side, plain_side * 2 // 3), [(plain_side,) * 2], layers) <= budget
 
 
 def test_memory_estimate_grows_with_pixels_and_history():

@@ -126,6 +126,10 @@ def _register_stylize(subparsers) -> None:
     parser.add_argument("--multiscale", choices=("auto", "on", "off"), default="auto",
                         help="coarse-to-fine: stylize small, upsample, refine; 'auto' does it above "
                              "1024 px (default: %(default)s)")
+    parser.add_argument("--bounded-memory", choices=("auto", "on", "off"), default="auto",
+                        help="run VGG's shallow blocks in tiles: the same cost and gradient in far less "
+                             "memory, a little slower; 'auto' does it when the plain run would not fit "
+                             "(default: %(default)s)")
     parser.set_defaults(run=run_stylize)
 
 
@@ -173,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_memory(args, content_shape, style_shapes, style_scale: float) -> None:
     """Refuse, before TensorFlow is loaded, a run that would not fit in memory (naming a --size that does)."""
-    from ..optim.memory import check_stylize
+    from ..optim.memory import MemoryEstimateError, check_stylize
 
     long_side = max(content_shape)
     factor = min(1.0, args.size / long_side)  # the content is shrunk to --size, never enlarged
@@ -183,8 +187,16 @@ def _check_memory(args, content_shape, style_shapes, style_scale: float) -> None
     styles = [(max(1, round(h * target / max(h, w))), max(1, round(w * target / max(h, w)))) for h, w in style_shapes]
     layers = list(getattr(args, "content_layers", None) or defaults.DEFAULT_CONTENT_LAYERS)
     layers += list(getattr(args, "style_layers", None) or defaults.DEFAULT_STYLE_LAYERS)
-    check_stylize(shape, styles, layers, net=getattr(args, "net", None) or "vgg19",
-                  optimizer=getattr(args, "optimizer", "lbfgs"), option="--size")
+    content_layers = list(getattr(args, "content_layers", None) or defaults.DEFAULT_CONTENT_LAYERS)
+    bounded = {"auto": "auto", "on": True, "off": False}[getattr(args, "bounded_memory", "auto")]
+    try:
+        check_stylize(shape, styles, layers, net=getattr(args, "net", None) or "vgg19",
+                      optimizer=getattr(args, "optimizer", "lbfgs"), option="--size", bounded=bounded,
+                      content_layers=content_layers)
+    except MemoryEstimateError:
+        raise
+    except ValueError as error:  # --bounded-memory on with a content layer in block 1
+        raise CLIError(f"--bounded-memory on: {error}") from None
 
 
 def _check_layer_options(args, net: str) -> None:
@@ -254,6 +266,7 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
     if masks is not None:
         options["style_masks"] = [os.fspath(Path(mask).expanduser()) for mask in masks]
     options["multiscale"] = {"auto": "auto", "on": True, "off": False}[getattr(args, "multiscale", "auto")]
+    options["bounded_memory"] = {"auto": "auto", "on": True, "off": False}[getattr(args, "bounded_memory", "auto")]
     if getattr(args, "precondition", None) is not None:
         options["precondition"] = args.precondition
     steps = args.steps

@@ -66,6 +66,9 @@ class Objective(L.WeightedCosts):
         extractor: a ready :class:`FeatureExtractor` that computes the layers; else one is built by
             :func:`nst_tf.vgg.extractor.feature_extractor` with ``extractor_options`` (``weights``,
             ``net``, ``pooling``, ``normalize``), after the arguments are checked.
+        bounded_memory: compute the costs, their gradient and the targets on the bounded-memory
+            path (:mod:`nst_tf.losses.highres`: VGG's shallow blocks in tiles; the same numbers in far
+            less memory at large sizes; only ``"total"`` carries a gradient).
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class Objective(L.WeightedCosts):
         tv_kind: str = "l2",
         extractor: FeatureExtractor | None = None,
         extractor_options: Mapping | None = None,
+        bounded_memory: bool = False,
     ):
         from ..image.validate import image_array
 
@@ -132,6 +136,13 @@ class Objective(L.WeightedCosts):
         for name, picture in zip(["content_image", *style_names], [self.content_image, *self.style_images]):
             image_array(picture, name, min_side=getattr(self.extractor, "min_side", 0))
         self._init_weights(content_weight, style_weight, tv_weight)
+        if not isinstance(bounded_memory, (bool, np.bool_)):
+            raise TypeError(f"bounded_memory must be True or False, got {bounded_memory!r}.")
+        self.bounded = None  # the bounded-memory cost (nst_tf.losses.highres.BoundedCost) when asked for
+        if bounded_memory:
+            from .highres import BoundedCost
+
+            self.bounded = BoundedCost(self)
         self.targets = self._compute_targets()
 
     @staticmethod
@@ -145,6 +156,10 @@ class Objective(L.WeightedCosts):
 
     # ----- targets, computed once ---------------------------------------------------
     def _compute_targets(self) -> Targets:
+        if self.bounded is not None:
+            from .highres import targets_of
+
+            return targets_of(self, self.bounded)
         targets = Targets()
         content_features = self.extractor(self.content_image[np.newaxis])
         targets.content = {name: tf.constant(content_features[name]) for name in self.content_layers}
@@ -174,6 +189,8 @@ class Objective(L.WeightedCosts):
     # ----- the costs -------------------------------------------------------------------
     def __call__(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """The weighted costs of a batch ``(1, H, W, 3)``, differentiable (eager; compile it yourself)."""
+        if self.bounded is not None:
+            return self.bounded(image)
         features = self.extractor.model(image, training=False)
         content = tf.add_n(
             [

@@ -45,6 +45,12 @@ __all__ = [
     "largest_size_that_fits",
     "check_run",
     "peak_memory_bytes",
+    "HIGHRES_TILE",
+    "HIGHRES_PREFIX_BLOCKS",
+    "highres_prefix_blocks",
+    "highres_blocks",
+    "bounded_activation_bytes",
+    "choose_bounded",
 ]
 
 #: Largest ``style_scale``: a style image 4 times the output's side already needs 16 times its memory.
@@ -58,6 +64,12 @@ BACKWARD_FACTOR = 3.0
 HEADROOM = 0.85
 #: scipy's L-BFGS-B history length (``maxcor``), as :mod:`nst_tf.optim.solvers` runs it (``"lbfgs-scipy"``).
 LBFGS_HISTORY = SCIPY_LBFGS_MEMORY
+
+#: The bounded-memory path (:mod:`nst_tf.losses.highres`): interior tile side in px, and the VGG blocks run in tiles.
+HIGHRES_TILE = 512
+HIGHRES_PREFIX_BLOCKS = 3
+#: Halo of the tiles in px (blocks 1-3's receptive radius is 29 px in VGG19, 25 in VGG16, rounded up to the stride).
+_HALO = {1: 4, 2: 12, 3: 32}
 
 _CHANNELS = tuple(layer_channels(f"block{block}_conv1") for block in range(1, 6))
 
@@ -107,6 +119,51 @@ def activation_bytes(height: int, width: int, layers: Iterable[str], net: str = 
     return 4 * total
 
 
+def highres_prefix_blocks(content_layers: Iterable[str], blocks: int = HIGHRES_PREFIX_BLOCKS) -> int:
+    """How many VGG blocks the bounded path tiles: ``blocks``, fewer so that every content layer lies deeper
+    (0: the bounded path cannot serve these layers)."""
+    shallowest = min((layer_block(name) for name in content_layers if name.startswith("block") and name[5:6].isdigit()),
+                     default=6)
+    return max(0, min(int(blocks), shallowest - 1))
+
+
+def highres_blocks(height: int, width: int, layers: Iterable[str], net: str = "vgg19",
+                   content_layers: Iterable[str] | None = None, tile: int = HIGHRES_TILE) -> int:
+    """The VGG blocks the bounded path tiles for a ``height x width`` picture: 2 (blocks 1-2, a third of
+    VGG's work recomputed), or 3 when tiling block 3 too saves more than a quarter of the activation memory
+    (from about 1500 px: the deep blocks on a quarter-size map then dominate); fewer for shallow content layers."""
+    layers = list(layers)
+    limit = highres_prefix_blocks(content_layers) if content_layers is not None else HIGHRES_PREFIX_BLOCKS
+    if limit < 3:
+        return limit
+    two = bounded_activation_bytes(height, width, layers, net, tile, 2)
+    three = bounded_activation_bytes(height, width, layers, net, tile, 3)
+    return 3 if three < 0.75 * two else 2
+
+
+def bounded_activation_bytes(height: int, width: int, layers: Iterable[str], net: str = "vgg19",
+                             tile: int = HIGHRES_TILE, blocks: int | None = None) -> int:
+    """Peak bytes of the bounded path's activations (:mod:`nst_tf.losses.highres`), gradients included.
+
+    The larger of one tile's prefix with its halo (forward and backward, :data:`BACKWARD_FACTOR`) and
+    the deep blocks on the assembled prefix output (the same factor), plus the prefix output and a few
+    picture-sized float32 buffers (the image, its gradient, a padded tile gradient, the slice).
+    """
+    layers = list(layers)
+    if blocks is None:
+        blocks = highres_blocks(height, width, layers, net, tile=tile)
+    stride = 2 ** blocks
+    side = min(tile, max(height, width)) + 2 * _HALO.get(blocks, 32)
+    tile_h, tile_w = min(height, side), min(width, side)
+    prefix = activation_bytes(tile_h, tile_w, [f"block{blocks}_pool"], net)
+    small_h, small_w = max(height // stride, 1), max(width // stride, 1)
+    whole = activation_bytes(height, width, layers, net)
+    deep = max(whole - activation_bytes(height, width, [f"block{blocks}_pool"], net), 0)
+    output = 4 * small_h * small_w * _CHANNELS[blocks - 1]
+    # pass 2's tile and the deep blocks' tape never live at the same time
+    return int(BACKWARD_FACTOR * max(prefix, deep) + 2 * output + 4 * 4 * 3 * height * width)
+
+
 def _fit(shape: tuple[int, int], long_side: int) -> tuple[int, int]:
     height, width = shape
     scale = long_side / max(height, width)
@@ -121,19 +178,26 @@ def estimate_stylize_bytes(
     net: str = "vgg19",
     optimizer: str = "lbfgs",
     split: bool = False,
+    bounded: bool = False,
 ) -> int | tuple[int, int]:
     """Peak bytes of a style transfer whose result is ``shape = (height, width)``.
 
     ``style_shapes``: the style images' sizes as they enter the network. With
     ``split``, returns ``(host, device)``: the optimiser's history and the base on the
-    host, the activations on the accelerator.
+    host, the activations on the accelerator. ``bounded``: the activations of the bounded-memory path
+    (:func:`bounded_activation_bytes`; the style targets are computed on it too).
     """
     layers = list(layers)
     height, width = shape
     pixels = 3 * height * width
     history, state = optimizer_bytes(pixels, optimizer)
-    run = BACKWARD_FACTOR * activation_bytes(height, width, layers, net)
-    targets = max((activation_bytes(h, w, layers, net) for h, w in style_shapes), default=0)
+    if bounded:
+        run = bounded_activation_bytes(height, width, layers, net)
+        targets = max((bounded_activation_bytes(h, w, layers, net) / BACKWARD_FACTOR for h, w in style_shapes),
+                      default=0)
+    else:
+        run = BACKWARD_FACTOR * activation_bytes(height, width, layers, net)
+        targets = max((activation_bytes(h, w, layers, net) for h, w in style_shapes), default=0)
     device = int(max(run, targets) + state)
     host = int(BASE_BYTES + history)
     return (host, device) if split else host + device
@@ -258,16 +322,16 @@ def available_bytes() -> tuple[int | None, int | None]:
     return (min(candidates) if candidates else None), _gpu_free_bytes()
 
 
-def _fits(shape, style_shapes, layers, net, optimizer, host_budget, gpu_budget) -> bool:
+def _fits(shape, style_shapes, layers, net, optimizer, host_budget, gpu_budget, bounded=False) -> bool:
     host, device = cast("tuple[int, int]", estimate_stylize_bytes(shape, style_shapes, layers, net=net,
-                                                                  optimizer=optimizer, split=True))
+                                                                  optimizer=optimizer, split=True, bounded=bounded))
     if gpu_budget is None:
         host, device = host + device, 0
     return (host_budget is None or host <= host_budget) and (gpu_budget is None or device <= gpu_budget)
 
 
 def largest_size_that_fits(shape, style_shapes, layers, net, optimizer, host_budget, gpu_budget,
-                           style_scale: float | None = None) -> int:
+                           style_scale: float | None = None, bounded: bool = False) -> int:
     """Largest long side (a multiple of 16, at least 32) whose run fits; 0 if none does."""
     long_side = max(shape)
     low, high = 0, long_side // 16
@@ -276,7 +340,7 @@ def largest_size_that_fits(shape, style_shapes, layers, net, optimizer, host_bud
         side = middle * 16
         factor = side / long_side
         styles = [_fit(s, max(32, round(max(s) * factor))) for s in style_shapes]
-        if _fits(_fit(shape, side), styles, layers, net, optimizer, host_budget, gpu_budget):
+        if _fits(_fit(shape, side), styles, layers, net, optimizer, host_budget, gpu_budget, bounded):
             low = middle
         else:
             high = middle - 1
@@ -287,6 +351,30 @@ def _gigabytes(count: float) -> str:
     return f"{count / 1e9:.1f} GB"
 
 
+def choose_bounded(shape, style_shapes, layers, *, content_layers=None, net: str = "vgg19",
+                   optimizer: str = "lbfgs", bounded="auto", budgets=None) -> bool:
+    """Whether a run at ``shape`` takes the bounded-memory path: ``bounded`` itself when True/False;
+    with ``"auto"``, True when the plain path's estimate does not fit the budget. ``content_layers``
+    in block 1 cannot take it (:func:`highres_prefix_blocks`): False with ``"auto"``, ValueError with True.
+    """
+    if bounded not in ("auto", True, False):
+        raise ValueError(f"bounded_memory must be 'auto', True or False, got {bounded!r}.")
+    usable = content_layers is None or highres_prefix_blocks(content_layers) > 0
+    if bounded is True and not usable:
+        raise ValueError(f"bounded_memory needs content layers below block 1, got {list(content_layers)}.")
+    if isinstance(bounded, bool) or not usable:
+        return bool(bounded) and usable
+    host_budget, gpu_budget = budgets if budgets is not None else _budgets()
+    return not _fits(shape, style_shapes, list(layers), net, optimizer, host_budget, gpu_budget)
+
+
+def _budgets() -> tuple[int | None, int | None]:
+    host_budget, gpu_budget = available_bytes()
+    host_budget = None if host_budget is None else int(host_budget * HEADROOM)
+    gpu_budget = None if gpu_budget is None else int(gpu_budget * HEADROOM)
+    return host_budget, gpu_budget
+
+
 def check_stylize(
     shape: tuple[int, int],
     style_shapes: Sequence[tuple[int, int]] = (),
@@ -295,46 +383,64 @@ def check_stylize(
     net: str = "vgg19",
     optimizer: str = "lbfgs",
     option: str = "size",
-) -> None:
+    bounded="auto",
+    content_layers: Iterable[str] | None = None,
+) -> bool:
     """Raise :class:`MemoryEstimateError` if a run at ``shape`` would not fit; the message names a size that does.
 
-    ``option`` is how the message names the size (``"--size"`` on the command line).
+    ``option`` is how the message names the size (``"--size"`` on the command line). ``bounded``
+    (``"auto"``, True, False): whether the bounded-memory path may be (or must be) used; returns
+    whether it is. ``content_layers`` (default: the block-1 test is skipped) decide whether the
+    bounded path can serve the run at all.
     """
     layers = list(layers)
-    host_budget, gpu_budget = available_bytes()
-    host_budget = None if host_budget is None else int(host_budget * HEADROOM)
-    gpu_budget = None if gpu_budget is None else int(gpu_budget * HEADROOM)
-    if _fits(shape, style_shapes, layers, net, optimizer, host_budget, gpu_budget):
-        return
+    budgets = _budgets()
+    host_budget, gpu_budget = budgets
+    use = choose_bounded(shape, style_shapes, layers, content_layers=content_layers, net=net, optimizer=optimizer,
+                         bounded=bounded, budgets=budgets)
+    usable = content_layers is None or highres_prefix_blocks(content_layers) > 0
+    if _fits(shape, style_shapes, layers, net, optimizer, host_budget, gpu_budget, use):
+        return use
     host, device = cast("tuple[int, int]", estimate_stylize_bytes(shape, style_shapes, layers, net=net,
-                                                                  optimizer=optimizer, split=True))
+                                                                  optimizer=optimizer, split=True, bounded=use))
     if gpu_budget is None:
         need, have, where = host + device, host_budget, "memory"
     elif host > (host_budget or host):
         need, have, where = host, host_budget, "memory"
     else:
         need, have, where = device, gpu_budget, "GPU memory"
-    side = largest_size_that_fits(shape, style_shapes, layers, net, optimizer, host_budget, gpu_budget)
+    # the largest size that fits on the best path allowed
+    best = use or (bounded == "auto" and usable)
+    side = largest_size_that_fits(shape, style_shapes, layers, net, optimizer, host_budget, gpu_budget,
+                                  bounded=best)
     size_text = f"{shape[1]}x{shape[0]} px"
+    path = " on the bounded-memory path" if use else ""
     advice = (f"use {option} {side} or less" if option.startswith("-") else f"use {option}={side} or less") \
         if side else "there is not enough memory even at the smallest size"
     raise MemoryEstimateError(
-        f"a {size_text} run needs about {_gigabytes(need)} of {where} but about {_gigabytes(have or 0)} is "
+        f"a {size_text} run needs about {_gigabytes(need)} of {where}{path} but about {_gigabytes(have or 0)} is "
         f"available; {advice}"
     )
 
 
-def check_run(shape, style_shapes, style_scale: float, optimizer: str, options: dict, option: str = "size") -> None:
+def check_run(shape, style_shapes, style_scale: float, optimizer: str, options: dict, option: str = "size",
+              bounded="auto") -> bool:
     """:func:`check_stylize` for ``stylize(...)``'s arguments: the output ``shape``, the style
     images' sizes before scaling, ``style_scale``, the optimiser and the keyword ``options``
-    (``content_layers``, ``style_layers``, ``net``, ``extractor``)."""
+    (``content_layers``, ``style_layers``, ``net``, ``extractor``, ``style_statistic``) and ``bounded``
+    (``"auto"``, True, False); returns whether the run takes the bounded-memory path."""
     from ..defaults import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 
     layers: list[str] = []
+    content = options.get("content_layers", DEFAULT_CONTENT_LAYERS)
+    content = [content] if isinstance(content, str) else list(content)
+    statistic = options.get("style_statistic", "gram")
+    if bounded == "auto" and not (isinstance(statistic, str) and statistic in ("gram", "gram_centered", "mean_std")):
+        bounded = False  # a statistic of your own: the plain path only
     for key, default in (("content_layers", DEFAULT_CONTENT_LAYERS), ("style_layers", DEFAULT_STYLE_LAYERS)):
         value = options.get(key, default)
         layers += [value] if isinstance(value, str) else list(value)
     net = getattr(options.get("extractor"), "net", None) or options.get("net", "vgg19")
     target = max(int(round(max(shape) * float(style_scale))), 32)
-    check_stylize(tuple(shape), [_fit(tuple(s), target) for s in style_shapes], layers, net=net,
-                  optimizer=optimizer, option=option)
+    return check_stylize(tuple(shape), [_fit(tuple(s), target) for s in style_shapes], layers, net=net,
+                         optimizer=optimizer, option=option, bounded=bounded, content_layers=content)

@@ -119,6 +119,7 @@ def stylize(
     start_size: int = 256,
     steps_per_level: int | Sequence[int] | None = None,
     level_callback: Callable[[LevelReport, np.ndarray], None] | None = None,
+    bounded_memory: Union[str, bool] = "auto",
     **options,
 ) -> MultiscaleResult:
     """Stylize ``content_image`` with ``style_image`` (one or a list) and return ``(image, history)``.
@@ -151,6 +152,8 @@ def stylize(
         level_callback: ``f(report, image)`` after each level (``callback`` and the progress
             bar count the steps of each level from 1).
         precondition: L-BFGS's preconditioner (see :mod:`nst_tf.optim.solvers`; 0 = on the pixels).
+        bounded_memory: ``"auto"`` (default: the bounded-memory path of :mod:`nst_tf.losses.highres` at
+            each level whose plain run would not fit the memory estimate), ``True`` or ``False``.
 
     Returns:
         a :class:`MultiscaleResult` (a ``StyleTransferResult``; ``levels`` has one report
@@ -178,7 +181,8 @@ def stylize(
     sizes = pyramid_sizes(long_side, start_size, levels) if use_pyramid else [long_side]
     step_counts = level_steps(steps, len(sizes), steps_per_level if use_pyramid else None)
     masks = None if style_masks is None else prepare_masks(style_masks, len(styles), content.shape[:2])
-    check_run(content.shape[:2], [style.shape[:2] for style in styles], style_scale, optimizer, options)
+    style_shapes = [style.shape[:2] for style in styles]
+    check_run(content.shape[:2], style_shapes, style_scale, optimizer, options, bounded=bounded_memory)
 
     run_content, run_styles, init = content, styles, options.pop("init", "content")
     if preserve_colors == "histogram":
@@ -205,8 +209,9 @@ def stylize(
         level_init = init if image is None else images.resize_image(image, size=shape)
         level_start = time.perf_counter()
         level_masks = None if masks is None else [load_mask(mask, shape) for mask in masks]
+        bounded = check_run(shape, style_shapes, style_scale, optimizer, options, bounded=bounded_memory)
         transfer = StyleTransfer(level_content, level_styles, style_blend=style_blend, style_masks=level_masks,
-                                 init=level_init, **extra)
+                                 init=level_init, bounded_memory=bounded, **extra)
         extra["extractor"] = transfer.extractor  # build the network once
         setup_seconds = time.perf_counter() - level_start
         result = transfer.run(level_steps_count, **run)

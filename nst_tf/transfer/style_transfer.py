@@ -61,6 +61,7 @@ class StyleTransfer(Objective):
         seed: for the noise initialisation.
         jit_compile: compile the step with XLA (pays on some GPUs; not on CPU).
         extractor: a ready :class:`FeatureExtractor` to reuse (skips ``weights``/``net``).
+        bounded_memory: the bounded-memory path (:mod:`nst_tf.losses.highres`); :func:`stylize` chooses it.
     """
 
     def __init__(
@@ -87,6 +88,7 @@ class StyleTransfer(Objective):
         seed: int = 0,
         jit_compile: bool = False,
         extractor: FeatureExtractor | None = None,
+        bounded_memory: bool = False,
     ):
         super().__init__(
             content_image, style_images, style_blend=style_blend, style_masks=style_masks,
@@ -94,6 +96,7 @@ class StyleTransfer(Objective):
             style_weight=style_weight, tv_weight=tv_weight, content_normalization=content_normalization,
             style_normalization=style_normalization, style_statistic=style_statistic, tv_kind=tv_kind,
             extractor=extractor, extractor_options=dict(weights=weights, net=net, pooling=pooling, normalize=normalize),
+            bounded_memory=bounded_memory,
         )
         self.seed = int(seed)
         self.jit_compile = jit_compile
