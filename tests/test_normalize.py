@@ -152,7 +152,7 @@ def test_the_floor_report_is_quiet_at_the_default_level(cache_home, capsys):
     import keras
 
     base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
-    for name, values in features._random_conv_weights("vgg16", 8).items():
+    for name, values in W.random_conv_weights("vgg16", 8).items():
         base.get_layer(name).set_weights(values)
     kernel, bias = base.get_layer("block1_conv1").get_weights()
     kernel[..., 5], bias[5] = 0.0, 0.0
