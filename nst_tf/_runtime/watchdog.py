@@ -20,6 +20,8 @@ after its first step). ``NST_TF_CLUSTER_TIMEOUT_S`` sets the limit, checked like
 
 from __future__ import annotations
 
+from typing import Any
+
 import contextlib
 import faulthandler
 import os
@@ -63,7 +65,7 @@ class Watchdog:
         self.seconds = limit_seconds() if seconds is None else float(seconds)
         self.line = (f"nst-tf: error: {what} did not answer within {self.seconds:g} s"
                      f"{'; ' + advice if advice else ''} (NST_TF_CLUSTER_TIMEOUT_S sets the limit)")
-        self._pipe = None
+        self._pipe: Any = None
         self._helper: subprocess.Popen | None = None
         self._handlers: dict[int, object] = {}
 
@@ -91,7 +93,7 @@ class Watchdog:
         faulthandler.cancel_dump_traceback_later()
         for signum, handler in self._handlers.items():
             with contextlib.suppress(ValueError, OSError, TypeError):
-                signal.signal(signum, handler)
+                signal.signal(signum, handler)  # type: ignore[arg-type]  # what signal.getsignal gave back
         self._handlers.clear()
         with contextlib.suppress(OSError):
             self._pipe.close()  # the helper reads end-of-file and leaves quietly

@@ -23,7 +23,7 @@ import inspect
 import re
 import textwrap
 import traceback
-from typing import Callable, Iterable, Iterator, NoReturn
+from typing import Any, Callable, Iterable, Iterator, NoReturn, cast
 
 import numpy as np
 import tensorflow as tf
@@ -144,7 +144,7 @@ def _resolve(target: str):
     for part in attribute.split("."):
         value = getattr(value, part)
     value = getattr(value, "python_function", value)  # a tf.function: its Python function
-    return inspect.unwrap(value)  # a decorated function (scikit-image's channel_as_last_axis): the one inside
+    return inspect.unwrap(cast(Callable[..., Any], value))  # a decorated function (scikit-image's channel_as_last_axis): the one inside
 
 
 @contextlib.contextmanager

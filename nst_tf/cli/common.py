@@ -381,7 +381,7 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None = No
                 print(f"{PROG}: error: out of memory; try a smaller --size", file=sys.stderr)
                 return EXIT_FAILURE
             if status is None and _disk_problem(error):
-                print(f"{PROG}: error: cannot write: {message_of(error)}", file=sys.stderr)
+                print(f"{PROG}: error: cannot write: {one_line(error)}", file=sys.stderr)
                 return EXIT_FAILURE
             if status is None:
                 if verbose:

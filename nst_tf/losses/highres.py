@@ -38,6 +38,8 @@ tape would keep every tile's activations.
 
 from __future__ import annotations
 
+from typing import Any
+
 import math
 
 import tensorflow as tf
@@ -121,7 +123,7 @@ class BoundedCost:
             factor *= 2 if "pool" in layer.name else 1
             self.factors[layer.name] = factor
         self.prefix_layers = [name for name in objective.style_layer_weights if name in self.factors]
-        self.layer_masks = None
+        self.layer_masks: Any = None
 
     # ----- the prefix over tiles ---------------------------------------------------------------
     def _tiles(self, height: int, width: int):
@@ -330,7 +332,7 @@ def targets_of(objective, bounded: BoundedCost):
         targets.style = [{name: tf.constant(value) for name, value in bounded.features(style)[0].items()}
                          for style in objective.style_images]
         return targets
-    blended = {}
+    blended: dict = {}
     for weight, style in zip(objective.style_blend, objective.style_images):
         for name, value in bounded.features(style)[0].items():
             blended[name] = blended[name] + weight * value if name in blended else weight * value

@@ -192,8 +192,8 @@ def estimate_stylize_bytes(
     pixels = 3 * height * width
     history, state = optimizer_bytes(pixels, optimizer)
     if bounded:
-        run = bounded_activation_bytes(height, width, layers, net)
-        targets = max((bounded_activation_bytes(h, w, layers, net) / BACKWARD_FACTOR for h, w in style_shapes),
+        run: float = bounded_activation_bytes(height, width, layers, net)
+        targets: float = max((bounded_activation_bytes(h, w, layers, net) / BACKWARD_FACTOR for h, w in style_shapes),
                       default=0)
     else:
         run = BACKWARD_FACTOR * activation_bytes(height, width, layers, net)
