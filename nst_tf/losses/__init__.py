@@ -18,7 +18,10 @@ _EXPORTS = {
     "mean_std": "gram",
     "style_statistic": "gram",
     "Objective": "objective",
+    "NORMALIZATIONS": "terms",
+    "TV_KINDS": "terms",
     "content_loss": "terms",
+    "normalize_layer_weights": "terms",
     "style_layer_loss": "terms",
     "style_loss": "terms",
     "total_loss": "terms",
@@ -28,7 +31,8 @@ _EXPORTS = {
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and readers
     from .gram import gram_matrix, mean_std, style_statistic
     from .objective import Objective
-    from .terms import content_loss, style_layer_loss, style_loss, total_loss, tv_loss
+    from .terms import (NORMALIZATIONS, TV_KINDS, content_loss, normalize_layer_weights, style_layer_loss, style_loss,
+                        total_loss, tv_loss)
 
 __all__ = list(_EXPORTS)
 
