@@ -50,7 +50,8 @@ def main(argv=None) -> int:
     from nst_tf import vgg as F
     from nst_tf.vgg.weights import vgg_constructor
     from nst_tf.vgg import normalize as N
-    from nst_tf.image import load_image, scaled_style
+    from nst_tf.image import load_image
+    from nst_tf.image.arrays import scaled_style
     from nst_tf.transfer.style_transfer import StyleTransfer
 
     resolved, net = F.resolve_weights(args.weights, "vgg19")

@@ -552,7 +552,7 @@ def main(argv=None) -> int:
     import keras
 
     from nst_tf import __version__ as nst_version
-    from nst_tf.image.samples import load
+    from nst_tf import load_image as load
     from nst_tf.vgg import load_vgg, resolve_weights
 
     resolved, net = resolve_weights(args.weights, "vgg19")

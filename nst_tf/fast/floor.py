@@ -33,7 +33,12 @@ _COPIES: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDiction
 
 
 def _refloored_vgg(vgg: keras.Model, net: str, floor: float) -> keras.Model:
-    copies = _COPIES.setdefault(vgg, {})
+    import tensorflow as tf
+
+    # A copy made inside one tf.distribute scope holds that strategy's variables: it must not be handed to a run
+    # under another strategy (bench_fast trains on one replica, then two), so only copies made outside any scope
+    # are kept.
+    copies = _COPIES.setdefault(vgg, {}) if not tf.distribute.has_strategy() else {}
     if floor in copies:
         return copies[floor]
     normalization = vgg.nst_normalization  # type: ignore[attr-defined]
