@@ -71,7 +71,9 @@ def test_every_solved_lesson_has_a_page_rendered_at_its_defaults_from_its_curren
         if record["cells_sha256"] != render.cells_hash(lesson):
             stale.append(stem[:2])
         assert "Rendered by <code>tools/render_solutions.py</code>" in html and "data:image/png;base64" in html, stem
-        assert page.stat().st_size < 3_000_000, f"{page.name} is {page.stat().st_size / 1e6:.1f} MB"
+        # At the defaults the figures are larger than in fast mode (lesson 04's live previews make 5.3 MB);
+        # a browser opens that at once, and a page past 8 MB would say a lesson prints far too much.
+        assert page.stat().st_size < 8_000_000, f"{page.name} is {page.stat().st_size / 1e6:.1f} MB"
     assert not stale, f"lessons changed since their pages were rendered: python tools/render_solutions.py {' '.join(stale)}"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "docs/solutions/" in readme
