@@ -327,3 +327,19 @@ def test_layers_given_as_one_name_or_a_mapping():
     single = feature_extractor("block2_conv1", weights="random", net="vgg16")
     assert single.layers == ["block2_conv1"]
     assert tuple(single(np.zeros((1, 32, 32, 3), np.float32))["block2_conv1"].shape) == (1, 16, 16, 128)
+
+
+def test_clear_cache_forgets_the_networks_and_frees_them():
+    import weakref
+
+    first = load_vgg("random", "vgg16", seed=11, normalize=False)
+    assert load_vgg("random", "vgg16", seed=11, normalize=False) is first  # cached
+    weights = first.get_layer("block1_conv1").get_weights()[0]
+    gone = weakref.ref(first)
+    del first
+    assert F.clear_cache() >= 1
+    assert gone() is None, "a network dropped from the cache is still alive: its weights are not freed"
+    assert E._load_vgg_cached.cache_info().currsize == 0
+    again = load_vgg("random", "vgg16", seed=11, normalize=False)  # built again, the same seeded weights
+    np.testing.assert_array_equal(again.get_layer("block1_conv1").get_weights()[0], weights)
+    assert F.clear_cache() == 1

@@ -4,7 +4,8 @@
 * :mod:`~nst_tf.vgg.preprocess`: the caffe preprocessing (:class:`VGGPreprocess`, the models' first layer);
 * :mod:`~nst_tf.vgg.weights`: which weights (:func:`resolve_weights`: ImageNet, offline, a file, random);
 * :mod:`~nst_tf.vgg.normalize`: Gatys' normalisation (every channel's mean activation 1, lesson 03);
-* :mod:`~nst_tf.vgg.extractor`: :func:`load_vgg` and :func:`feature_extractor` (images -> ``{layer: activations}``);
+* :mod:`~nst_tf.vgg.extractor`: :func:`load_vgg` and :func:`feature_extractor` (images -> ``{layer: activations}``),
+  :func:`clear_cache` (forget the networks built so far);
 * :mod:`~nst_tf.vgg.rescale`: :func:`save_rescaled_vgg`, a backbone with other activation sizes.
 """
 
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 #: this package (the TensorFlow-free ones especially) does not import the others.
 _EXPORTS = {
     "FeatureExtractor": "extractor",
+    "clear_cache": "extractor",
     "feature_extractor": "extractor",
     "load_vgg": "extractor",
     "LayerError": "layers",
@@ -36,7 +38,7 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and readers
-    from .extractor import FeatureExtractor, feature_extractor, load_vgg
+    from .extractor import FeatureExtractor, clear_cache, feature_extractor, load_vgg
     from .layers import LayerError, check_layers, conv_layer_names, layer_block, layer_names
     from .normalize import Normalization, normalize_model
     from .preprocess import VGG_MEAN_BGR, VGGPreprocess, caffe_preprocess

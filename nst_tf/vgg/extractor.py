@@ -44,7 +44,7 @@ from .weights import (WeightsError, enable_gpu_memory_growth, offline_conv_weigh
 
 _log = get_logger(__name__)
 
-__all__ = ["load_vgg", "FeatureExtractor", "feature_extractor"]
+__all__ = ["load_vgg", "FeatureExtractor", "feature_extractor", "clear_cache"]
 
 
 
@@ -95,6 +95,24 @@ def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str, normalize:
     model.nst_normalization = result  # type: ignore[attr-defined]  # nst_tf.vgg.normalize.Normalization or None
     _log.info(f"using {description}")  # the one "which weights" line
     return model
+
+
+def clear_cache() -> int:
+    """Forget every VGG network built so far in this process; returns how many there were.
+
+    :func:`load_vgg` and :func:`feature_extractor` keep each network they build (up to 8, one per
+    weights, net, pooling and normalisation) so that the next call is instant. A lesson that tried
+    other versions of the network calls this when it is done with them, so that their weights
+    (about 60 MB for VGG16, 80 MB for VGG19 each) can be freed on a small classroom server. Models
+    still referenced elsewhere (an extractor held in a variable) stay alive until dropped; the
+    next call builds the network again (the normalisation's scales come from the disk cache).
+    """
+    import gc
+
+    count = _load_vgg_cached.cache_info().currsize
+    _load_vgg_cached.cache_clear()
+    gc.collect()  # Keras models hold reference cycles: free them now, not at some later collection
+    return count
 
 
 def _rebuild(base: keras.Model, pooling: str, name: str) -> keras.Model:
