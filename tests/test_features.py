@@ -343,3 +343,17 @@ def test_clear_cache_forgets_the_networks_and_frees_them():
     again = load_vgg("random", "vgg16", seed=11, normalize=False)  # built again, the same seeded weights
     np.testing.assert_array_equal(again.get_layer("block1_conv1").get_weights()[0], weights)
     assert F.clear_cache() == 1
+
+
+def test_clear_cache_keeps_the_networks_it_is_told_to_keep():
+    import weakref
+
+    kept = load_vgg("random", "vgg16", seed=12, normalize=False)
+    dropped = weakref.ref(load_vgg("random", "vgg16", seed=13, normalize=False))
+    assert F.clear_cache(keep=[kept]) == 1
+    assert dropped() is None
+    assert load_vgg("random", "vgg16", seed=12, normalize=False) is kept  # still shared, not built twice
+    assert E._load_vgg_cached.cache_info().currsize == 1
+    with pytest.raises(TypeError, match="keep"):
+        F.clear_cache(keep=[object()])
+    F.clear_cache()

@@ -48,8 +48,14 @@ __all__ = ["load_vgg", "FeatureExtractor", "feature_extractor", "clear_cache"]
 
 
 
+#: Models that :func:`clear_cache` puts back into the cache, by their cache key.
+_REINSERT: dict[tuple, keras.Model] = {}
+
+
 @functools.lru_cache(maxsize=8)
 def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str, normalize: bool = True) -> keras.Model:
+    if (net, weights, seed, pooling, normalize) in _REINSERT:
+        return _REINSERT[net, weights, seed, pooling, normalize]
     enable_gpu_memory_growth()
     constructor = vgg_constructor(net)
     if weights == "imagenet":
@@ -93,26 +99,41 @@ def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str, normalize:
     model.nst_description = description  # type: ignore[attr-defined]
     model.nst_normalized = bool(normalize)  # type: ignore[attr-defined]
     model.nst_normalization = result  # type: ignore[attr-defined]  # nst_tf.vgg.normalize.Normalization or None
+    model.nst_cache_key = (net, weights, seed, pooling, normalize)  # type: ignore[attr-defined]  # for clear_cache
     _log.info(f"using {description}")  # the one "which weights" line
     return model
 
 
-def clear_cache() -> int:
-    """Forget every VGG network built so far in this process; returns how many there were.
+def clear_cache(keep: Sequence[keras.Model] = ()) -> int:
+    """Forget the VGG networks built so far in this process, except those in ``keep``; returns how many went.
 
     :func:`load_vgg` and :func:`feature_extractor` keep each network they build (up to 8, one per
     weights, net, pooling and normalisation) so that the next call is instant. A lesson that tried
     other versions of the network calls this when it is done with them, so that their weights
-    (about 60 MB for VGG16, 80 MB for VGG19 each) can be freed on a small classroom server. Models
-    still referenced elsewhere (an extractor held in a variable) stay alive until dropped; the
-    next call builds the network again (the normalisation's scales come from the disk cache).
+    (about 60 MB for VGG16, 80 MB for VGG19 each) can be freed on a small classroom server;
+    ``keep`` names the networks (from :func:`load_vgg`, or an extractor's ``.vgg``) that stay
+    cached, so later calls still share them instead of building a second copy. Models still
+    referenced elsewhere stay alive until dropped; a forgotten network is built again on the next
+    call (its normalisation's scales then come from the disk cache).
     """
     import gc
 
-    count = _load_vgg_cached.cache_info().currsize
+    kept = {}
+    for model in keep:
+        key = getattr(model, "nst_cache_key", None)
+        if key is None:
+            raise TypeError(f"keep must hold networks from nst_tf.load_vgg(), not {type(model).__name__}")
+        kept[key] = model
+    before = _load_vgg_cached.cache_info().currsize
     _load_vgg_cached.cache_clear()
+    _REINSERT.update(kept)
+    try:
+        for key in kept:
+            _load_vgg_cached(*key)  # back into the cache: the same model object, nothing built
+    finally:
+        _REINSERT.clear()
     gc.collect()  # Keras models hold reference cycles: free them now, not at some later collection
-    return count
+    return before - len(kept)
 
 
 def _rebuild(base: keras.Model, pooling: str, name: str) -> keras.Model:
