@@ -27,22 +27,16 @@ from PIL import Image
 from nst_tf.cli import commands as cli
 from nst_tf._runtime import safefile
 
-ROOT = Path(__file__).resolve().parents[1]
+from cli_runs import cli_env, run_after_progress, write_pictures
+
 #: Seconds each in-process case may take (the slow subprocess cases state their own).
 LIMIT_S = 20
-
-
-def _env(**extra) -> dict:
-    return dict(os.environ, PYTHONPATH=str(ROOT), NST_TF_WEIGHTS="offline", **extra)
+_env = cli_env
 
 
 @pytest.fixture
 def pics(tmp_path):
-    y, x = np.mgrid[0:48, 0:64]
-    Image.fromarray(np.stack([x * 4, y * 5, (x + y) * 2], axis=2).astype(np.uint8)).save(tmp_path / "content.png")
-    noise = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
-    Image.fromarray(noise).save(tmp_path / "style.png")
-    return tmp_path
+    return write_pictures(tmp_path)
 
 
 def _run(argv, capsys) -> tuple[int, list[str], float]:
@@ -521,18 +515,10 @@ def test_sigterm_during_a_cluster_start_up_ends_it_within_the_limit(tmp_path):
     assert "Traceback" not in stderr
 
 
-STOP_AFTER_PROGRESS = """
-import sys
-from nst_tf.cli import commands as cli
-from nst_tf.optim import progress
-original = progress.Watcher.after_steps
-def announce(self, step, *args, **kwargs):
-    if step >= 3:
-        print("PROGRESS", flush=True)
-    return original(self, step, *args, **kwargs)
-progress.Watcher.after_steps = announce
-sys.exit(cli.main(sys.argv[1:]))
-"""
+def _sigterm_burst(process) -> None:
+    for _ in range(5):
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
 
 
 @pytest.mark.slow
@@ -540,24 +526,8 @@ def test_a_burst_of_sigterms_writes_the_best_image_not_the_start(pics):
     out = pics / "out.png"
     argv = ["stylize", pics / "content.png", pics / "style.png", "-o", out, "--size", "48", "--steps", "100000",
             "--weights", "offline", "--no-progress", "--init", "content"]
-    process = subprocess.Popen([sys.executable, "-c", STOP_AFTER_PROGRESS, *map(str, argv)], env=_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 400
-        line = ""
-        while "PROGRESS" not in line and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line and process.poll() is not None:
-                break
-        assert "PROGRESS" in line, process.stderr.read()
-        for _ in range(5):
-            process.send_signal(signal.SIGTERM)
-            time.sleep(0.05)
-        stdout, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 143, stderr
+    status, stdout, stderr = run_after_progress(argv, _sigterm_burst, wait_s=400)
+    assert status == 143, stderr
     assert "interrupted: wrote the best image so far" in stdout
     assert "Traceback" not in stderr and "Exception ignored" not in stderr
     written = np.asarray(Image.open(out), np.int16)
