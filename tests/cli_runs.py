@@ -49,7 +49,7 @@ def write_pictures(folder: Path) -> Path:
 
 
 def run_after_progress(argv: Sequence[object], then: Callable[[subprocess.Popen], None], *, env: dict | None = None,
-                       wait_s: float = 300, finish_s: float = 120) -> tuple[int, str, str]:
+                       cwd: Path | None = None, wait_s: float = 300, finish_s: float = 120) -> tuple[int, str, str]:
     """Run the command line with ``argv`` until it announces progress, call ``then(process)`` (send
     signals, take the output folder away ...), and let it finish; ``(exit status, stdout, stderr)``.
 
@@ -57,7 +57,7 @@ def run_after_progress(argv: Sequence[object], then: Callable[[subprocess.Popen]
     the process is killed whatever happens.
     """
     process = subprocess.Popen([sys.executable, "-c", ANNOUNCE_PROGRESS, *map(str, argv)],
-                               env=cli_env() if env is None else env, stdout=subprocess.PIPE,
+                               env=cli_env() if env is None else env, cwd=cwd, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + wait_s

@@ -175,6 +175,67 @@ def test_a_write_that_fails_at_the_end_keeps_the_result_and_says_where(tmp_path,
     assert len(lines) == 1 and os.fspath(rescued) in lines[0] and "No space left" in lines[0]
 
 
+def _rescued_after_a_stop(pics, out: Path, spoil) -> tuple[int, str, str, Path]:
+    """stylize into ``out`` from the folder ``pics/work``; once it has made progress ``spoil()`` the output's
+    place and send SIGTERM, so the best image so far must be written where it no longer can be."""
+    work = pics / "work"
+    work.mkdir()
+    argv = ["stylize", pics / "content.png", pics / "style.png", "-o", out, "--size", "48", "--steps", "100000",
+            "--weights", "offline", "--no-progress", "--init", "content"]
+
+    def spoil_then_stop(process) -> None:
+        spoil()
+        process.send_signal(signal.SIGTERM)
+
+    status, stdout, stderr = run_after_progress(argv, spoil_then_stop, cwd=work, wait_s=400)
+    rescued = sorted(work.glob("nst-tf-rescued-*.png"))
+    assert len(rescued) == 1, (status, stdout, stderr, list(work.iterdir()))
+    return status, stdout, stderr, rescued[0]
+
+
+def _assert_rescued(status: int, stderr: str, out: Path, rescued: Path, content: Path) -> None:
+    err = [line for line in stderr.splitlines() if line.strip() and not line.startswith("nst-tf: using ")]
+    assert status == 1 and len(err) == 1, stderr  # the weights' note, then the one line
+    assert err[0].startswith("nst-tf: error: could not write ") and os.fspath(out) in err[0], err
+    assert err[0].endswith(f"the result is kept in {os.fspath(rescued)}"), err
+    assert "Traceback" not in stderr
+    written = np.asarray(Image.open(rescued), np.int16)
+    assert written.shape == (36, 48, 3)  # the whole picture at --size 48, not a fragment
+    start = np.asarray(Image.open(content).resize((48, 36)), np.int16)
+    assert np.abs(written - start).mean() > 1.0  # the stylized image, not the unstylized start
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_up_during_the_run_keeps_the_picture_under_the_rescue_name(pics):
+    """The README's promise end to end: the output's disk (a 2 MB tmpfs, checked with room at the start) is
+    filled while the run works; the picture is kept in the current folder and the one line says where."""
+    with _tmpfs("size=2m") as disk:
+        out = disk / "out.png"
+
+        def fill() -> None:
+            with contextlib.suppress(OSError), open(disk / "filler", "wb") as handle:
+                while True:
+                    handle.write(b"\0" * 65536)
+                    handle.flush()
+
+        status, _, stderr, rescued = _rescued_after_a_stop(pics, out, fill)
+        _assert_rescued(status, stderr, out, rescued, pics / "content.png")
+        assert "no space left" in stderr.lower()
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]  # no picture, no temporary file
+
+
+@pytest.mark.slow
+def test_an_output_folder_removed_during_the_run_keeps_the_picture_under_the_rescue_name(pics):
+    import shutil
+
+    folder = pics / "results"
+    folder.mkdir()
+    out = folder / "out.png"
+    status, _, stderr, rescued = _rescued_after_a_stop(pics, out, lambda: shutil.rmtree(folder))
+    _assert_rescued(status, stderr, out, rescued, pics / "content.png")
+    assert not folder.exists()
+
+
 # ----------------------------------------------------------------------------- signal bursts
 
 BURST = """
