@@ -528,6 +528,46 @@ def test_an_unreachable_tpu_ends_with_one_line_within_its_limit(tmp_path):
     assert time.monotonic() - started < 240 and list(tmp_path.iterdir()) == []
 
 
+# The exit status of a TPU or cluster that cannot be had (train-fast --help): a TPU name or TF_CONFIG that
+# cannot be used is bad input (2, at once); a TPU or workers that do not answer in time are a run that could
+# not be done (1, from the watchdog, which ends the process from a C thread: faulthandler exits 1).
+
+
+def test_train_fast_help_says_which_exit_status_a_cluster_that_does_not_answer_gets(capsys):
+    assert cli.main(["train-fast", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    exit_1 = text[text.index("Exit status:"):].split(", 130 ")[0]
+    assert "2 bad input or option" in exit_1
+    assert "1 the training failed" in exit_1 and "did not answer in time (NST_TF_CLUSTER_TIMEOUT_S)" in exit_1
+
+
+def test_a_tpu_that_cannot_be_resolved_is_bad_input_exit_2(tmp_path, capsys, monkeypatch):
+    from nst_tf.fast import distribute as fast_distribute
+
+    def unresolvable(name, tpu=None):
+        raise fast_distribute.DistributeError(f"cannot reach the TPU {tpu}: Could not lookup TPU metadata")
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.setattr(fast_distribute, "make_strategy", unresolvable)
+    status, err, elapsed = _run(["train-fast", "style/swirls", "-o", tmp_path / "m.keras", "--tpu", "no-such-tpu",
+                                 "--weights", "offline"], capsys)
+    assert status == 2 and len(err) == 1 and "cannot reach the TPU no-such-tpu" in err[0], err
+    assert list(tmp_path.iterdir()) == [] and elapsed < LIMIT_S
+
+
+def test_a_wait_past_its_limit_ends_with_one_line_and_exit_1():
+    """The watchdog itself, without TensorFlow: a main thread that never comes back is ended at the limit."""
+    code = ("import time\nfrom nst_tf._runtime.watchdog import Watchdog\n"
+            "Watchdog('the TPU grpc://x', 1.5).start()\ntime.sleep(60)\n")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60)
+    err = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1, result.stderr
+    assert err == ["nst-tf: error: the TPU grpc://x did not answer within 1.5 s (NST_TF_CLUSTER_TIMEOUT_S sets the "
+                   "limit)"], err
+    assert time.monotonic() - started < 30
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
