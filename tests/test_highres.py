@@ -74,9 +74,14 @@ def both(extractor, statistic, masked, content_layers=DEFAULT_CONTENT_LAYERS, ti
     return plain, bounded, image
 
 
+# One case in the quick loop (-m "not slow"); the others, each a minute of CPU, in the full suite.
+SLOW = pytest.mark.slow
+
+
 @pytest.mark.parametrize("net, statistic, masked, blocks", [
-    ("vgg16", "gram", False, 3), ("vgg19", "gram", True, 3), ("vgg19", "mean_std", False, 2),
-    ("vgg19", "mean_std", True, 3), ("vgg16", "gram_centered", True, 2), ("vgg19", "gram", False, 2),
+    pytest.param("vgg16", "gram", False, 3, marks=SLOW), pytest.param("vgg19", "gram", True, 3, marks=SLOW),
+    pytest.param("vgg19", "mean_std", False, 2, marks=SLOW), pytest.param("vgg19", "mean_std", True, 3, marks=SLOW),
+    pytest.param("vgg16", "gram_centered", True, 2, marks=SLOW), ("vgg19", "gram", False, 2),
 ])
 def test_bounded_path_gives_the_plain_cost_and_gradient(extractors, net, statistic, masked, blocks):
     """Blocks 1-3 (stride 8, halo 32 px) or 1-2 (stride 4, halo 12 px) in tiles."""
@@ -94,6 +99,7 @@ def test_bounded_path_gives_the_plain_cost_and_gradient(extractors, net, statist
     assert np.abs(grad_b - grad_p).max() <= 1e-3 * np.abs(grad_p).max()  # pixel by pixel, borders included
 
 
+@SLOW
 def test_a_shallower_content_layer_tiles_fewer_blocks_and_stays_exact(extractors):
     plain, bounded, image = both(extractors["vgg19"], "gram", False, content_layers=("block3_conv2",))
     assert bounded.bounded.stride == 4 and bounded.bounded.halo == 12  # blocks 1-2 only: radius 9 px
@@ -219,6 +225,7 @@ def test_check_names_a_size_that_fits_on_the_bounded_path(monkeypatch):
 
 
 # ----- end to end: both solvers, the pyramid, the command ------------------------------------------
+@SLOW
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_stylize_on_the_bounded_path_matches_the_plain_one(extractors, optimizer):
     from nst_tf import stylize
@@ -235,6 +242,7 @@ def test_stylize_on_the_bounded_path_matches_the_plain_one(extractors, optimizer
     assert runs[True].history["total"][-1] == pytest.approx(runs[False].history["total"][-1], rel=1e-3)
 
 
+@SLOW
 def test_pyramid_on_the_bounded_path(extractors):
     from nst_tf import stylize
 
