@@ -348,6 +348,15 @@ def _finish(processes: list[subprocess.Popen], timeout: float) -> list[tuple[int
     return results
 
 
+def _wait_for_a_checkpoint(processes: list[subprocess.Popen], checkpoints: Path, limit_s: float = 600) -> None:
+    """Until the chief has written a checkpoint; fails if a worker ends first or none comes within ``limit_s``."""
+    deadline = time.monotonic() + limit_s
+    while tf.train.latest_checkpoint(str(checkpoints)) is None:
+        assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
+        assert time.monotonic() < deadline, f"no checkpoint within {limit_s:g} s"
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_two_worker_cluster_is_killed_resumes_and_matches_one_process(tmp_path):
     photos = _photos(tmp_path / "photos", broken=True)
@@ -358,11 +367,7 @@ def test_two_worker_cluster_is_killed_resumes_and_matches_one_process(tmp_path):
     # 1. Train "forever"; kill both workers once the chief has written a checkpoint.
     processes = _start_cluster([*common, "--steps", "100000", "-o", str(tmp_path / "never.keras")], tmp_path)
     try:
-        deadline = time.monotonic() + 600
-        while tf.train.latest_checkpoint(str(checkpoints)) is None:
-            assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
-            assert time.monotonic() < deadline, "no checkpoint within 10 minutes"
-            time.sleep(0.05)
+        _wait_for_a_checkpoint(processes, checkpoints)
         for process in processes:
             process.send_signal(signal.SIGKILL)
     finally:
@@ -418,11 +423,7 @@ def test_sigterm_to_a_two_worker_cluster_keeps_its_checkpoint_and_ends_cleanly(t
                  "--steps", "100000", "-o", str(model)]
     processes = _start_cluster(arguments, tmp_path)
     try:
-        deadline = time.monotonic() + 600
-        while tf.train.latest_checkpoint(str(checkpoints)) is None:
-            assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
-            assert time.monotonic() < deadline, "no checkpoint within 10 minutes"
-            time.sleep(0.05)
+        _wait_for_a_checkpoint(processes, checkpoints)
         seen = int(tf.train.latest_checkpoint(str(checkpoints)).rsplit("-", 1)[1])
         stopped = time.monotonic()
         for process in processes:
