@@ -144,6 +144,8 @@ def test_scaling_a_term_scales_its_value_and_gradient(extractor, pictures):
     assert scaled_sum["style"] == pytest.approx(2 * once["style"], rel=1e-7)
     assert scaled_sum["tv"] == pytest.approx(float(TVTerm()(generated)["tv"]), rel=1e-6)
     assert (3 * style).style_weight == 3.0 and (style * 3).style_weight == 3.0
+    summed = sum([style, 0.5 * TVTerm()])  # sum() starts from 0
+    assert isinstance(summed, WeightedSum) and summed.loss_keys == ("total", "style", "tv")
 
 
 def test_changing_a_weight_never_retraces_the_compiled_step(extractor, pictures):

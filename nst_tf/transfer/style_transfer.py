@@ -150,7 +150,7 @@ class StyleTransfer:
 
     def __call__(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """The objective's weighted costs of a batch ``(1, H, W, 3)``, differentiable (eager)."""
-        return self.objective(image)
+        return dict(self.objective(image))
 
     def _initial_image(self, init) -> np.ndarray:
         from ..image.validate import image_array
