@@ -322,7 +322,11 @@ class WeightedSum:
                     extractors[key] = term.extractor.model(image, training=False)
                 features = extractors[key]
             weighted[name] = self._weights[name] * term.cost(image, features)
-        weighted["total"] = tf.add_n(list(weighted.values()))
+        parts = list(weighted.values())
+        total = parts[0]
+        for part in parts[1:]:  # in order, as Objective adds content + style + tv (the same rounding)
+            total = total + part
+        weighted["total"] = total
         return weighted
 
     def __repr__(self) -> str:
