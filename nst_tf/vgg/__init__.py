@@ -1,6 +1,7 @@
 """The VGG network that sees for nst-tf (lesson 01), in the order the pieces build on each other.
 
 * :mod:`~nst_tf.vgg.layers`: the layer table (``block1_conv1`` ... ``block5_pool``), no TensorFlow;
+* :mod:`~nst_tf.vgg.sizes`: how large the activations are, and the bounded path's tiling plan, no TensorFlow;
 * :mod:`~nst_tf.vgg.preprocess`: the caffe preprocessing (:class:`VGGPreprocess`, the models' first layer);
 * :mod:`~nst_tf.vgg.weights`: which weights (:func:`resolve_weights`: ImageNet, offline, a file, random);
 * :mod:`~nst_tf.vgg.normalize`: Gatys' normalisation (every channel's mean activation 1, lesson 03);
