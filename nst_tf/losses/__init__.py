@@ -3,7 +3,8 @@
 * :mod:`~nst_tf.losses.gram`: Gram matrices and other style statistics (lesson 02);
 * :mod:`~nst_tf.losses.terms`: the content, style and total-variation costs (lesson 03);
 * :mod:`~nst_tf.losses.masks`: masks per style and statistics over a region (lesson 05);
-* :mod:`~nst_tf.losses.objective`: targets taken once and the weighted costs of a transfer.
+* :mod:`~nst_tf.losses.objective`: targets taken once and the weighted costs of a transfer;
+* :mod:`~nst_tf.losses.compose`: cost terms that add and scale (``content + 30 * style + 200 * tv``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ _EXPORTS = {
     "mean_std": "gram",
     "style_statistic": "gram",
     "Objective": "objective",
+    "ContentTerm": "compose",
+    "StyleTerm": "compose",
+    "TVTerm": "compose",
+    "WeightedSum": "compose",
     "NORMALIZATIONS": "terms",
     "TV_KINDS": "terms",
     "content_loss": "terms",
@@ -31,6 +36,7 @@ _EXPORTS = {
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and readers
     from .gram import gram_matrix, mean_std, style_statistic
     from .objective import Objective
+    from .compose import ContentTerm, StyleTerm, TVTerm, WeightedSum
     from .terms import (NORMALIZATIONS, TV_KINDS, content_loss, normalize_layer_weights, style_layer_loss, style_loss,
                         total_loss, tv_loss)
 
