@@ -41,8 +41,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -54,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from nst_tf._runtime.machine import cpu_model, cpu_threads  # noqa: E402
 from nst_tf._runtime.quiet import import_tensorflow  # noqa: E402 - quiet TensorFlow before anything imports it
 
 TUTORIAL_CONTENT_LAYERS = ["block5_conv2"]
@@ -244,15 +243,7 @@ def device_description(tf) -> str:
     if gpus:
         details = tf.config.experimental.get_device_details(gpus[0])
         return f"GPU: {details.get('device_name', gpus[0].name)}"
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU: {model}, {os.cpu_count()} logical cores"
+    return f"CPU: {cpu_model()}, {cpu_threads()} logical cores"
 
 
 def per_evaluation(st, optimizers: list[str], block: int, repeats: int, sync) -> dict[str, float]:

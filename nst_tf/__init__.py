@@ -19,7 +19,6 @@ The most used names are available at the top level and imported on first use, so
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 #: The one version number: pyproject.toml reads it from here (hatchling, [tool.hatch.version]).
@@ -48,6 +47,7 @@ _SUBMODULES = ("checks", "cli", "defaults", "fast", "image", "losses", "optim", 
 
 
 from ._runtime.allocator import tune_malloc as _tune_malloc
+from ._runtime.lazy import lazy_exports as _lazy_exports
 
 _tune_malloc()  # freed tensors go back to the system (nst_tf/_runtime/allocator.py; NST_TF_MALLOC=default: not)
 
@@ -59,16 +59,8 @@ if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:
     _import_tensorflow()
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    if name in _SUBMODULES:  # ``nst_tf.settings`` works after a bare ``import nst_tf``
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'nst_tf' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_EXPORTS) + list(_SUBMODULES))
+# Names and subpackages imported on first use (``nst_tf.settings`` works after a bare ``import nst_tf``).
+__getattr__, __dir__ = _lazy_exports(__name__, _EXPORTS, globals(), submodules=_SUBMODULES)
 
 
 __all__ = ["__version__", *_EXPORTS]

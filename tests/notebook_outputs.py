@@ -70,9 +70,10 @@ def unexpected_errors(notebook, names: set[str] = frozenset()) -> list[str]:
 
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 #: What may differ between two runs: durations, rates and speed-ups ("3.2 s", "40 ms", "12 images/s",
-#: "1 min 3 s", "282 times faster").
-TIMES = re.compile(r"[-+]?\d+(?:\.\d+)?\s*(?:s|ms|seconds|min|minutes|(?:images|steps|evaluations)/s|"
-                   r"times (?:faster|slower))\b")
+#: "1 min 3 s", "282 times faster", "1,788 times faster", "a factor 1,788").
+_AMOUNT = r"[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-+]?\d+(?:\.\d+)?"
+TIMES = re.compile(rf"(?:(?:{_AMOUNT})\s*(?:s|ms|seconds|min|minutes|(?:images|steps|evaluations)/s|"
+                   rf"times (?:faster|slower))|a factor (?:of )?(?:{_AMOUNT}))\b")
 
 
 def printed_numbers(cell):

@@ -183,6 +183,33 @@ def test_a_callback_stops_training_and_ctrl_c_keeps_the_steps_done(tmp_path):
     assert interrupted.checkpoint.endswith("ckpt-2") and (tmp_path / "ckpt-2.index").exists()
 
 
+@pytest.mark.slow
+def test_an_error_tensorflow_raises_while_sigterm_arrives_is_a_stop_not_a_failure():
+    """In a cluster, a worker's SIGTERM may land while TensorFlow raises (the other worker left the collective):
+    pybind11 then reports a RuntimeError instead of the Terminated. The stop wins; without a signal the error
+    is the error it was."""
+    import signal
+
+    from nst_tf._runtime import signals
+
+    options = dict(size=32, batch_size=2, weights="offline", progress=False, preview_every=2, **TINY)
+
+    def sigterm_during_an_error(step, image, losses):
+        signals._received.append(signal.SIGTERM)  # what the handler records, the exception it raised lost
+        raise RuntimeError("pybind11::error_already_set: MISMATCH of original and normalized active exception "
+                           "types: ORIGINAL UnavailableError REPLACED BY Terminated")
+
+    with signals.terminate_as_interrupt():
+        stopped = fast.train(STYLE, steps=10, callback=sigterm_during_an_error, **options)
+    assert stopped.interrupted and stopped.step == 2 and signals.terminated()
+
+    def plain_error(step, image, losses):
+        raise RuntimeError("a real failure")
+
+    with signals.terminate_as_interrupt(), pytest.raises(RuntimeError, match="a real failure"):
+        fast.train(STYLE, steps=10, callback=plain_error, **options)
+
+
 def test_a_nan_cost_stops_training_at_its_step():
     from nst_tf.fast.training import _LossLog
     from nst_tf.optim.progress import History, NonFiniteLossError, ProgressBar

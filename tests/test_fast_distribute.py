@@ -348,6 +348,15 @@ def _finish(processes: list[subprocess.Popen], timeout: float) -> list[tuple[int
     return results
 
 
+def _wait_for_a_checkpoint(processes: list[subprocess.Popen], checkpoints: Path, limit_s: float = 600) -> None:
+    """Until the chief has written a checkpoint; fails if a worker ends first or none comes within ``limit_s``."""
+    deadline = time.monotonic() + limit_s
+    while tf.train.latest_checkpoint(str(checkpoints)) is None:
+        assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
+        assert time.monotonic() < deadline, f"no checkpoint within {limit_s:g} s"
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_two_worker_cluster_is_killed_resumes_and_matches_one_process(tmp_path):
     photos = _photos(tmp_path / "photos", broken=True)
@@ -358,11 +367,7 @@ def test_two_worker_cluster_is_killed_resumes_and_matches_one_process(tmp_path):
     # 1. Train "forever"; kill both workers once the chief has written a checkpoint.
     processes = _start_cluster([*common, "--steps", "100000", "-o", str(tmp_path / "never.keras")], tmp_path)
     try:
-        deadline = time.monotonic() + 600
-        while tf.train.latest_checkpoint(str(checkpoints)) is None:
-            assert all(p.poll() is None for p in processes), [p.communicate() for p in processes]
-            assert time.monotonic() < deadline, "no checkpoint within 10 minutes"
-            time.sleep(0.05)
+        _wait_for_a_checkpoint(processes, checkpoints)
         for process in processes:
             process.send_signal(signal.SIGKILL)
     finally:
@@ -404,3 +409,42 @@ def test_two_worker_cluster_is_killed_resumes_and_matches_one_process(tmp_path):
     ratio = float(np.linalg.norm(other - after) / np.linalg.norm(after - before))
     print(f"outputs: relative difference {ratio:.2e}, largest pixel difference {np.abs(other - after).max():.2e}")
     assert ratio < 3e-2
+
+
+@pytest.mark.slow
+def test_sigterm_to_a_two_worker_cluster_keeps_its_checkpoint_and_ends_cleanly(tmp_path):
+    """Issue 28: a two-worker run stopped with SIGTERM (as a process manager stops a job) ends within a
+    minute, without a traceback; the chief's last checkpoint stays readable and the chief writes the network."""
+    photos = _photos(tmp_path / "photos", broken=False)
+    checkpoints = tmp_path / "ck"
+    model = tmp_path / "stopped.keras"
+    arguments = [STYLE, "--images", str(photos), "--size", "32", "--weights", "offline", "--no-progress", "--seed",
+                 "3", "--batch-size", "1", "--checkpoint-dir", str(checkpoints), "--checkpoint-every", "1",
+                 "--steps", "100000", "-o", str(model)]
+    processes = _start_cluster(arguments, tmp_path)
+    try:
+        _wait_for_a_checkpoint(processes, checkpoints)
+        seen = int(tf.train.latest_checkpoint(str(checkpoints)).rsplit("-", 1)[1])
+        stopped = time.monotonic()
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        results = _finish(processes, timeout=120)
+    finally:
+        _finish(processes, timeout=5)
+    elapsed = time.monotonic() - stopped
+    (chief_status, chief_out, chief_err), (other_status, _, other_err) = results
+    assert elapsed < 60, f"{elapsed:.0f} s to stop"
+    for status, err in ((chief_status, chief_err), (other_status, other_err)):
+        assert status == 143, (status, err[-2000:])
+        assert "Traceback" not in err and "Exception ignored" not in err, err[-2000:]
+    latest = tf.train.latest_checkpoint(str(checkpoints))
+    assert latest is not None and int(latest.rsplit("-", 1)[1]) >= seen
+    reader = tf.train.load_checkpoint(latest)  # readable, every tensor, not damaged by the stop
+    dtypes = reader.get_variable_to_dtype_map()
+    floats = [name for name, dtype in dtypes.items() if dtype.is_floating]
+    assert len(floats) >= len(fast.transform_net(seed=3).weights), sorted(dtypes)
+    assert all(np.all(np.isfinite(reader.get_tensor(name))) for name in floats)
+    assert "interrupted: wrote the network so far" in chief_out, (chief_out, chief_err[-2000:])
+    network = fast.load_model(model)
+    assert [w.shape for w in network.weights] == [w.shape for w in fast.transform_net(seed=3).weights]
+    assert sorted(p.name for p in checkpoints.iterdir() if p.name.startswith(".")) == []

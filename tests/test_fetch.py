@@ -262,3 +262,125 @@ def test_fetch_does_not_import_tensorflow():
     code = "import sys, nst_tf.image.download, nst_tf.image.samples; sys.exit('tensorflow' in sys.modules or 'keras' in sys.modules)"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     assert subprocess.run([sys.executable, "-c", code], env=env, timeout=120).returncode == 0
+
+
+# ----------------------------------------------------------------------------- free space in the cache (issue 28)
+
+
+def _little_room(monkeypatch, below: Path, free: int) -> None:
+    """``shutil.disk_usage`` says ``free`` bytes for folders under ``below``, the truth elsewhere."""
+    import shutil
+    from collections import namedtuple
+
+    real = shutil.disk_usage
+    usage = namedtuple("usage", "total used free")
+
+    def disk_usage(path):
+        if Path(path).resolve().is_relative_to(below.resolve()):
+            return usage(10**9, 10**9 - free, free)
+        return real(path)
+
+    monkeypatch.setattr(shutil, "disk_usage", disk_usage)
+
+
+def test_a_download_larger_than_the_free_space_is_refused_before_its_first_byte(server, monkeypatch, tmp_path):
+    _little_room(monkeypatch, tmp_path / "cache", free=len(PNG) // 2)  # the cache folder exists only once fetch runs
+    with pytest.raises(fetch.FetchError) as caught:
+        fetch.fetch(server.url + "/cat.png")
+    message = str(caught.value)
+    assert "\n" not in message and "not enough free space in " + str(server.cache) in message, message
+    assert "NST_TF_CACHE" in message and f"{(len(PNG) + (1 << 20)) / 1e6:.1f} MB needed" in message, message
+    assert list(server.cache.iterdir()) == []  # no partial file
+    assert server.hits["/cat.png"] == 1
+
+
+def test_enough_free_space_downloads_as_before(server, monkeypatch, tmp_path):
+    _little_room(monkeypatch, tmp_path / "cache", free=len(PNG) + (1 << 20))
+    assert fetch.fetch(server.url + "/cat.png").read_bytes() == PNG
+
+
+def test_a_disk_that_fills_up_during_a_download_leaves_no_half_file(server, monkeypatch):
+    """No Content-Length (the size is unknown): the write that finds the disk full ends the download."""
+    import errno
+
+    real_fdopen = os.fdopen
+
+    class FillsUp:
+        def __init__(self, handle):
+            self.handle, self.written = handle, 0
+
+        def write(self, data):
+            self.written += len(data)
+            if self.written > 200_000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.handle.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+    monkeypatch.setattr(fetch.os, "fdopen", lambda fd, *a, **k: FillsUp(real_fdopen(fd, *a, **k)))
+    with pytest.raises(fetch.FetchError) as caught:
+        fetch.fetch(server.url + "/endless.png", max_bytes=10**9)
+    message = str(caught.value)
+    assert "\n" not in message and f"no space left in {server.cache}" in message and "NST_TF_CACHE" in message
+    assert list(server.cache.iterdir()) == []
+
+
+def test_the_command_line_says_it_in_one_line_and_exits_2(server, monkeypatch, tmp_path, capsys):
+    from nst_tf.cli import commands as cli
+
+    style = tmp_path / "style.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)).save(style)
+    _little_room(monkeypatch, tmp_path / "cache", free=1000)
+    status = cli.main(["stylize", server.url + "/cat.png", str(style), "-o", str(tmp_path / "out.png"),
+                       "--weights", "offline", "--no-progress"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert status == 2 and len(err) == 1 and "not enough free space" in err[0] and "NST_TF_CACHE" in err[0], err
+    assert not (tmp_path / "out.png").exists() and list(server.cache.iterdir()) == []
+
+
+def test_room_is_measured_where_the_cache_will_be_made(tmp_path, monkeypatch):
+    from nst_tf._runtime.env import CACHE_MARGIN_BYTES, cache_space_problem
+
+    _little_room(monkeypatch, tmp_path, free=5_000_000)
+    not_made = tmp_path / "a" / "b" / "downloads"
+    assert cache_space_problem(not_made, 5_000_000 - CACHE_MARGIN_BYTES) is None
+    problem = cache_space_problem(not_made, 5_000_000 - CACHE_MARGIN_BYTES + 1, variable="KERAS_HOME")
+    assert problem is not None and str(not_made) in problem and "KERAS_HOME sets the folder" in problem
+    assert not (tmp_path / "a").exists()
+
+
+def test_imagenet_weights_without_room_are_refused_and_auto_takes_the_offline_ones(tmp_path, monkeypatch):
+    from nst_tf.vgg import weights
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("NST_TF_WEIGHTS", raising=False)
+    monkeypatch.setattr(weights, "_network_reachable", lambda *a, **k: True)
+    _little_room(monkeypatch, tmp_path, free=70_000_000)  # VGG16's 59 MB fit, VGG19's 80 MB do not
+    assert weights.imagenet_space_problem("vgg16") is None
+    problem = weights.imagenet_space_problem("vgg19")
+    assert problem is not None and str(tmp_path / "keras" / "models") in problem and "KERAS_HOME" in problem
+    assert weights.resolve_weights("auto", "vgg16") == ("imagenet", "vgg16")
+    assert weights.resolve_weights("auto", "vgg19") == ("offline", "vgg16")
+    (tmp_path / "keras" / "models").mkdir(parents=True)
+    (tmp_path / "keras" / "models" / weights._IMAGENET_FILES["vgg19"]).write_bytes(b"cached")
+    assert weights.imagenet_space_problem("vgg19") is None  # cached: nothing to download
+
+
+def test_load_vgg_refuses_imagenet_weights_it_has_no_room_for_before_downloading(tmp_path, monkeypatch):
+    from nst_tf.vgg import WeightsError, load_vgg
+    from nst_tf.vgg import weights
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(weights, "_network_reachable", lambda *a, **k: pytest.fail("no network here"))
+    _little_room(monkeypatch, tmp_path, free=1_000_000)
+    with pytest.raises(WeightsError, match="not enough free space") as caught:
+        load_vgg("imagenet", "vgg19", normalize=False)
+    assert "\n" not in str(caught.value) and "KERAS_HOME" in str(caught.value)
+    assert not (tmp_path / "keras" / "models").exists() or list((tmp_path / "keras" / "models").iterdir()) == []

@@ -17,6 +17,7 @@ from nst_tf.defaults import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 from nst_tf.losses import highres
 from nst_tf.losses.objective import Objective
 from nst_tf.optim import memory
+from nst_tf.vgg import sizes
 from nst_tf.vgg.extractor import feature_extractor
 
 HEIGHT, WIDTH = 112, 136
@@ -73,9 +74,14 @@ def both(extractor, statistic, masked, content_layers=DEFAULT_CONTENT_LAYERS, ti
     return plain, bounded, image
 
 
+# One case in the quick loop (-m "not slow"); the others, each a minute of CPU, in the full suite.
+SLOW = pytest.mark.slow
+
+
 @pytest.mark.parametrize("net, statistic, masked, blocks", [
-    ("vgg16", "gram", False, 3), ("vgg19", "gram", True, 3), ("vgg19", "mean_std", False, 2),
-    ("vgg19", "mean_std", True, 3), ("vgg16", "gram_centered", True, 2), ("vgg19", "gram", False, 2),
+    pytest.param("vgg16", "gram", False, 3, marks=SLOW), pytest.param("vgg19", "gram", True, 3, marks=SLOW),
+    pytest.param("vgg19", "mean_std", False, 2, marks=SLOW), pytest.param("vgg19", "mean_std", True, 3, marks=SLOW),
+    pytest.param("vgg16", "gram_centered", True, 2, marks=SLOW), ("vgg19", "gram", False, 2),
 ])
 def test_bounded_path_gives_the_plain_cost_and_gradient(extractors, net, statistic, masked, blocks):
     """Blocks 1-3 (stride 8, halo 32 px) or 1-2 (stride 4, halo 12 px) in tiles."""
@@ -93,6 +99,7 @@ def test_bounded_path_gives_the_plain_cost_and_gradient(extractors, net, statist
     assert np.abs(grad_b - grad_p).max() <= 1e-3 * np.abs(grad_p).max()  # pixel by pixel, borders included
 
 
+@SLOW
 def test_a_shallower_content_layer_tiles_fewer_blocks_and_stays_exact(extractors):
     plain, bounded, image = both(extractors["vgg19"], "gram", False, content_layers=("block3_conv2",))
     assert bounded.bounded.stride == 4 and bounded.bounded.halo == 12  # blocks 1-2 only: radius 9 px
@@ -104,11 +111,11 @@ def test_a_shallower_content_layer_tiles_fewer_blocks_and_stays_exact(extractors
 
 def test_blocks_tiled_follow_the_size():
     layers = list(DEFAULT_CONTENT_LAYERS) + list(DEFAULT_STYLE_LAYERS)
-    assert memory.highres_blocks(1024, 1024, layers, "vgg16") == 2  # the faster choice, as small
-    assert memory.highres_blocks(2048, 2048, layers, "vgg16") == 3  # blocks 3-5 on 512 px would dominate
-    assert memory.highres_blocks(4096, 4096, layers, "vgg19") == 3
-    assert memory.highres_blocks(4096, 4096, layers, "vgg19", content_layers=["block3_conv2"]) == 2
-    assert memory.highres_blocks(4096, 4096, layers, "vgg19", content_layers=["block1_conv2"]) == 0
+    assert sizes.highres_blocks(1024, 1024, layers, "vgg16") == 2  # the faster choice, as small
+    assert sizes.highres_blocks(2048, 2048, layers, "vgg16") == 3  # blocks 3-5 on 512 px would dominate
+    assert sizes.highres_blocks(4096, 4096, layers, "vgg19") == 3
+    assert sizes.highres_blocks(4096, 4096, layers, "vgg19", content_layers=["block3_conv2"]) == 2
+    assert sizes.highres_blocks(4096, 4096, layers, "vgg19", content_layers=["block1_conv2"]) == 0
 
 
 def test_one_tile_is_the_whole_picture(extractors):
@@ -175,15 +182,15 @@ def test_estimate_of_the_bounded_path_at_2048_px_is_under_6_gib(net):
 
 def test_bounded_activations_by_hand():
     # 64 x 64 px, VGG19 up to block5_conv1, one tile (64 < 512 + halos): the tile is the picture.
-    prefix = memory.activation_bytes(64, 64, ["block3_pool"])
-    deep = memory.activation_bytes(64, 64, ["block5_conv1"]) - prefix
+    prefix = sizes.activation_bytes(64, 64, ["block3_pool"])
+    deep = sizes.activation_bytes(64, 64, ["block5_conv1"]) - prefix
     expected = 3 * max(prefix, deep) + 2 * 4 * 8 * 8 * 256 + 4 * 4 * 3 * 64 * 64
-    assert memory.bounded_activation_bytes(64, 64, ["block5_conv1"], blocks=3) == expected
+    assert sizes.bounded_activation_bytes(64, 64, ["block5_conv1"], blocks=3) == expected
     # 2048 px, blocks 1-3: one tile of 512 + 2 * 32 px, the deep blocks on 256 x 256
-    tile = memory.activation_bytes(576, 576, ["block3_pool"])
-    deep = memory.activation_bytes(2048, 2048, ["block5_conv1"]) - memory.activation_bytes(2048, 2048, ["block3_pool"])
+    tile = sizes.activation_bytes(576, 576, ["block3_pool"])
+    deep = sizes.activation_bytes(2048, 2048, ["block5_conv1"]) - sizes.activation_bytes(2048, 2048, ["block3_pool"])
     expected = 3 * max(tile, deep) + 2 * 4 * 256 * 256 * 256 + 4 * 4 * 3 * 2048 * 2048
-    assert memory.bounded_activation_bytes(2048, 2048, ["block5_conv1"], blocks=3) == expected
+    assert sizes.bounded_activation_bytes(2048, 2048, ["block5_conv1"], blocks=3) == expected
 
 
 def test_automatic_choice_follows_the_estimate():
@@ -218,6 +225,7 @@ def test_check_names_a_size_that_fits_on_the_bounded_path(monkeypatch):
 
 
 # ----- end to end: both solvers, the pyramid, the command ------------------------------------------
+@SLOW
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_stylize_on_the_bounded_path_matches_the_plain_one(extractors, optimizer):
     from nst_tf import stylize
@@ -234,6 +242,7 @@ def test_stylize_on_the_bounded_path_matches_the_plain_one(extractors, optimizer
     assert runs[True].history["total"][-1] == pytest.approx(runs[False].history["total"][-1], rel=1e-3)
 
 
+@SLOW
 def test_pyramid_on_the_bounded_path(extractors):
     from nst_tf import stylize
 

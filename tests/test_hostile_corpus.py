@@ -27,22 +27,16 @@ from PIL import Image
 from nst_tf.cli import commands as cli
 from nst_tf._runtime import safefile
 
-ROOT = Path(__file__).resolve().parents[1]
+from cli_runs import cli_env, run_after_progress, write_pictures
+
 #: Seconds each in-process case may take (the slow subprocess cases state their own).
 LIMIT_S = 20
-
-
-def _env(**extra) -> dict:
-    return dict(os.environ, PYTHONPATH=str(ROOT), NST_TF_WEIGHTS="offline", **extra)
+_env = cli_env
 
 
 @pytest.fixture
 def pics(tmp_path):
-    y, x = np.mgrid[0:48, 0:64]
-    Image.fromarray(np.stack([x * 4, y * 5, (x + y) * 2], axis=2).astype(np.uint8)).save(tmp_path / "content.png")
-    noise = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
-    Image.fromarray(noise).save(tmp_path / "style.png")
-    return tmp_path
+    return write_pictures(tmp_path)
 
 
 def _run(argv, capsys) -> tuple[int, list[str], float]:
@@ -179,6 +173,67 @@ def test_a_write_that_fails_at_the_end_keeps_the_result_and_says_where(tmp_path,
     assert rescued is not None and rescued.read_bytes() == b"the finished picture"
     assert rescued.name.startswith(outputs.RESCUE_PREFIX) and not target.exists()
     assert len(lines) == 1 and os.fspath(rescued) in lines[0] and "No space left" in lines[0]
+
+
+def _rescued_after_a_stop(pics, out: Path, spoil) -> tuple[int, str, str, Path]:
+    """stylize into ``out`` from the folder ``pics/work``; once it has made progress ``spoil()`` the output's
+    place and send SIGTERM, so the best image so far must be written where it no longer can be."""
+    work = pics / "work"
+    work.mkdir()
+    argv = ["stylize", pics / "content.png", pics / "style.png", "-o", out, "--size", "48", "--steps", "100000",
+            "--weights", "offline", "--no-progress", "--init", "content"]
+
+    def spoil_then_stop(process) -> None:
+        spoil()
+        process.send_signal(signal.SIGTERM)
+
+    status, stdout, stderr = run_after_progress(argv, spoil_then_stop, cwd=work, wait_s=400)
+    rescued = sorted(work.glob("nst-tf-rescued-*.png"))
+    assert len(rescued) == 1, (status, stdout, stderr, list(work.iterdir()))
+    return status, stdout, stderr, rescued[0]
+
+
+def _assert_rescued(status: int, stderr: str, out: Path, rescued: Path, content: Path) -> None:
+    err = [line for line in stderr.splitlines() if line.strip() and not line.startswith("nst-tf: using ")]
+    assert status == 1 and len(err) == 1, stderr  # the weights' note, then the one line
+    assert err[0].startswith("nst-tf: error: could not write ") and os.fspath(out) in err[0], err
+    assert err[0].endswith(f"the result is kept in {os.fspath(rescued)}"), err
+    assert "Traceback" not in stderr
+    written = np.asarray(Image.open(rescued), np.int16)
+    assert written.shape == (36, 48, 3)  # the whole picture at --size 48, not a fragment
+    start = np.asarray(Image.open(content).resize((48, 36)), np.int16)
+    assert np.abs(written - start).mean() > 1.0  # the stylized image, not the unstylized start
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_up_during_the_run_keeps_the_picture_under_the_rescue_name(pics):
+    """The README's promise end to end: the output's disk (a 2 MB tmpfs, checked with room at the start) is
+    filled while the run works; the picture is kept in the current folder and the one line says where."""
+    with _tmpfs("size=2m") as disk:
+        out = disk / "out.png"
+
+        def fill() -> None:
+            with contextlib.suppress(OSError), open(disk / "filler", "wb") as handle:
+                while True:
+                    handle.write(b"\0" * 65536)
+                    handle.flush()
+
+        status, _, stderr, rescued = _rescued_after_a_stop(pics, out, fill)
+        _assert_rescued(status, stderr, out, rescued, pics / "content.png")
+        assert "no space left" in stderr.lower()
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]  # no picture, no temporary file
+
+
+@pytest.mark.slow
+def test_an_output_folder_removed_during_the_run_keeps_the_picture_under_the_rescue_name(pics):
+    import shutil
+
+    folder = pics / "results"
+    folder.mkdir()
+    out = folder / "out.png"
+    status, _, stderr, rescued = _rescued_after_a_stop(pics, out, lambda: shutil.rmtree(folder))
+    _assert_rescued(status, stderr, out, rescued, pics / "content.png")
+    assert not folder.exists()
 
 
 # ----------------------------------------------------------------------------- signal bursts
@@ -473,6 +528,46 @@ def test_an_unreachable_tpu_ends_with_one_line_within_its_limit(tmp_path):
     assert time.monotonic() - started < 240 and list(tmp_path.iterdir()) == []
 
 
+# The exit status of a TPU or cluster that cannot be had (train-fast --help): a TPU name or TF_CONFIG that
+# cannot be used is bad input (2, at once); a TPU or workers that do not answer in time are a run that could
+# not be done (1, from the watchdog, which ends the process from a C thread: faulthandler exits 1).
+
+
+def test_train_fast_help_says_which_exit_status_a_cluster_that_does_not_answer_gets(capsys):
+    assert cli.main(["train-fast", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    exit_1 = text[text.index("Exit status:"):].split(", 130 ")[0]
+    assert "2 bad input or option" in exit_1
+    assert "1 the training failed" in exit_1 and "did not answer in time (NST_TF_CLUSTER_TIMEOUT_S)" in exit_1
+
+
+def test_a_tpu_that_cannot_be_resolved_is_bad_input_exit_2(tmp_path, capsys, monkeypatch):
+    from nst_tf.fast import distribute as fast_distribute
+
+    def unresolvable(name, tpu=None):
+        raise fast_distribute.DistributeError(f"cannot reach the TPU {tpu}: Could not lookup TPU metadata")
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.setattr(fast_distribute, "make_strategy", unresolvable)
+    status, err, elapsed = _run(["train-fast", "style/swirls", "-o", tmp_path / "m.keras", "--tpu", "no-such-tpu",
+                                 "--weights", "offline"], capsys)
+    assert status == 2 and len(err) == 1 and "cannot reach the TPU no-such-tpu" in err[0], err
+    assert list(tmp_path.iterdir()) == [] and elapsed < LIMIT_S
+
+
+def test_a_wait_past_its_limit_ends_with_one_line_and_exit_1():
+    """The watchdog itself, without TensorFlow: a main thread that never comes back is ended at the limit."""
+    code = ("import time\nfrom nst_tf._runtime.watchdog import Watchdog\n"
+            "Watchdog('the TPU grpc://x', 1.5).start()\ntime.sleep(60)\n")
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=60)
+    err = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1, result.stderr
+    assert err == ["nst-tf: error: the TPU grpc://x did not answer within 1.5 s (NST_TF_CLUSTER_TIMEOUT_S sets the "
+                   "limit)"], err
+    assert time.monotonic() - started < 30
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -521,18 +616,10 @@ def test_sigterm_during_a_cluster_start_up_ends_it_within_the_limit(tmp_path):
     assert "Traceback" not in stderr
 
 
-STOP_AFTER_PROGRESS = """
-import sys
-from nst_tf.cli import commands as cli
-from nst_tf.optim import progress
-original = progress.Watcher.after_steps
-def announce(self, step, *args, **kwargs):
-    if step >= 3:
-        print("PROGRESS", flush=True)
-    return original(self, step, *args, **kwargs)
-progress.Watcher.after_steps = announce
-sys.exit(cli.main(sys.argv[1:]))
-"""
+def _sigterm_burst(process) -> None:
+    for _ in range(5):
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.05)
 
 
 @pytest.mark.slow
@@ -540,24 +627,8 @@ def test_a_burst_of_sigterms_writes_the_best_image_not_the_start(pics):
     out = pics / "out.png"
     argv = ["stylize", pics / "content.png", pics / "style.png", "-o", out, "--size", "48", "--steps", "100000",
             "--weights", "offline", "--no-progress", "--init", "content"]
-    process = subprocess.Popen([sys.executable, "-c", STOP_AFTER_PROGRESS, *map(str, argv)], env=_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 400
-        line = ""
-        while "PROGRESS" not in line and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line and process.poll() is not None:
-                break
-        assert "PROGRESS" in line, process.stderr.read()
-        for _ in range(5):
-            process.send_signal(signal.SIGTERM)
-            time.sleep(0.05)
-        stdout, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 143, stderr
+    status, stdout, stderr = run_after_progress(argv, _sigterm_burst, wait_s=400)
+    assert status == 143, stderr
     assert "interrupted: wrote the best image so far" in stdout
     assert "Traceback" not in stderr and "Exception ignored" not in stderr
     written = np.asarray(Image.open(out), np.int16)

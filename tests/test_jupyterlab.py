@@ -243,10 +243,13 @@ def test_the_browser_check_sees_errors_and_broken_widgets(lab, browser):
     (served / "checks").mkdir(exist_ok=True)
     nbformat.write(notebook, served / "checks" / "broken.ipynb")
     problems = run_in_lab(lab, browser, "checks/broken.ipynb")
-    assert any("Error displaying widget" in problem for problem in problems), problems
-    assert any("ValueError: a lesson that breaks" in problem for problem in problems), problems
+    # The missing model is always found by counting (the slider is drawn, the broken view is not); JupyterLab
+    # writes "Error displaying widget" on the page only once its widget manager has restored the kernel's
+    # widgets, which a fresh session may not have done, so that line may or may not come too.
     assert any("2 widget outputs in the notebook, 1 drawn" in problem for problem in problems), problems
-    assert len(problems) == 3, problems  # the slider is drawn, the cell after the error runs
+    assert any("ValueError: a lesson that breaks" in problem for problem in problems), problems
+    others = [problem for problem in problems if "Error displaying widget" not in problem]
+    assert len(others) == 2, problems  # nothing else: the cell after the error runs without one
 
 
 def _screenshot(page, target: Path) -> None:

@@ -6,8 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,22 +16,15 @@ from nst_tf.cli import commands as cli
 from nst_tf.image import save as saving
 from nst_tf._runtime import safefile
 
-ROOT = Path(__file__).resolve().parents[1]
+from cli_runs import cli_env, run_after_progress, write_pictures
+
 FAST = ["--weights", "offline", "--no-progress"]
-
-
-def _env() -> dict:
-    return dict(os.environ, PYTHONPATH=str(ROOT), NST_TF_WEIGHTS="offline")
+_env = cli_env
 
 
 @pytest.fixture
 def pics(tmp_path):
-    y, x = np.mgrid[0:48, 0:64]
-    content = np.stack([x * 4, y * 5, (x + y) * 2], axis=2).astype(np.uint8)
-    Image.fromarray(content).save(tmp_path / "content.png")
-    noise = np.random.default_rng(0).integers(0, 256, (48, 48, 3), dtype=np.uint8)
-    Image.fromarray(noise).save(tmp_path / "style.png")
-    return tmp_path
+    return write_pictures(tmp_path)
 
 
 def _dead_pid() -> int:
@@ -45,42 +36,12 @@ def _dead_pid() -> int:
 # ----------------------------------------------------------------------------- SIGTERM
 
 
-STOP_AT_STEP_3 = """
-import sys
-from nst_tf.cli import commands as cli
-from nst_tf.optim import progress
-original = progress.Watcher.after_steps
-announced = []
-def announce(self, step, *args, **kwargs):
-    if step >= 3 and not announced:  # the in-TensorFlow L-BFGS reports after chunks of evaluations
-        announced.append(step)
-        print("STEP3", flush=True)
-    return original(self, step, *args, **kwargs)
-progress.Watcher.after_steps = announce
-sys.exit(cli.main(sys.argv[1:]))
-"""
-
-
 @pytest.mark.slow
 def test_sigterm_keeps_the_best_image_and_exits_143(pics):
     out = pics / "out.png"
     argv = ["stylize", pics / "content.png", pics / "style.png", "-o", out, "--size", "48", "--steps", "100000", *FAST]
-    process = subprocess.Popen([sys.executable, "-c", STOP_AT_STEP_3, *map(str, argv)], env=_env(),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        line = ""
-        while "STEP3" not in line and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line and process.poll() is not None:
-                break
-        assert "STEP3" in line, process.stderr.read()
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 143, stderr
+    status, stdout, stderr = run_after_progress(argv, lambda process: process.send_signal(signal.SIGTERM))
+    assert status == 143, stderr
     assert "interrupted: wrote the best image so far" in stdout
     with Image.open(out) as im:
         assert max(im.size) == 48

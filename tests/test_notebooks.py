@@ -175,6 +175,7 @@ def test_the_printed_number_comparison_sees_a_changed_number_but_not_a_changed_t
     assert printed_numbers(cell("lowest cost 192.5 after 8 evaluations, 3.6 s, 12.5 images/s\n")) == [[192.5, 8.0]]
     assert printed_numbers(cell("trained 200 steps in 1 min 3 s\nno numbers here\n")) == [[200.0]]
     assert printed_numbers(cell("the network is about 282 times faster\n7.99 times the smallest\n")) == [[7.99]]
+    assert printed_numbers(cell("about 1,788 times faster (a factor 1,788 over 12 steps)\n")) == [[12.0]]
     assert printed_numbers(cell("loaded block1_conv1 weights 3\n", name="stderr")) == []
     changed = [cell("cost before 349.95   after one step 345.00\n"), cell("5 evaluations in 30 s\n")]
     with pytest.raises(AssertionError, match="339.37"):

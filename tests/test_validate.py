@@ -9,6 +9,7 @@ import tensorflow as tf
 import nst_tf
 from nst_tf.losses import gram, terms as losses
 from nst_tf.optim import memory
+from nst_tf.vgg import sizes
 from nst_tf.image import validate
 
 
@@ -212,7 +213,7 @@ def test_memory_estimate_grows_with_pixels_and_history():
     assert large[0] == adam[0]
     assert large[1] - adam[1] == state_bytes(values, LBFGS_MEMORY) + 4 * values + 2 * LBFGS_MEMORY * 4 * values
     # Activations by hand for VGG19 up to block1_conv2 at 10 x 10: input + 2 convs of 64 channels.
-    assert memory.activation_bytes(10, 10, ["block1_conv2"]) == 4 * (3 * 100 + 2 * 64 * 100)
+    assert sizes.activation_bytes(10, 10, ["block1_conv2"]) == 4 * (3 * 100 + 2 * 64 * 100)
 
 
 def test_library_stylize_checks_memory_before_building_anything(monkeypatch):

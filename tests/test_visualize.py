@@ -161,3 +161,31 @@ def test_reconstruct_style_matches_gram_matrices_better_than_noise(target):
 def test_reconstruct_rejects_unknown_kind(target):
     with pytest.raises(ValueError, match="kind"):
         visualize.reconstruct(target, "block1_conv1", kind="texture", weights="random")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["content", "style"])
+def test_reconstruct_from_one_term_runs_as_the_old_zero_weight_transfer(target, kind):
+    """The single-term objective follows the same L-BFGS path as the whole transfer with a zero weight did."""
+    from nst_tf.losses.gram import gram_matrix
+    from nst_tf.transfer.style_transfer import StyleTransfer
+
+    layers = ["block1_conv1", "block2_conv1"]
+    extractor = feature_extractor(layers, weights="random", pooling="avg")
+    result = visualize.reconstruct(target, layers, kind=kind, size=None, steps=8, extractor=extractor)
+    features = extractor(target[np.newaxis])
+    if kind == "content":
+        scale = float(np.mean([float(tf.reduce_mean(tf.square(features[name]))) for name in layers]))
+        weights, style_layers = dict(content_weight=1.0 / scale, style_weight=0.0, tv_weight=0.3), layers
+    else:
+        style_layers = {name: 1.0 / float(tf.reduce_mean(tf.square(gram_matrix(features[name])))) for name in layers}
+        weights = dict(content_weight=0.0, style_weight=sum(style_layers.values()) / len(layers), tv_weight=0.01)
+    old = StyleTransfer(target, target, content_layers=layers, style_layers=style_layers, init="noise", seed=0,
+                        extractor=extractor, **weights).run(8, progress=False).image
+    assert np.abs(result - np.random.default_rng(0).uniform(0.0, 1.0, target.shape)).max() > 0.05  # it moved
+    np.testing.assert_allclose(result, old, atol=1e-3)
+
+
+def test_reconstruct_names_an_unknown_option(target):
+    with pytest.raises(TypeError, match="style_weight"):
+        visualize.reconstruct(target, "block1_conv1", weights="random", style_weight=1.0)

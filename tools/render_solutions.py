@@ -37,6 +37,10 @@ from pathlib import Path
 from thumbnails import THUMBNAILS_OUT, write_thumbnail
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from nst_tf._runtime.machine import cpu_model, cpu_threads  # noqa: E402 - this checkout's nst_tf
 SOLUTIONS = ROOT / "solutions"
 DEFAULT_OUT = ROOT / "docs" / "solutions"
 
@@ -102,19 +106,11 @@ def read_provenance(html: str) -> dict | None:
 
 def machine() -> str:
     """The CPU model, its cores and the operating system (a GPU when nvidia-smi lists one)."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     gpus = ""
     if shutil.which("nvidia-smi"):
         listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout
         gpus = "; ".join(line.split(" (UUID")[0] for line in listed.splitlines() if line.startswith("GPU"))
-    return f"{model}, {os.cpu_count()} CPU threads, {platform.system()} {platform.release()}" + (
+    return f"{cpu_model()}, {cpu_threads()} CPU threads, {platform.system()} {platform.release()}" + (
         f", {gpus}" if gpus else ", no GPU")
 
 

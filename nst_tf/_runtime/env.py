@@ -1,11 +1,16 @@
-"""What the environment says: numbers given in megabytes, and nst-tf's one cache folder."""
+"""What the environment says: numbers given in megabytes, nst-tf's one cache folder, and room in a cache."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
-__all__ = ["megabytes_from_environment", "seconds_from_environment", "cache_dir"]
+__all__ = ["megabytes_from_environment", "seconds_from_environment", "cache_dir", "cache_space_problem",
+           "CACHE_MARGIN_BYTES"]
+
+#: Free space a download into a cache leaves on top of its own size.
+CACHE_MARGIN_BYTES = 1 << 20
 
 
 def megabytes_from_environment(name: str) -> int | None:
@@ -54,3 +59,21 @@ def cache_dir() -> Path:
         return Path(override).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "nst-tf"
+
+
+def cache_space_problem(folder: str | os.PathLike, need_bytes: int, variable: str = "NST_TF_CACHE") -> str | None:
+    """``None`` when ``folder`` (or, not made yet, the nearest folder above it) has room for ``need_bytes``
+    and :data:`CACHE_MARGIN_BYTES` more, else one line naming the folder, the need and ``variable`` (the
+    environment variable that moves the cache). Unknown free space counts as room."""
+    target = Path(folder)
+    existing = target
+    while not existing.is_dir() and existing.parent != existing:
+        existing = existing.parent
+    try:
+        free = shutil.disk_usage(existing).free
+    except OSError:
+        return None
+    if free >= need_bytes + CACHE_MARGIN_BYTES:
+        return None
+    return (f"not enough free space in {os.fspath(target)}: {free / 1e6:.1f} MB free, about "
+            f"{(need_bytes + CACHE_MARGIN_BYTES) / 1e6:.1f} MB needed ({variable} sets the folder)")

@@ -11,7 +11,7 @@ cgroup, the first GPU's free memory, or ``NST_TF_MEMORY_LIMIT_MB``):
   activations of every layer, about :data:`NETWORK_FLOATS_PER_PIXEL` floats a pixel
   (32 channels at full size, 64 at half, 128 in the five residual blocks at a quarter),
   and VGG's activations up to ``block5_conv1`` for the stylized and the content batch,
-  all kept for the backward pass (:data:`nst_tf.memory.BACKWARD_FACTOR`).
+  all kept for the backward pass (:data:`nst_tf.vgg.sizes.BACKWARD_FACTOR`).
 
 These are first estimates from the networks' shapes (erring large), not yet measured
 against peaks as ``benchmarks/bench_memory.py`` does for ``stylize``.
@@ -19,7 +19,8 @@ against peaks as ``benchmarks/bench_memory.py`` does for ``stylize``.
 
 from __future__ import annotations
 
-from ..optim.memory import BACKWARD_FACTOR, BASE_BYTES, HEADROOM, MemoryEstimateError, activation_bytes, available_bytes
+from ..optim.memory import BASE_BYTES, HEADROOM, MemoryEstimateError, available_bytes
+from ..vgg.sizes import BACKWARD_FACTOR, activation_bytes
 
 __all__ = ["apply_bytes", "training_bytes", "check_apply", "check_training",
            "APPLY_FLOATS_PER_PIXEL", "NETWORK_FLOATS_PER_PIXEL"]

@@ -20,7 +20,7 @@ import functools
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence, Union
+from typing import Callable, Mapping, NoReturn, Sequence, Union
 
 import numpy as np
 
@@ -342,16 +342,21 @@ def train(
     bar.update(start)
     log = _LossLog(result.history, bar, f"lower the learning rate ({learning_rate:g}) or the weights "
                    f"(content_weight={content_weight:g}, style_weight={style_weight:g}, tv_weight={tv_weight:g}).")
+    signals_before = _signals_so_far()
     try:
         _run_steps(result, start, schedule, train_step, preview_step, iterator, log, checkpoints, preview_picture,
                    live, callback)
     except KeyboardInterrupt:
         result.interrupted = True
-    except tf.errors.OpError as error:  # the input pipeline's own errors, as one line
-        reason = fast_data.stalled_reason(error)
-        if reason is None:
+    except (tf.errors.OpError, RuntimeError) as error:
+        if _signals_so_far() > signals_before:
+            # SIGTERM or Ctrl-C came while TensorFlow raised (in a cluster: a stopped worker's collective
+            # fails on the others); the stop wins, as a KeyboardInterrupt would have.
+            result.interrupted = True
+        elif not isinstance(error, tf.errors.OpError):
             raise
-        raise fast_data.NoReadablePictures(reason) from None
+        else:
+            _raise_stalled(error)
     finally:
         with contextlib.suppress(Exception):
             log.flush(int(parts.step.numpy()))
@@ -364,3 +369,18 @@ def train(
         result.checkpoint = checkpoints.save()  # the end of the run (or where Ctrl-C stopped it), unless just saved
     skipped.report()
     return result
+
+
+def _signals_so_far() -> int:
+    """How many SIGTERMs and Ctrl-Cs the command line's handler has seen (:mod:`nst_tf._runtime.signals`)."""
+    from .._runtime.signals import signals_received
+
+    return len(signals_received())
+
+
+def _raise_stalled(error: Exception) -> NoReturn:
+    """The input pipeline's own errors as one line (:class:`NoReadablePictures`); any other error as it is."""
+    reason = fast_data.stalled_reason(error)
+    if reason is None:
+        raise error
+    raise fast_data.NoReadablePictures(reason) from None

@@ -30,6 +30,7 @@ This module imports neither TensorFlow nor Keras.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import http.client
 import os
@@ -42,12 +43,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 from urllib.parse import urlparse
 
 from .decode import ImageError
 from .._runtime.env import cache_dir as _cache_root
-from .._runtime.env import megabytes_from_environment
+from .._runtime.env import cache_space_problem, megabytes_from_environment
 from .._runtime.errors import one_line
 
 __all__ = ["FetchError", "MAX_BYTES", "MAX_REDIRECTS", "cache_dir", "cached_path", "fetch", "is_url"]
@@ -62,6 +63,8 @@ _SCHEMES = ("http", "https")
 _CHUNK = 64 * 1024
 _PART_PREFIX = ".download-"
 _PART_SUFFIX = ".part"
+#: A full disk or quota, while writing into the cache.
+_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class FetchError(ImageError):
@@ -270,7 +273,7 @@ def fetch(
         fd, temporary = tempfile.mkstemp(dir=folder, prefix=f"{_PART_PREFIX}{os.getpid()}-", suffix=_PART_SUFFIX)
         try:
             with os.fdopen(fd, "wb") as handle:
-                _download(url, handle, connect_timeout, read_timeout, total_timeout, limit, show)
+                _download(url, handle, connect_timeout, read_timeout, total_timeout, limit, show, folder)
                 handle.flush()
                 os.fsync(handle.fileno())
             problem = _is_image(Path(temporary))
@@ -283,6 +286,9 @@ def fetch(
                 os.unlink(temporary)
             if isinstance(error, (FetchError, KeyboardInterrupt, SystemExit, MemoryError)):
                 raise
+            if isinstance(error, OSError) and error.errno in _FULL:  # the disk filled up while downloading
+                raise FetchError(f"could not fetch {url}: no space left in {folder} "
+                                 "(NST_TF_CACHE sets the folder)") from None
             if isinstance(error, Exception):
                 raise FetchError(f"could not fetch {url}: {one_line(error)}") from None
             raise
@@ -302,11 +308,12 @@ def _limit_wait(response: Any, read_timeout: float, total_timeout: float | None,
 
 
 def _download(url: str, handle: Any, connect_timeout: float, read_timeout: float,
-              total_timeout: float | None, limit: int, show: bool) -> None:
-    """Stream ``url`` into ``handle`` within the limits, printing progress to stderr if ``show``."""
+              total_timeout: float | None, limit: int, show: bool, folder: Path) -> None:
+    """Stream ``url`` into ``handle`` (a file in ``folder``) within the limits, printing progress to stderr
+    if ``show``."""
     deadline = _Deadline(total_timeout)
     try:
-        _stream(url, handle, connect_timeout, read_timeout, total_timeout, limit, show, deadline)
+        _stream(url, handle, connect_timeout, read_timeout, total_timeout, limit, show, deadline, folder)
         if deadline.expired:  # the sockets were shut: what arrived is not the whole file
             raise FetchError(f"could not fetch {url}: cut off by the deadline")
     except FetchError:
@@ -318,7 +325,7 @@ def _download(url: str, handle: Any, connect_timeout: float, read_timeout: float
 
 
 def _stream(url: str, handle: Any, connect_timeout: float, read_timeout: float,
-            total_timeout: float | None, limit: int, show: bool, deadline: _Deadline) -> None:
+            total_timeout: float | None, limit: int, show: bool, deadline: _Deadline, folder: Path) -> None:
     opener = urllib.request.build_opener(_Redirects(url), *deadline.handlers())
     request = urllib.request.Request(url, headers={"User-Agent": "nst-tf (+https://pypi.org/project/nst-tf/)",
                                                    "Accept": "image/*"})
@@ -338,6 +345,10 @@ def _stream(url: str, handle: Any, connect_timeout: float, read_timeout: float,
         if length is not None and length.isdigit() and int(length) > limit:
             raise FetchError(f"could not fetch {url}: it is {_megabytes(int(length))}, over the "
                              f"{_megabytes(limit)} limit (NST_TF_MAX_DOWNLOAD_MB)")
+        if length is not None and length.isdigit():  # the size is known: room for it before the first byte
+            problem = cache_space_problem(folder, int(length))
+            if problem is not None:
+                raise FetchError(f"could not fetch {url}: {problem}")
         received, shown = 0, 0.0
         try:
             while True:
@@ -361,11 +372,12 @@ def _stream(url: str, handle: Any, connect_timeout: float, read_timeout: float,
                     print(f"\rdownloading {url}: {_megabytes(received)}{total}", end="", file=sys.stderr, flush=True)
         except FetchError:
             raise
-        except (OSError, ValueError, urllib.error.URLError, http.client.HTTPException) as error:
-            if total_timeout is not None and time.monotonic() - started >= total_timeout:
-                raise FetchError(f"could not fetch {url}: the download took longer than {total_timeout:g} s") \
-                    from None
-            raise FetchError(f"could not fetch {url}: {one_line(error)} after {_megabytes(received)}") from None
+        except OSError as error:
+            if error.errno in _FULL:
+                raise  # writing, not reading, failed: fetch says where
+            _read_failed(url, error, total_timeout, started, received)
+        except (ValueError, urllib.error.URLError, http.client.HTTPException) as error:
+            _read_failed(url, error, total_timeout, started, received)
         finally:
             if show and shown:
                 print(file=sys.stderr, flush=True)
@@ -373,3 +385,11 @@ def _stream(url: str, handle: Any, connect_timeout: float, read_timeout: float,
             raise FetchError(f"could not fetch {url}: the connection closed after {received} of {length} bytes")
         if received == 0:
             raise FetchError(f"could not fetch {url}: the server sent nothing")
+
+
+def _read_failed(url: str, error: BaseException, total_timeout: float | None, started: float,
+                 received: int) -> NoReturn:
+    """Raise the one-line :class:`FetchError` for a read that failed after ``received`` bytes."""
+    if total_timeout is not None and time.monotonic() - started >= total_timeout:
+        raise FetchError(f"could not fetch {url}: the download took longer than {total_timeout:g} s") from None
+    raise FetchError(f"could not fetch {url}: {one_line(error)} after {_megabytes(received)}") from None

@@ -3,21 +3,26 @@
 * :mod:`~nst_tf.losses.gram`: Gram matrices and other style statistics (lesson 02);
 * :mod:`~nst_tf.losses.terms`: the content, style and total-variation costs (lesson 03);
 * :mod:`~nst_tf.losses.masks`: masks per style and statistics over a region (lesson 05);
-* :mod:`~nst_tf.losses.objective`: targets taken once and the weighted costs of a transfer.
+* :mod:`~nst_tf.losses.objective`: targets taken once and the weighted costs of a transfer;
+* :mod:`~nst_tf.losses.compose`: cost terms that add and scale (``content + 30 * style + 200 * tv``).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
-#: Each name and the module that defines it; imported on first use, so that importing one module of
-#: this package (the TensorFlow-free ones especially) does not import the others.
+from .._runtime.lazy import lazy_exports
+
+#: Each name and the module that defines it, imported on first use (nst_tf/_runtime/lazy.py).
 _EXPORTS = {
     "gram_matrix": "gram",
     "mean_std": "gram",
     "style_statistic": "gram",
     "Objective": "objective",
+    "ContentTerm": "compose",
+    "StyleTerm": "compose",
+    "TVTerm": "compose",
+    "WeightedSum": "compose",
     "NORMALIZATIONS": "terms",
     "TV_KINDS": "terms",
     "content_loss": "terms",
@@ -31,17 +36,10 @@ _EXPORTS = {
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and readers
     from .gram import gram_matrix, mean_std, style_statistic
     from .objective import Objective
+    from .compose import ContentTerm, StyleTerm, TVTerm, WeightedSum
     from .terms import (NORMALIZATIONS, TV_KINDS, content_loss, normalize_layer_weights, style_layer_loss, style_loss,
                         total_loss, tv_loss)
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -16,7 +16,7 @@ centred Gram, the mean/std, each masked or not -- and the deep blocks only see t
 shallow prefix's output. So one evaluation is
 
 1. pass 1, no tape: run the prefix (blocks ``1..P``: 2, stride 4, or from about 1500 px 3,
-   stride 8, :func:`nst_tf.optim.memory.highres_blocks`) over tiles, add
+   stride 8, :func:`nst_tf.vgg.sizes.highres_blocks`) over tiles, add
    each tile interior's sums, and assemble the prefix's output from the interiors (small);
 2. with a tape: the deep blocks on the assembled output, every cost, and the gradient of
    ``content_weight * content + style_weight * style`` with respect to the prefix output
@@ -46,7 +46,7 @@ import tensorflow as tf
 
 from . import terms as L
 from .masks import downsample_mask, masked_statistic
-from ..optim.memory import HIGHRES_TILE, highres_blocks, highres_prefix_blocks
+from ..vgg.sizes import HIGHRES_TILE, highres_blocks, highres_prefix_blocks
 
 __all__ = ["BoundedCost", "axis_tiles", "receptive_radius", "STATISTICS"]
 
@@ -90,7 +90,7 @@ class BoundedCost:
     Args:
         objective: the objective (its layers, weights, statistic, masks and normalisations).
         tile: the interior's side in px (a multiple of the prefix's stride).
-        prefix_blocks: the VGG blocks run in tiles (default: :func:`nst_tf.optim.memory.highres_blocks`, 2 or 3
+        prefix_blocks: the VGG blocks run in tiles (default: :func:`nst_tf.vgg.sizes.highres_blocks`, 2 or 3
             by the picture's size; never a block that holds a content layer).
     """
 

@@ -10,6 +10,9 @@ style images. It knows nothing of how the image moves: the solvers of :mod:`nst_
 minimise any cost object, this one included (:class:`nst_tf.transfer.style_transfer.StyleTransfer` puts
 the two together).
 
+The same costs as separate terms that add and scale (``content + 30 * style + 200 * tv``) are in
+:mod:`nst_tf.losses.compose`; this class keeps the bounded-memory path, which needs all of them at once.
+
 Several style images are blended (``style_blend``: the weighted mean of their statistics) or,
 given ``style_masks``, each matched only inside its own region (lesson 05; the masks go to
 :func:`nst_tf.losses.style_loss`).

@@ -242,6 +242,13 @@ class WeightedCosts:
             checked, dtype=tf.float32, trainable=False, name="loss_weights"
         )
 
+    #: The keys of the dict a call returns, ``"total"`` first (the solvers record them).
+    loss_keys = ("total", "content", "style", "tv")
+
+    def weight_values(self) -> dict[str, float]:
+        """``{"content_weight": ..., "style_weight": ..., "tv_weight": ...}`` (what an error about the weights names)."""
+        return {f"{name}_weight": float(value) for name, value in zip(("content", "style", "tv"), self._weights.numpy())}
+
     content_weight = _weight_property(0, "content")
     style_weight = _weight_property(1, "style")
     tv_weight = _weight_property(2, "total-variation")

@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["History", "PendingLosses", "ProgressBar", "LivePreview", "in_notebook", "NonFiniteLossError", "Watcher"]
+__all__ = ["LOSS_KEYS", "cost_keys", "weights_of", "History", "PendingLosses", "ProgressBar", "LivePreview", "in_notebook", "NonFiniteLossError", "Watcher"]
 
+#: The keys of a style transfer's costs; any cost object may return others (``"total"`` always among them).
 LOSS_KEYS = ("total", "content", "style", "tv")
-#: The weights a cost object may carry; named when the cost stops being finite.
-WEIGHT_NAMES = ("content_weight", "style_weight", "tv_weight")
+_NOT_LOSSES = ("step", "time")
+
+
+def cost_keys(cost) -> tuple[str, ...] | None:
+    """The keys a cost object returns, ``"total"`` first: its ``loss_keys`` attribute, or None if it has none."""
+    keys = getattr(cost, "loss_keys", None)
+    if keys is None:
+        return None
+    keys = tuple(keys)
+    if "total" not in keys:
+        raise ValueError(f"A cost object must return a 'total' cost; its keys are {keys}.")
+    return ("total", *(key for key in keys if key != "total"))
+
+
+def weights_of(cost) -> dict[str, float]:
+    """``{"<name>_weight": value}`` of a cost object that carries weights (``weight_values()``), else ``{}``."""
+    values = getattr(cost, "weight_values", None)
+    return dict(values()) if callable(values) else {}
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -20,30 +37,38 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class History(dict):
-    """The losses of a run, one list per key: ``step``, ``total``, ``content``, ``style``, ``tv``, ``time``.
+    """The losses of a run, one list per key: ``step``, the cost's keys, ``time``.
 
-    ``history["style"]`` is a plain list of floats; ``history.plot()`` draws them.
+    A style transfer's keys are ``total``, ``content``, ``style`` and ``tv`` (the default); any cost
+    object's are its own (``keys=None``: those of the first :meth:`append`). ``history["style"]`` is a
+    plain list of floats; ``history.plot()`` draws them.
     """
 
-    def __init__(self):
-        super().__init__({key: [] for key in ("step", *LOSS_KEYS, "time")})
+    def __init__(self, keys: Sequence[str] | None = LOSS_KEYS):
+        self.loss_keys: tuple[str, ...] | None = None if keys is None else tuple(keys)
+        super().__init__({key: [] for key in ("step", *(self.loss_keys or ()), "time")})
 
     def append(self, step: int, losses: Mapping[str, float], seconds: float) -> None:
+        if self.loss_keys is None:  # the first costs name the keys, "total" first
+            self.loss_keys = ("total", *(key for key in losses if key not in ("total", *_NOT_LOSSES)))
+            time_column = self.pop("time")
+            self.update({key: [] for key in self.loss_keys})
+            self["time"] = time_column
         self["step"].append(int(step))
-        for key in LOSS_KEYS:
+        for key in self.loss_keys:
             self[key].append(float(losses[key]))
         self["time"].append(float(seconds))
 
     def last(self) -> dict[str, float]:
         return {key: values[-1] for key, values in self.items() if values}
 
-    def plot(self, ax=None, keys: Iterable[str] = LOSS_KEYS, log: bool = True):
-        """Each loss against the step, on a log scale; returns the Axes."""
+    def plot(self, ax=None, keys: Iterable[str] | None = None, log: bool = True):
+        """Each loss (default: every key of the cost) against the step, on a log scale; returns the Axes."""
         import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots(figsize=(5, 3))
-        for key in keys:
+        for key in (self.loss_keys or ()) if keys is None else keys:
             if any(self[key]):
                 ax.plot(self["step"], self[key], label=key)
         if log:
@@ -85,7 +110,7 @@ class PendingLosses:
 
 
 def format_losses(losses: Mapping[str, float]) -> dict[str, str]:
-    return {key: f"{losses[key]:.3g}" for key in LOSS_KEYS if key in losses}
+    return {key: f"{value:.3g}" for key, value in losses.items() if key not in _NOT_LOSSES}
 
 
 class ProgressBar:
@@ -176,7 +201,7 @@ class Watcher:
         self.steps = steps
         self.callback, self.callback_every = callback, max(1, int(callback_every))
         self.live, self.preview_every = live, max(1, int(preview_every))
-        self.history = History()
+        self.history = History(cost_keys(cost))
         self.bar = ProgressBar(steps, enabled=progress, unit=unit)  # "evaluation" for L-BFGS, "step" for Adam
         self.start = time.perf_counter()
         self.evaluations = 0
@@ -203,11 +228,10 @@ class Watcher:
     def record(self, step: int, values: Mapping[str, float], image, seconds: float | None = None) -> None:
         total = float(values["total"])
         if not np.isfinite(total):
-            weights = self.cost
-            named = ", ".join(f"{key}={getattr(weights, key):g}" for key in WEIGHT_NAMES if hasattr(weights, key))
+            named = ", ".join(f"{key}={value:g}" for key, value in weights_of(self.cost).items())
+            culprits = f"the weights are probably too large ({named})" if named else "the cost is probably too large"
             raise NonFiniteLossError(
-                f"The cost became {total} at step {step}: the weights are probably too large "
-                f"({named}) or the learning rate too high; try smaller values."
+                f"The cost became {total} at step {step}: {culprits} or the learning rate too high; try smaller values."
             )
         self.evaluations = step
         self.history.append(step, values, time.perf_counter() - self.start if seconds is None else seconds)

@@ -111,11 +111,11 @@ class MultiscaleResult(StyleTransferResult):
 
 
 def join_histories(histories: Sequence[History]) -> History:
-    joined = History()
+    joined = History(histories[0].loss_keys if histories else None)
     step_offset, time_offset = 0, 0.0
     for history in histories:
         for index, step in enumerate(history["step"]):
-            losses = {key: history[key][index] for key in ("total", "content", "style", "tv")}
+            losses = {key: history[key][index] for key in history.loss_keys or ()}
             joined.append(step + step_offset, losses, history["time"][index] + time_offset)
         if history["step"]:
             step_offset += history["step"][-1]

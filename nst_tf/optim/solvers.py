@@ -1,8 +1,11 @@
 """Solvers: move the pixels of a generated image down any cost (lesson 04).
 
 A *cost object* is any callable ``cost(image) -> {"total": ..., ...}`` that takes a batch
-``(1, H, W, 3)`` and returns differentiable scalars, ``"total"`` among them (the objective
-of :mod:`nst_tf.losses.objective` returns the weighted ``"content"``, ``"style"`` and ``"tv"`` too).
+``(1, H, W, 3)`` and returns differentiable scalars, ``"total"`` among them, and any others it likes
+(the objective of :mod:`nst_tf.losses.objective` returns the weighted ``"content"``, ``"style"`` and
+``"tv"``; a sum of :mod:`nst_tf.losses.compose` terms one key per term). The history records every key
+(``cost.loss_keys`` if it has them, else those of one trace of it), and a cost that stops being finite
+is reported with the weights its ``weight_values()`` names.
 :class:`ImageSolver` minimises one over a ``tf.Variable`` image, whatever the cost is: a
 plain, a masked or a multiscale run, or a reconstruction from features (lesson 01).
 
@@ -33,7 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from .precondition import frequency_scale, precondition_update, spectral_update
-from .progress import History, LivePreview, PendingLosses, Watcher
+from .progress import History, LivePreview, PendingLosses, Watcher, cost_keys
 
 __all__ = [
     "ImageSolver",
@@ -86,6 +89,17 @@ class ImageSolver:
         self.lbfgs_objective = tf.function(self._lbfgs_objective_eager, jit_compile=jit_compile)
         self._lbfgs: Any = None  # built on the first L-BFGS run (nst_tf.optim.lbfgs.LBFGS)
         self.lbfgs_seconds: float | None = None  # seconds per evaluation in the last call (sizes the next calls)
+
+    def loss_keys(self) -> tuple[str, ...]:
+        """The keys the cost returns, ``"total"`` first: its ``loss_keys``, else read from one trace of it."""
+        keys = cost_keys(self.cost)
+        if keys is None:
+            spec = tf.TensorSpec(tuple(self.image.shape), tf.float32)
+            returned = tf.function(self.cost).get_concrete_function(spec).structured_outputs
+            if not isinstance(returned, Mapping) or "total" not in returned:
+                raise ValueError("A cost object must return a dict of scalars with a 'total' among them.")
+            keys = ("total", *(key for key in returned if key != "total"))
+        return keys
 
     # ----- the compiled functions -------------------------------------------------------
     def _components_eager(self, image: tf.Tensor):
@@ -226,7 +240,6 @@ class ImageSolver:
         """The in-graph L-BFGS over one variable, built once per solver (one trace for all runs)."""
         if self._lbfgs is None:
             from .lbfgs import LBFGS
-            from .progress import LOSS_KEYS
 
             shape = tuple(self.image.shape)
             self.lbfgs_x = tf.Variable(tf.zeros(shape), trainable=False, name="lbfgs_variable")
@@ -234,7 +247,7 @@ class ImageSolver:
             self.lbfgs_mode = tf.Variable(0, trainable=False, name="lbfgs_preconditioned")
             # gtol = ftol = 0: run the evaluations asked for (as with scipy's path).
             self._lbfgs = LBFGS(self.lbfgs_objective, self.lbfgs_x, memory=LBFGS_MEMORY, lower=0.0,
-                                upper=1.0, gtol=0.0, ftol=0.0, scalar_keys=LOSS_KEYS)
+                                upper=1.0, gtol=0.0, ftol=0.0, scalar_keys=self.loss_keys())
             self._lbfgs_image = tf.function(self._lbfgs_image_eager)
         return self._lbfgs
 

@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..defaults import DEFAULT_PRECONDITION, INITS
 from ..vgg.extractor import FeatureExtractor, feature_extractor, load_vgg
 
 __all__ = [
@@ -304,45 +305,65 @@ def reconstruct(
     in the paper's figures, max pooling is replaced by average pooling (``pooling="avg"``),
     which passes gradients to every pixel and gives smoother pictures.
 
-    Runs :class:`nst_tf.transfer.style_transfer.StyleTransfer` with L-BFGS for ``steps`` evaluations of
-    the cost; other keyword arguments (``tv_kind``, ``jit_compile``, ...) go to it.
+    The objective is one term, ``weight * ContentTerm(...)`` or ``weight * StyleTerm(...)``, plus
+    ``tv_weight * TVTerm()`` (:mod:`nst_tf.losses.compose`), minimised by L-BFGS
+    (:class:`nst_tf.optim.solvers.ImageSolver`) for ``steps`` evaluations of the cost. Other keyword
+    arguments: ``tv_kind``, ``normalization`` (the term's), ``statistic`` (a style term's) and ``jit_compile``.
 
     Args:
         target_image: ``(H, W, 3)`` in [0, 1], or a sample name such as ``"content/chelsea"``.
         layers: one Keras layer name or a list (``"block1_conv1"``).
         size: longest side of the result (``None``: the target's size).
-        init: ``"noise"`` (seeded uniform noise) or an image.
+        init: ``"noise"`` (seeded uniform noise), ``"content"`` or ``"style"`` (the target itself) or an image.
         weights, net, pooling, normalize: which VGG (see :func:`nst_tf.vgg.extractor.feature_extractor`);
             or pass a ready ``extractor`` that computes ``layers``.
 
     Returns:
         ``(H, W, 3)`` float32 in [0, 1].
     """
-    from ..losses.gram import gram_matrix
     from ..image.load import load_image
-    from ..transfer.style_transfer import StyleTransfer
+    from ..image import validate
+    from ..image.validate import image_array
+    from ..losses.compose import ContentTerm, StyleTerm, TVTerm
+    from ..losses.gram import gram_matrix
+    from ..optim.solvers import ImageSolver
 
     _check_choice("kind", kind, ("content", "style"))
+    unknown = sorted(set(options) - {"tv_kind", "normalization", "statistic", "jit_compile"})
+    if unknown:
+        raise TypeError(f"reconstruct() got an unexpected keyword argument {unknown[0]!r}")
     layers = [layers] if isinstance(layers, str) else list(layers)
     image = load_image(target_image, size)
     if extractor is None:
         extractor = feature_extractor(layers, weights=weights, net=net, pooling=pooling, normalize=normalize)
     features = extractor(image[np.newaxis])
+    normalization = options.get("normalization", "mse")
+    term: Any
     if kind == "content":
         scale = float(np.mean([float(tf.reduce_mean(tf.square(features[name]))) for name in layers]))
-        costs: dict[str, float] = dict(content_weight=1.0 / max(scale, 1e-12), style_weight=0.0)
-        style_layers: Union[list, dict] = layers
+        term = (1.0 / max(scale, 1e-12)) * ContentTerm(image, layers, normalization=normalization, extractor=extractor)
         tv_weight = 0.3 if tv_weight is None else tv_weight
     else:
-        # StyleTransfer divides these per-layer weights by their sum; style_weight undoes that.
-        style_layers = {
+        # The style term divides these per-layer weights by their sum; the term's weight undoes that.
+        layer_weights = {
             name: 1.0 / max(float(tf.reduce_mean(tf.square(gram_matrix(features[name])))), 1e-12) for name in layers
         }
-        costs = dict(content_weight=0.0, style_weight=sum(style_layers.values()) / len(layers))
+        term = (sum(layer_weights.values()) / len(layers)) * StyleTerm(
+            image, layer_weights, normalization=normalization, statistic=options.get("statistic", "gram"),
+            extractor=extractor)
         tv_weight = 0.01 if tv_weight is None else tv_weight
-    transfer = StyleTransfer(
-        image, image, content_layers=layers, style_layers=style_layers, tv_weight=tv_weight,
-        init=init, seed=seed, extractor=extractor, content_weight=costs["content_weight"],
-        style_weight=costs["style_weight"], **options,
-    )
-    return transfer.run(int(steps), "lbfgs", progress=progress).image
+    objective = term + validate.weight(tv_weight, "tv_weight") * TVTerm(options.get("tv_kind", "l2"))
+    if isinstance(init, str):  # "content" and "style" both start from the target itself
+        _check_choice("init", init, INITS)
+        start = np.random.default_rng(int(seed)).uniform(0.0, 1.0, image.shape).astype(np.float32) \
+            if init == "noise" else image.copy()
+    else:
+        start = image_array(init, "init", min_side=0)
+        if start.shape != image.shape:
+            from ..image.arrays import resize_image
+
+            start = resize_image(start, size=image.shape[:2])
+    solver = ImageSolver(objective, tf.Variable(start[np.newaxis], dtype=tf.float32, name="generated_image"),
+                         jit_compile=bool(options.get("jit_compile", False)))
+    return solver.run(int(steps), "lbfgs", precondition=DEFAULT_PRECONDITION, progress=progress).image
+

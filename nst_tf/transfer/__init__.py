@@ -7,11 +7,11 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
-#: Each name and the module that defines it; imported on first use, so that importing one module of
-#: this package (the TensorFlow-free ones especially) does not import the others.
+from .._runtime.lazy import lazy_exports
+
+#: Each name and the module that defines it, imported on first use (nst_tf/_runtime/lazy.py).
 _EXPORTS = {
     "stylize": "controls",
     "stylize_multiscale": "controls",
@@ -26,12 +26,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and readers
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

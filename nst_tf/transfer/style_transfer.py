@@ -1,4 +1,4 @@
-"""Gatys-style transfer as one object (lesson 04): an objective, a generated image and the solvers.
+"""Gatys-style transfer as one object (lesson 04): it holds an objective, a generated image and the solvers.
 
 The generated image is the only trainable variable; the network is frozen. Each step
 runs the image through VGG, compares its activations with targets computed once from
@@ -18,7 +18,7 @@ The one ``stylize``, with every control, is :func:`nst_tf.transfer.controls.styl
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence, Union
+from typing import Callable, Mapping, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
@@ -33,15 +33,22 @@ from ..defaults import DEFAULT_CONTENT_LAYERS, DEFAULT_PRECONDITION, DEFAULT_STE
 
 __all__ = ["StyleTransfer", "MaskedStyleTransfer"]
 
-class StyleTransfer(Objective):
+class StyleTransfer:
     """Gatys-style transfer as an object a lesson can inspect and step through.
 
-    An :class:`~nst_tf.losses.objective.Objective` (targets and weighted costs), the generated image
-    and an :class:`~nst_tf.optim.solvers.ImageSolver` that moves it (``transfer.solver``).
+    It *holds* an objective (``transfer.objective``: a cost object that returns its weighted costs and
+    ``"total"``), the generated image and an :class:`~nst_tf.optim.solvers.ImageSolver` that moves it
+    (``transfer.solver``). From the arguments below it builds an :class:`~nst_tf.losses.objective.Objective`;
+    or give a ready one, ``StyleTransfer(objective=content + 30 * style + 200 * tv)`` (terms of
+    :mod:`nst_tf.losses.compose`), and the cost arguments are not used. The objective's attributes
+    (``targets``, ``extractor``, ``layer_masks``, the weights ...) read through the transfer, and setting
+    a weight (``transfer.style_weight = 1e-2``) sets the objective's.
 
     Args:
-        content_image: ``(H, W, 3)`` in [0, 1]; the output has its size.
-        style_images: one ``(h, w, 3)`` image or a list of them (any sizes).
+        content_image: ``(H, W, 3)`` in [0, 1]; the output has its size. With ``objective`` it may be left
+            out: then the objective's content image (of its content term) is used.
+        style_images: one ``(h, w, 3)`` image or a list of them (any sizes); not with ``objective``.
+        objective: a ready cost object (see above) instead of the cost arguments.
         style_blend: one weight per style image (normalised to sum to 1); default equal.
             The blended target is the weighted mean of the styles' statistics, which has the
             same minimiser as the weighted sum of the separate style costs.
@@ -66,9 +73,10 @@ class StyleTransfer(Objective):
 
     def __init__(
         self,
-        content_image,
-        style_images,
+        content_image=None,
+        style_images=None,
         *,
+        objective: Callable[[tf.Tensor], Mapping[str, tf.Tensor]] | None = None,
         style_blend: Sequence[float] | None = None,
         style_masks: Sequence | None = None,
         content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
@@ -90,18 +98,59 @@ class StyleTransfer(Objective):
         extractor: FeatureExtractor | None = None,
         bounded_memory: bool = False,
     ):
-        super().__init__(
-            content_image, style_images, style_blend=style_blend, style_masks=style_masks,
-            content_layers=content_layers, style_layers=style_layers, content_weight=content_weight,
-            style_weight=style_weight, tv_weight=tv_weight, content_normalization=content_normalization,
-            style_normalization=style_normalization, style_statistic=style_statistic, tv_kind=tv_kind,
-            extractor=extractor, extractor_options=dict(weights=weights, net=net, pooling=pooling, normalize=normalize),
-            bounded_memory=bounded_memory,
-        )
+        from ..image.validate import image_array
+
+        if objective is None:
+            if content_image is None or style_images is None:
+                raise TypeError("StyleTransfer needs a content_image and style_images, or a ready objective=.")
+            objective = Objective(
+                content_image, style_images, style_blend=style_blend, style_masks=style_masks,
+                content_layers=content_layers, style_layers=style_layers, content_weight=content_weight,
+                style_weight=style_weight, tv_weight=tv_weight, content_normalization=content_normalization,
+                style_normalization=style_normalization, style_statistic=style_statistic, tv_kind=tv_kind,
+                extractor=extractor,
+                extractor_options=dict(weights=weights, net=net, pooling=pooling, normalize=normalize),
+                bounded_memory=bounded_memory,
+            )
+        else:
+            if not callable(objective):
+                raise TypeError(f"objective must be a cost object (callable on an image), got {type(objective).__name__}.")
+            if style_images is not None:
+                raise TypeError("Give style_images or a ready objective=, not both (the objective holds its styles).")
+        self.objective = objective
+        if content_image is None:
+            content_image = self._from_objective("content_image")
+            if content_image is None:
+                raise ValueError("The objective has no content term: pass content_image= (the output's size).")
+        self.content_image = image_array(content_image, "content_image", min_side=0)
+        self.style_images = self._from_objective("style_images") or []
         self.seed = int(seed)
         self.jit_compile = jit_compile
         self.image = tf.Variable(self._initial_image(init)[np.newaxis], dtype=tf.float32, name="generated_image")
-        self.solver = ImageSolver(self, self.image, jit_compile=jit_compile)
+        self.solver = ImageSolver(self.objective, self.image, jit_compile=jit_compile)
+
+    def _from_objective(self, attribute: str):
+        """The objective's ``attribute``, or that of the first of its parts (terms) that has it."""
+        found = getattr(self.objective, attribute, None)
+        for term in getattr(self.objective, "parts", {}).values():
+            found = getattr(term, attribute, None) if found is None else found
+        return found
+
+    # ----- the objective, read and set through the transfer ----------------------------------
+    def __getattr__(self, name: str):
+        if name == "objective" or "objective" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return getattr(self.__dict__["objective"], name)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name.endswith("_weight") and "objective" in self.__dict__ and hasattr(self.__dict__["objective"], name):
+            setattr(self.__dict__["objective"], name, value)  # the objective's tf.Variable: nothing retraces
+        else:
+            super().__setattr__(name, value)
+
+    def __call__(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The objective's weighted costs of a batch ``(1, H, W, 3)``, differentiable (eager)."""
+        return dict(self.objective(image))
 
     def _initial_image(self, init) -> np.ndarray:
         from ..image.validate import image_array
@@ -113,6 +162,8 @@ class StyleTransfer(Objective):
             if init == "noise":
                 return np.random.default_rng(self.seed).uniform(0.0, 1.0, (height, width, 3)).astype(np.float32)
             if init == "style":
+                if not self.style_images:
+                    raise ValueError("init='style' needs a style image; the objective has none.")
                 return resize_image(self.style_images[0], size=(height, width))
             raise ValueError(f"Unknown init {init!r}; choose one of {', '.join(INITS)} or pass an image.")
         array = image_array(init, "init", min_side=0)

@@ -1,6 +1,7 @@
 """The VGG network that sees for nst-tf (lesson 01), in the order the pieces build on each other.
 
 * :mod:`~nst_tf.vgg.layers`: the layer table (``block1_conv1`` ... ``block5_pool``), no TensorFlow;
+* :mod:`~nst_tf.vgg.sizes`: how large the activations are, and the bounded path's tiling plan, no TensorFlow;
 * :mod:`~nst_tf.vgg.preprocess`: the caffe preprocessing (:class:`VGGPreprocess`, the models' first layer);
 * :mod:`~nst_tf.vgg.weights`: which weights (:func:`resolve_weights`: ImageNet, offline, a file, random);
 * :mod:`~nst_tf.vgg.normalize`: Gatys' normalisation (every channel's mean activation 1, lesson 03);
@@ -11,11 +12,11 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
-#: Each name and the module that defines it; imported on first use, so that importing one module of
-#: this package (the TensorFlow-free ones especially) does not import the others.
+from .._runtime.lazy import lazy_exports
+
+#: Each name and the module that defines it, imported on first use (nst_tf/_runtime/lazy.py).
 _EXPORTS = {
     "FeatureExtractor": "extractor",
     "clear_cache": "extractor",
@@ -47,12 +48,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and readers
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + list(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

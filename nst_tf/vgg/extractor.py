@@ -39,8 +39,8 @@ from ..image.validate import image_batch
 from . import normalize as normalization
 from .layers import check_layers, layer_block
 from .preprocess import VGGPreprocess
-from .weights import (WeightsError, enable_gpu_memory_growth, offline_conv_weights, random_conv_weights,
-                      resolve_weights, vgg_constructor)
+from .weights import (WeightsError, enable_gpu_memory_growth, imagenet_space_problem, offline_conv_weights,
+                      random_conv_weights, resolve_weights, vgg_constructor)
 
 _log = get_logger(__name__)
 
@@ -59,6 +59,10 @@ def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str, normalize:
     enable_gpu_memory_growth()
     constructor = vgg_constructor(net)
     if weights == "imagenet":
+        problem = imagenet_space_problem(net)
+        if problem is not None:  # Keras would fail part-way through its download
+            raise WeightsError(f"Cannot download Keras' ImageNet {net.upper()} weights: {problem}; "
+                               "or use weights='offline'.")
         try:
             base = constructor(include_top=False, weights="imagenet", input_shape=(None, None, 3))
         except Exception as error:  # noqa: BLE001 - keras raises several kinds here

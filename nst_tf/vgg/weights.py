@@ -15,7 +15,7 @@ import numpy as np
 from .layers import BLOCK_CONVS, NETS, check_net, conv_layer_names, layer_channels
 
 __all__ = ["WeightsError", "resolve_weights", "detect_net", "enable_gpu_memory_growth", "vgg_constructor",
-           "offline_conv_weights", "random_conv_weights"]
+           "offline_conv_weights", "random_conv_weights", "imagenet_space_problem"]
 
 _IMAGENET_FILES = {
     "vgg16": "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
@@ -23,15 +23,32 @@ _IMAGENET_FILES = {
 }
 
 
+#: Sizes of Keras' ImageNet "notop" weights files, in bytes (checked against the free space before a download).
+_IMAGENET_BYTES = {"vgg16": 58_889_256, "vgg19": 80_134_624}
+
+
 class WeightsError(RuntimeError):
     """The requested pretrained weights could not be loaded (message is one sentence)."""
 
 
+def _imagenet_folder() -> Path:
+    """Where Keras keeps the ImageNet weights it downloads (``$KERAS_HOME/models``, else ``~/.keras/models``)."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
 def _imagenet_cached(net: str) -> bool:
-    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
-    return (cache / _IMAGENET_FILES[net]).is_file()
+    return (_imagenet_folder() / _IMAGENET_FILES[net]).is_file()
+
+
+def imagenet_space_problem(net: str) -> str | None:
+    """``None`` when the ImageNet weights of ``net`` are cached or there is room to download them, else one
+    line naming the folder, the size needed and ``KERAS_HOME`` (which moves Keras' cache)."""
+    from .._runtime.env import cache_space_problem
+
+    net = check_net(net)
+    if _imagenet_cached(net):
+        return None
+    return cache_space_problem(_imagenet_folder(), _IMAGENET_BYTES[net], variable="KERAS_HOME")
 
 
 def _network_reachable(host: str = "storage.googleapis.com", port: int = 443, timeout: float = 3.0) -> bool:
@@ -86,7 +103,7 @@ def resolve_weights(weights: str | os.PathLike | None = "auto", net: str = "vgg1
     weights = "auto" if weights is None else os.fspath(weights)  # never None here (read from the environment above)
     source = " (from the environment variable NST_TF_WEIGHTS)" if from_environment and weights != "auto" else ""
     if weights == "auto":
-        if _imagenet_cached(net) or _network_reachable():
+        if _imagenet_cached(net) or (_network_reachable() and imagenet_space_problem(net) is None):
             return "imagenet", net
         return "offline", "vgg16"
     if weights == "offline":

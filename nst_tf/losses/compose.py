@@ -1,0 +1,333 @@
+"""Cost terms that add and scale: ``objective = content + 30 * style + 200 * tv`` (issue 25).
+
+Each term is one cost with its targets taken once (as in Lucid's objectives and pystiche's loss
+containers):
+
+* :class:`ContentTerm` ``(content_image, layers)``: the mean over ``layers`` of :func:`~nst_tf.losses.content_loss`;
+* :class:`StyleTerm` ``(style_image(s), layers)``: :func:`~nst_tf.losses.style_loss` against the style
+  statistics (several styles blended, or each in its own region with ``masks``);
+* :class:`TVTerm` ``()``: :func:`~nst_tf.losses.tv_loss` of the generated image.
+
+``3 * term`` and ``term_a + term_b`` give a :class:`WeightedSum`: named parts, each with its weight in a
+``tf.Variable`` (``objective.style_weight = 10`` assigns it, so a compiled step never retraces).
+Called on a generated image ``(1, H, W, 3)`` a sum (or a lone term) returns ``{name: weight * cost,
+..., "total": sum}``, the cost object every solver of :mod:`nst_tf.optim.solvers` minimises. The terms
+that read VGG features share them: each distinct extractor runs once per evaluation, so give the terms
+one ``extractor`` (``feature_extractor(content_layers + style_layers)``).
+
+>>> extractor = feature_extractor(["block4_conv2", "block1_conv1", "block2_conv1"])          # doctest: +SKIP
+>>> content = ContentTerm(content_image, ["block4_conv2"], extractor=extractor)               # doctest: +SKIP
+>>> style = StyleTerm(style_image, ["block1_conv1", "block2_conv1"], extractor=extractor)     # doctest: +SKIP
+>>> objective = content + 30 * style + 200 * TVTerm()                                        # doctest: +SKIP
+>>> objective(image)["total"]                                                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence, Union, cast
+
+import numpy as np
+import tensorflow as tf
+
+from . import terms as L
+from ..vgg.extractor import FeatureExtractor, feature_extractor
+from .gram import StyleStatistic
+from .gram import style_statistic as lookup_statistic
+
+__all__ = ["Term", "ContentTerm", "StyleTerm", "TVTerm", "WeightedSum"]
+
+Features = Mapping[str, tf.Tensor]
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.isidentifier() or name == "total":
+        raise ValueError(f"name must be a Python identifier other than 'total', got {name!r}.")
+    return name
+
+
+def _layer_list(layers: Union[str, Sequence[str]], argument: str) -> list[str]:
+    names = [layers] if isinstance(layers, str) else list(layers)
+    if not names or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"{argument} must be one Keras layer name or a non-empty list of them, got {layers!r}.")
+    return names
+
+
+def _extractor_for(layers: Sequence[str], extractor: FeatureExtractor | None, options: Mapping) -> FeatureExtractor:
+    extractor = extractor or feature_extractor(list(layers), **dict(options))
+    missing = [name for name in layers if name not in extractor.layers]
+    if missing:
+        raise ValueError(f"The given extractor does not compute {missing}.")
+    return extractor
+
+
+class Term:
+    """One unweighted cost of the generated image. Subclasses define :meth:`cost`.
+
+    ``extractor`` is the :class:`FeatureExtractor` whose features the term reads (``None``: the
+    term reads the pixels only); ``name`` the key of its weighted cost in a sum.
+    """
+
+    name: str = "term"
+    extractor: FeatureExtractor | None = None
+
+    def cost(self, image: tf.Tensor, features: Features | None) -> tf.Tensor:
+        """The unweighted cost (a scalar) of ``image`` ``(1, H, W, 3)`` given its ``features`` (``None`` without extractor)."""
+        raise NotImplementedError
+
+    def as_sum(self) -> "WeightedSum":
+        """This term alone, with weight 1."""
+        return WeightedSum([(self.name, self, 1.0)])
+
+    @property
+    def loss_keys(self) -> tuple[str, ...]:
+        return ("total", self.name)
+
+    def __call__(self, image) -> dict[str, tf.Tensor]:
+        """``{name: cost, "total": cost}`` of a batch ``(1, H, W, 3)`` (a lone term: weight 1, no variable)."""
+        image = tf.convert_to_tensor(image, tf.float32)
+        features = None if self.extractor is None else self.extractor.model(image, training=False)
+        cost = self.cost(image, features)
+        return {self.name: cost, "total": cost}
+
+    def __add__(self, other) -> "WeightedSum":
+        return self.as_sum() + other
+
+    def __radd__(self, other) -> "WeightedSum":
+        return self.as_sum().__radd__(other)
+
+    def __mul__(self, factor) -> "WeightedSum":
+        return self.as_sum() * factor
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class ContentTerm(Term):
+    """How far the generated image's activations are from the content image's, averaged over ``layers``.
+
+    Args:
+        content_image: ``(H, W, 3)`` in [0, 1].
+        layers: Keras layer names (``"block4_conv2"``).
+        normalization: ``"mse"``, ``"course"`` or ``"gatys"`` (:func:`~nst_tf.losses.content_loss`).
+        extractor: a :class:`FeatureExtractor` computing ``layers`` (share one between terms); else one is
+            built by :func:`~nst_tf.vgg.extractor.feature_extractor` with ``extractor_options``.
+        name: the key of this cost in a sum.
+    """
+
+    def __init__(self, content_image, layers: Union[str, Sequence[str]], *, normalization: str = "mse",
+                 extractor: FeatureExtractor | None = None, name: str = "content", **extractor_options: Any):
+        from ..image.validate import image_array
+
+        L._check_normalization(normalization)
+        self.name = _check_name(name)
+        self.layers = _layer_list(layers, "layers")
+        self.normalization = normalization
+        self.content_image = image_array(content_image, "content_image", min_side=0)
+        self.extractor = _extractor_for(self.layers, extractor, extractor_options)
+        image_array(self.content_image, "content_image", min_side=self.extractor.min_side)
+        features = self.extractor(self.content_image[np.newaxis])
+        self.targets = {layer: tf.constant(features[layer]) for layer in self.layers}
+
+    def cost(self, image, features):
+        costs = [L.content_loss(self.targets[layer], features[layer], self.normalization) for layer in self.layers]
+        return tf.add_n(costs) / float(len(self.layers))
+
+
+class StyleTerm(Term):
+    """How far the generated image's style statistics are from the style image(s)', over ``layers``.
+
+    Args:
+        style_images: one ``(h, w, 3)`` image or a list of them (any sizes).
+        layers: Keras layer names, or ``{layer: lambda_l}`` relative per-layer weights (normalised to sum 1).
+        blend: one weight per style image (normalised); the target is the blended statistic.
+        masks: one mask per style image (path or ``(H, W)`` array in [0, 1]); each style is matched only
+            in its region (:func:`~nst_tf.losses.style_loss` with masks). Needs ``size``, not ``blend``.
+        size: ``(H, W)`` of the generated image (with ``masks``: they are resized to it).
+        normalization: ``"mse"``, ``"course"`` or ``"gatys"``.
+        statistic: ``"gram"``, ``"gram_centered"``, ``"mean_std"`` or a function (a name with masks).
+        extractor, name, extractor_options: as for :class:`ContentTerm`.
+    """
+
+    def __init__(self, style_images, layers: Union[str, Sequence[str], Mapping[str, float]], *,
+                 blend: Sequence[float] | None = None, masks: Sequence | None = None,
+                 size: tuple[int, int] | None = None, normalization: str = "mse",
+                 statistic: Union[str, StyleStatistic] = "gram", extractor: FeatureExtractor | None = None,
+                 name: str = "style", **extractor_options: Any):
+        from ..image.validate import image_array
+        from .objective import Objective, is_single_image
+
+        L._check_normalization(normalization)
+        self.name = _check_name(name)
+        if masks is not None:
+            if blend is not None:
+                raise ValueError("blend cannot be combined with masks; blend with overlapping fractional masks.")
+            if not isinstance(statistic, str):
+                raise ValueError("Spatial masks need a named style statistic: 'gram', 'gram_centered' or 'mean_std'.")
+            if size is None:
+                raise ValueError("masks need size=(H, W), the generated image's size.")
+        single = is_single_image(style_images)
+        styles = [style_images] if single else list(style_images)
+        names = ["style_image"] if single else [f"style_images[{index}]" for index in range(len(styles))]
+        self.style_images = [image_array(style, label, min_side=0) for style, label in zip(styles, names)]
+        if not self.style_images:
+            raise ValueError("Give at least one style image.")
+        self.blend = Objective._blend_weights(blend, len(self.style_images))
+        self.layer_weights = L.normalize_layer_weights([layers] if isinstance(layers, str) else layers)
+        self.normalization, self.statistic_name = normalization, statistic
+        self.statistic = lookup_statistic(statistic)
+        self.extractor = _extractor_for(list(self.layer_weights), extractor, extractor_options)
+        for picture, label in zip(self.style_images, names):
+            image_array(picture, label, min_side=self.extractor.min_side)
+        self.layer_masks: list[dict[str, tf.Tensor]] | None = None
+        if masks is not None:
+            from .masks import downsample_mask, prepare_masks
+
+            height, width = (int(side) for side in cast(tuple, size))
+            prepared = prepare_masks(masks, len(self.style_images), (height, width))
+            shapes = {layer: tuple(value.shape[1:3])
+                      for layer, value in self.extractor(np.zeros((1, height, width, 3), np.float32)).items()}
+            self.layer_masks = [{layer: tf.constant(downsample_mask(mask, shapes[layer])) for layer in self.layer_weights}
+                                for mask in prepared]
+        statistics = [{layer: self.statistic(value) for layer, value in self.extractor(style[np.newaxis]).items()
+                       if layer in self.layer_weights} for style in self.style_images]
+        if self.layer_masks is None:  # the blended target: the weighted mean of the statistics
+            self.targets: Any = {layer: tf.constant(tf.add_n([weight * each[layer] for weight, each in
+                                                              zip(self.blend, statistics)]))
+                                 for layer in self.layer_weights}
+        else:  # one target per style
+            self.targets = [{layer: tf.constant(value) for layer, value in each.items()} for each in statistics]
+
+    def style_costs(self, features: Features) -> list[tf.Tensor]:
+        """Each style's cost: one (blended), or one per style image matched in its own region."""
+        if self.layer_masks is None:
+            return [L.style_loss(self.targets, features, self.layer_weights, self.normalization, self.statistic)]
+        return [L.style_loss(targets, features, self.layer_weights, self.normalization, self.statistic_name,
+                             masks=masks) for targets, masks in zip(self.targets, self.layer_masks)]
+
+    def cost(self, image, features):
+        costs = self.style_costs(cast(Features, features))
+        return costs[0] if len(costs) == 1 else tf.add_n(costs)
+
+
+class TVTerm(Term):
+    """Total variation of the generated image (:func:`~nst_tf.losses.tv_loss`, ``kind`` ``"l2"``, ``"l1"`` or ``"sum_abs"``)."""
+
+    def __init__(self, kind: str = "l2", *, name: str = "tv"):
+        if kind not in L.TV_KINDS:
+            raise ValueError(f"Unknown TV kind {kind!r}; choose one of {', '.join(L.TV_KINDS)}.")
+        self.kind, self.name = kind, _check_name(name)
+
+    def cost(self, image, features):
+        return L.tv_loss(image, self.kind)
+
+
+class WeightedSum:
+    """Named terms, each times a weight kept in a ``tf.Variable``; ``objective(image)`` gives the weighted costs.
+
+    Built by adding and scaling terms (``content + 30 * style``). ``objective.<name>_weight`` reads or sets
+    a part's weight (``objective.style_weight = 10``: the variable is assigned, nothing retraces);
+    ``objective.parts`` maps each name to its term; ``objective.loss_keys`` is ``("total", *names)``.
+    """
+
+    def __init__(self, parts: Sequence[tuple[str, Term, float]]):
+        names = [name for name, _, _ in parts]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"Two terms are named {repeated[0]!r}; give one of them another name (name=...).")
+        if not parts:
+            raise ValueError("A weighted sum needs at least one term.")
+        from ..image.validate import weight
+
+        object.__setattr__(self, "parts", {name: term for name, term, _ in parts})
+        object.__setattr__(self, "_weights", {
+            name: tf.Variable(weight(value, f"{name}_weight"), dtype=tf.float32, trainable=False, name=f"{name}_weight")
+            for name, _, value in parts})
+
+    @property
+    def loss_keys(self) -> tuple[str, ...]:
+        return ("total", *self.parts)
+
+    @property
+    def extractor(self) -> FeatureExtractor | None:
+        """The feature extractor the terms share (``None`` if they read none, or several)."""
+        found = {id(term.extractor): term.extractor for term in self.parts.values() if term.extractor is not None}
+        return next(iter(found.values())) if len(found) == 1 else None
+
+    def weight_values(self) -> dict[str, float]:
+        """``{"<name>_weight": value}`` of every part (what an error about the weights names)."""
+        return {f"{name}_weight": float(variable.numpy()) for name, variable in self._weights.items()}
+
+    def _part_of(self, attribute: str) -> str | None:
+        if attribute.endswith("_weight") and attribute[: -len("_weight")] in self.parts:
+            return attribute[: -len("_weight")]
+        return None
+
+    def __getattr__(self, attribute: str):
+        part = self._part_of(attribute) if attribute not in ("parts", "_weights") else None
+        if part is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {attribute!r}")
+        return float(self._weights[part].numpy())
+
+    def __setattr__(self, attribute: str, value) -> None:
+        part = self._part_of(attribute)
+        if part is None:
+            raise AttributeError(f"A weighted sum's attributes are its weights ({', '.join(self.weight_values())}), "
+                                 f"not {attribute!r}.")
+        from ..image.validate import weight
+
+        self._weights[part].assign(weight(value, attribute))
+
+    def __getitem__(self, name: str) -> Term:
+        return self.parts[name]
+
+    def _triples(self) -> list[tuple[str, Term, float]]:
+        return [(name, term, float(self._weights[name].numpy())) for name, term in self.parts.items()]
+
+    # ----- adding and scaling -----------------------------------------------------------------
+    def __add__(self, other) -> "WeightedSum":
+        if isinstance(other, Term):
+            other = other.as_sum()
+        if not isinstance(other, WeightedSum):
+            return NotImplemented
+        return WeightedSum(self._triples() + other._triples())
+
+    def __radd__(self, other) -> "WeightedSum":
+        if isinstance(other, (int, float)) and other == 0:  # sum([...]) starts from 0
+            return WeightedSum(self._triples())
+        return NotImplemented
+
+    def __mul__(self, factor) -> "WeightedSum":
+        if isinstance(factor, (Term, WeightedSum)) or not isinstance(factor, (int, float, np.number)):
+            return NotImplemented
+        from ..image.validate import weight
+
+        factor = weight(factor, "the factor")
+        return WeightedSum([(name, term, value * factor) for name, term, value in self._triples()])
+
+    __rmul__ = __mul__
+
+    # ----- the costs ---------------------------------------------------------------------------
+    def __call__(self, image) -> dict[str, tf.Tensor]:
+        """``{name: weight * cost, ..., "total": sum}`` of a batch ``(1, H, W, 3)``, differentiable (eager)."""
+        image = tf.convert_to_tensor(image, tf.float32)
+        extractors: dict[int, Features] = {}
+        weighted: dict[str, tf.Tensor] = {}
+        for name, term in self.parts.items():
+            features = None
+            if term.extractor is not None:  # each extractor runs once per evaluation, whatever reads it
+                key = id(term.extractor)
+                if key not in extractors:
+                    extractors[key] = term.extractor.model(image, training=False)
+                features = extractors[key]
+            weighted[name] = self._weights[name] * term.cost(image, features)
+        parts = list(weighted.values())
+        total = parts[0]
+        for part in parts[1:]:  # in order, as Objective adds content + style + tv (the same rounding)
+            total = total + part
+        weighted["total"] = total
+        return weighted
+
+    def __repr__(self) -> str:
+        return " + ".join(f"{value:g} * {term!r}" for _, term, value in self._triples())

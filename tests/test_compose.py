@@ -1,0 +1,237 @@
+"""Cost terms that add and scale (nst_tf.losses.compose) against the whole Objective, NumPy and the solvers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nst_tf.losses.compose import ContentTerm, StyleTerm, TVTerm, WeightedSum
+from nst_tf.losses.objective import Objective
+from nst_tf.optim.progress import NonFiniteLossError
+from nst_tf.optim.solvers import ImageSolver
+from nst_tf.transfer.style_transfer import StyleTransfer
+from nst_tf.vgg.extractor import feature_extractor
+
+CONTENT_LAYERS = ["block2_conv2"]
+STYLE_LAYERS = ["block1_conv1", "block2_conv1"]
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    return feature_extractor(CONTENT_LAYERS + STYLE_LAYERS, weights="random", net="vgg16", seed=0, normalize=False)
+
+
+@pytest.fixture(scope="module")
+def pictures():
+    rng = np.random.default_rng(0)
+    content = rng.uniform(size=(24, 28, 3)).astype(np.float32)
+    styles = [rng.uniform(size=(20, 32, 3)).astype(np.float32), rng.uniform(size=(28, 24, 3)).astype(np.float32)]
+    generated = rng.uniform(size=(1, 24, 28, 3)).astype(np.float32)
+    return content, styles, generated
+
+
+def _value_and_gradient(cost, image):
+    image = tf.constant(image)
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        values = cost(image)
+    return {key: float(value) for key, value in values.items()}, tape.gradient(values["total"], image).numpy()
+
+
+def _half_masks(height, width):
+    left = np.zeros((height, width), np.float32)
+    left[:, : width // 2] = 1.0
+    return [left, 1.0 - left]
+
+
+CASES = {
+    "plain": dict(),
+    "blend": dict(blend=[0.25, 0.75]),
+    "masks": dict(masks=True),
+    "gatys, layer weights, l1": dict(normalization="gatys", style_layers={"block1_conv1": 1.0, "block2_conv1": 3.0},
+                                     tv_kind="l1", statistic="gram_centered"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_sum_of_terms_equals_the_whole_objective(case, extractor, pictures):
+    """content + 30 * style + 200 * tv gives the Objective's numbers and gradient (built on the same images)."""
+    options = CASES[case]
+    content, styles, generated = pictures
+    normalization = options.get("normalization", "mse")
+    style_layers = options.get("style_layers", STYLE_LAYERS)
+    statistic = options.get("statistic", "gram")
+    masks = _half_masks(24, 28) if options.get("masks") else None
+    whole = Objective(content, styles, content_layers=CONTENT_LAYERS, style_layers=style_layers, content_weight=1.5,
+                      style_weight=30.0, tv_weight=200.0, style_blend=options.get("blend"), style_masks=masks,
+                      content_normalization=normalization, style_normalization=normalization,
+                      style_statistic=statistic, tv_kind=options.get("tv_kind", "l2"), extractor=extractor)
+    objective = (1.5 * ContentTerm(content, CONTENT_LAYERS, normalization=normalization, extractor=extractor)
+                 + 30 * StyleTerm(styles, style_layers, blend=options.get("blend"), masks=masks, size=(24, 28),
+                                  normalization=normalization, statistic=statistic, extractor=extractor)
+                 + 200 * TVTerm(options.get("tv_kind", "l2")))
+    expected, expected_gradient = _value_and_gradient(whole, generated)
+    got, gradient = _value_and_gradient(objective, generated)
+    assert set(got) == {"content", "style", "tv", "total"}
+    for key in expected:
+        assert got[key] == pytest.approx(expected[key], rel=1e-6), key
+    assert np.abs(expected_gradient).max() > 0
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-5, atol=1e-6 * np.abs(expected_gradient).max())
+
+
+class _SquaresExtractor:
+    """A stand-in for VGG whose features NumPy computes by hand: ``a = 2 x``, ``b = x ** 2`` pooled 2x2 by mean."""
+
+    layers = ["a", "b"]
+    min_side = 2
+
+    def __init__(self):
+        self.calls = 0
+
+    def model(self, images, training=False):
+        self.calls += 1
+        images = tf.convert_to_tensor(images, tf.float32)
+        return {"a": 2.0 * images, "b": tf.nn.avg_pool2d(tf.square(images), 2, 2, "VALID")}
+
+    def __call__(self, images):
+        return self.model(images)
+
+
+def _numpy_features(image):
+    image = image.astype(np.float64)
+    squared = image**2
+    height, width = image.shape[1] // 2 * 2, image.shape[2] // 2 * 2
+    pooled = squared[:, :height, :width].reshape(1, height // 2, 2, width // 2, 2, 3).mean(axis=(2, 4))
+    return {"a": 2.0 * image, "b": pooled}
+
+
+@pytest.mark.parametrize("normalization", ["mse", "course", "gatys"])
+def test_a_content_term_is_the_content_loss_by_hand(normalization):
+    rng = np.random.default_rng(3)
+    content, generated = rng.uniform(size=(6, 8, 3)).astype(np.float32), rng.uniform(size=(1, 6, 8, 3)).astype(np.float32)
+    term = ContentTerm(content, ["a", "b"], normalization=normalization, extractor=_SquaresExtractor())
+    target, mine = _numpy_features(content[np.newaxis]), _numpy_features(generated)
+    by_layer = []
+    for layer in ("a", "b"):
+        squared = (mine[layer] - target[layer]) ** 2
+        by_layer.append({"mse": squared.mean(), "course": squared.mean() / 4, "gatys": 0.5 * squared.sum()}[normalization])
+    value = term(tf.constant(generated))
+    assert set(value) == {"content", "total"}
+    assert float(value["content"]) == pytest.approx(np.mean(by_layer), rel=1e-5)
+    assert float(value["total"]) == float(value["content"])
+
+
+def test_terms_on_one_extractor_run_it_once_per_evaluation():
+    rng = np.random.default_rng(4)
+    shared = _SquaresExtractor()
+    content, style = rng.uniform(size=(6, 8, 3)).astype(np.float32), rng.uniform(size=(8, 8, 3)).astype(np.float32)
+    objective = ContentTerm(content, ["b"], extractor=shared) + 2 * StyleTerm(style, ["a", "b"], extractor=shared) \
+        + TVTerm()
+    before = shared.calls
+    objective(tf.constant(rng.uniform(size=(1, 6, 8, 3)).astype(np.float32)))
+    assert shared.calls - before == 1
+
+
+def test_scaling_a_term_scales_its_value_and_gradient(extractor, pictures):
+    content, styles, generated = pictures
+    style = StyleTerm(styles[0], STYLE_LAYERS, extractor=extractor)
+    once, gradient = _value_and_gradient(style, generated)
+    thrice, gradient3 = _value_and_gradient(3 * style, generated)
+    assert thrice["style"] == float(np.float32(3.0) * np.float32(once["style"]))  # one float32 product: exact
+    np.testing.assert_allclose(gradient3, 3.0 * gradient, rtol=1e-6, atol=1e-7 * np.abs(gradient3).max())
+    scaled_sum, _ = _value_and_gradient(2 * (style + 0.5 * TVTerm()), generated)
+    assert scaled_sum["style"] == pytest.approx(2 * once["style"], rel=1e-7)
+    assert scaled_sum["tv"] == pytest.approx(float(TVTerm()(generated)["tv"]), rel=1e-6)
+    assert (3 * style).style_weight == 3.0 and (style * 3).style_weight == 3.0
+    summed = sum([style, 0.5 * TVTerm()])  # sum() starts from 0
+    assert isinstance(summed, WeightedSum) and summed.loss_keys == ("total", "style", "tv")
+
+
+def test_changing_a_weight_never_retraces_the_compiled_step(extractor, pictures):
+    content, styles, generated = pictures
+    objective = ContentTerm(content, CONTENT_LAYERS, extractor=extractor) + 1e-3 * StyleTerm(styles, STYLE_LAYERS,
+                                                                                             extractor=extractor)
+    solver = ImageSolver(objective, tf.Variable(generated))
+    first = float(solver.value_and_grad(tf.constant(generated))[0]["style"])
+    objective.style_weight = 1e-2
+    second = float(solver.value_and_grad(tf.constant(generated))[0]["style"])
+    assert second == pytest.approx(10 * first, rel=1e-5)
+    assert solver.value_and_grad.experimental_get_tracing_count() == 1
+    assert objective.weight_values() == {"content_weight": 1.0, "style_weight": pytest.approx(1e-2)}
+
+
+def test_bad_sums_are_refused_with_the_argument_named(extractor, pictures):
+    content, styles, _ = pictures
+    term = ContentTerm(content, CONTENT_LAYERS, extractor=extractor)
+    with pytest.raises(ValueError, match="named 'content'"):
+        term + 2 * term
+    other = ContentTerm(content, ["block1_conv1"], extractor=extractor, name="shallow")
+    assert (term + other).loss_keys == ("total", "content", "shallow")
+    with pytest.raises(ValueError, match="factor must not be negative"):
+        -1 * term
+    with pytest.raises(TypeError):
+        "3" * term
+    with pytest.raises(TypeError):
+        term * term
+    with pytest.raises(ValueError, match="masks need size"):
+        StyleTerm(styles, STYLE_LAYERS, masks=_half_masks(24, 28), extractor=extractor)
+    with pytest.raises(ValueError, match="name must be"):
+        TVTerm(name="total")
+    with pytest.raises(ValueError, match="does not compute"):
+        ContentTerm(content, ["block5_conv1"], extractor=extractor)
+    with pytest.raises(ValueError, match="style_weight must not be negative"):
+        (term + StyleTerm(styles, STYLE_LAYERS, extractor=extractor)).style_weight = -1
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-scipy", "adam"])
+def test_every_solver_minimises_a_lone_content_term(optimizer, extractor, pictures):
+    content, _, generated = pictures
+    term = ContentTerm(content, CONTENT_LAYERS, extractor=extractor)
+    solver = ImageSolver(term, tf.Variable(generated))
+    result = solver.run(12, optimizer, precondition=0.0, learning_rate=0.05, progress=False)
+    assert set(result.history) == {"step", "total", "content", "time"}
+    assert len(result.history["total"]) == 12 == result.evaluations
+    assert result.history["total"][-1] < (0.9 if optimizer == "adam" else 0.5) * result.history["total"][0]
+    assert result.history["content"] == result.history["total"]
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_a_non_finite_cost_names_the_objectives_own_weights(optimizer, extractor, pictures):
+    content, _, generated = pictures
+    objective = 3e38 * ContentTerm(content, CONTENT_LAYERS, extractor=extractor) + 2 * TVTerm(name="smooth")
+    solver = ImageSolver(objective, tf.Variable(generated))
+    with pytest.raises(NonFiniteLossError, match=r"content_weight=3e\+38, smooth_weight=2"):
+        solver.run(5, optimizer, precondition=0.0, learning_rate=0.05, progress=False)
+
+
+def test_a_transfer_holds_a_ready_objective(extractor, pictures):
+    content, styles, _ = pictures
+    objective = ContentTerm(content, CONTENT_LAYERS, extractor=extractor) \
+        + 1e-3 * StyleTerm(styles, STYLE_LAYERS, extractor=extractor) + 0.1 * TVTerm()
+    transfer = StyleTransfer(objective=objective, init="noise", seed=2)
+    assert transfer.objective is objective and transfer.generated_image.shape == content.shape
+    assert transfer.extractor is extractor  # the one the terms share, read through the objective
+    transfer.style_weight = 2e-3
+    assert objective.style_weight == pytest.approx(2e-3)
+    before = transfer.losses()
+    result = transfer.run(8, progress=False)
+    assert set(before) == {"content", "style", "tv", "total"} and result.history["total"][-1] < before["total"]
+    with pytest.raises(TypeError, match="not both"):
+        StyleTransfer(content, styles, objective=objective)
+    with pytest.raises(ValueError, match="no content term"):
+        StyleTransfer(objective=TVTerm())
+    assert StyleTransfer(content, objective=TVTerm(), init="content").losses()["total"] > 0
+
+
+def test_a_transfer_built_from_arguments_holds_an_objective(extractor, pictures):
+    content, styles, generated = pictures
+    transfer = StyleTransfer(content, styles, content_layers=CONTENT_LAYERS, style_layers=STYLE_LAYERS,
+                             extractor=extractor, style_weight=1e-3)
+    assert isinstance(transfer.objective, Objective) and not isinstance(transfer, Objective)
+    transfer.tv_weight = 0.5
+    assert transfer.objective.tv_weight == 0.5 and transfer.tv_weight == 0.5
+    assert transfer.targets is transfer.objective.targets
+    values = transfer.losses()
+    assert values == pytest.approx({key: float(value) for key, value in transfer.objective(transfer.image).items()},
+                                   rel=1e-6)
