@@ -39,7 +39,7 @@ DEFAULT_STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_
 #: Weights for the default ("mse" costs, "l2" TV) on a *normalised* VGG (every channel's mean
 #: activation 1, the default), picked by eye on the normalised offline VGG16 (benchmarks/README.md).
 #: Every term is a mean, so a run at 96 px and one at 256 px end with the same balance of content,
-#: style and TV (tests/test_balance.py). With ``normalize=False`` they mean something else per backbone.
+#: style and TV (tests/losses/test_balance.py). With ``normalize=False`` they mean something else per backbone.
 DEFAULT_WEIGHTS = {"content_weight": 1.0, "style_weight": 30.0, "tv_weight": 200.0}
 #: Optimisation steps (L-BFGS: cost evaluations) when none are given: at 256 px on two CPU
 #: cores, about 40-55 s; 200 lowers the cost by another ~10 % and looks much the same.

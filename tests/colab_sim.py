@@ -1,4 +1,4 @@
-"""A simulated Colab runtime for the lesson tests (tests/test_colab.py, tests/test_colab_students.py).
+"""A simulated Colab runtime for the lesson tests (tests/lessons/test_colab.py, tests/lessons/test_colab_students.py).
 
 A fresh virtual environment stands in for a Colab runtime. Like Colab it has the heavy
 packages preinstalled: it sees this environment's TensorFlow, Keras, NumPy, Jupyter kernel
@@ -37,7 +37,7 @@ HIDDEN = re.compile(r"nst[_-]tf|^(ipywidgets|widgetsnbextension|jupyterlab_widge
 WIDGETS_7 = ["ipywidgets>=7.6,<8"]
 
 STAND_IN = {
-    "__init__.py": '"""Stand-in for Colab\'s google.colab (tests/test_colab.py); records every call."""\n'
+    "__init__.py": '"""Stand-in for Colab\'s google.colab (tests/lessons/test_colab.py); records every call."""\n'
                    "from . import files, output\n",
     "_log.py": "import json, os\n\n"
                "def record(call, **details):\n"

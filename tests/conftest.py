@@ -12,10 +12,10 @@ os.environ.setdefault("NST_TF_WEIGHTS", "offline")
 def pytest_addoption(parser):
     parser.addoption(
         "--solved", action="store_true",
-        help="tests/test_notebooks.py runs every solved lesson (solutions/) in this environment, not only the "
-             "widget lesson (CI runs every lesson in a simulated Colab: tests/test_colab.py, test_colab_students.py)",
+        help="tests/lessons/test_notebooks.py runs every solved lesson (solutions/) in this environment, not only the "
+             "widget lesson (CI runs every lesson in a simulated Colab: tests/lessons/test_colab.py, test_colab_students.py)",
     )
     parser.addoption(
         "--student", action="store_true",
-        help="tests/test_notebooks.py runs every student copy (notebooks/) in this environment",
+        help="tests/lessons/test_notebooks.py runs every student copy (notebooks/) in this environment",
     )

@@ -11,7 +11,7 @@ inline backend and ``NST_TF_CLAIMS`` unset: at the defaults every claim a lesson
 a figure is asserted, and one that does not hold stops the render with the lesson's error.
 The page says how it was made at the top (date, machine, weights, settings, time taken, the
 claims) and records it, with a SHA-256 of the lesson's cells, in ``<meta name="nst-tf-render">``;
-tests/test_render_solutions.py fails when a page was made in fast mode or its lesson changed
+tests/lessons/test_render_solutions.py fails when a page was made in fast mode or its lesson changed
 since. At the defaults into docs/solutions/, the README's lesson thumbnails
 (``docs/images/lessonNN.jpg``) are cut from the same run's figures (tools/thumbnails.py).
 ``docs/solutions/README.md`` lists the pages; the README links that folder.
@@ -92,7 +92,7 @@ def to_html(notebook, *, note: str) -> str:
 
 def cells_hash(notebook) -> str:
     """SHA-256 of a lesson's cells as written (types and sources; no outputs, ids or metadata): a page records
-    the hash of the lesson it was rendered from, and tests/test_render_solutions.py compares it with today's."""
+    the hash of the lesson it was rendered from, and tests/lessons/test_render_solutions.py compares it with today's."""
     cells = [[cell["cell_type"], cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])]
              for cell in notebook["cells"]]
     return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode("utf-8")).hexdigest()

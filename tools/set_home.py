@@ -14,7 +14,7 @@ Colab and Binder badges of ``README.md``. Without ``--ref`` the ref stays as it 
     python tools/set_home.py my-school/style-course --ref v1.0   # fork or publish the course
     python tools/set_home.py --check                             # exit 1 and list what disagrees
 
-``tests/test_home.py`` fails when any address in the repository disagrees with pyproject.toml.
+``tests/lessons/test_home.py`` fails when any address in the repository disagrees with pyproject.toml.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ REQUIREMENT = re.compile(r"nst-tf @ git\+https://github\.com/[^/\s]+/[^@\s\"]+@[
 # Text files (besides the notebooks) that carry badges or links to the home.
 TEXT_FILES = ("README.md", "docs/**/*.md", "data/README.md")
 
-# The first code cell of every lesson. It is the same in every lesson (tests/test_home.py), must
+# The first code cell of every lesson. It is the same in every lesson (tests/lessons/test_home.py), must
 # not need nst_tf, which it installs, and prints one line. Students should meet the lesson, not
 # the installer: Colab shows only the #@title line of a form cell, and JupyterLab hides the
 # input of a cell with INSTALL_CELL_METADATA.

@@ -31,7 +31,7 @@ from nst_tf.fast import photos as fast_data
 from nst_tf.fast import distribute as fast_distribute
 from nst_tf.image.save import save_image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STYLE = "style/swirls"
 PHOTOS = ("content/chelsea", "content/coffee", "content/astronaut")
 

@@ -750,7 +750,7 @@ def test_importing_display_does_not_import_matplotlib_or_tensorflow():
         "bad = [m for m in ('matplotlib', 'tensorflow') if m in sys.modules]; "
         "print(' '.join(bad))"
     )
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=root
     )

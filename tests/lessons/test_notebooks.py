@@ -5,7 +5,7 @@ This checkout's nst_tf and this environment's ipywidgets 8, as in JupyterLab, in
 backend, in a temporary working folder. By default the solved lessons whose cells make widgets
 (sliders, buttons, live previews) run here, to show that they work with ipywidgets 8; every
 solved and every student lesson runs in a simulated Colab with ipywidgets 7
-(``tests/test_colab.py``, ``tests/test_colab_students.py``). ``--solved`` runs every solved
+(``tests/lessons/test_colab.py``, ``tests/lessons/test_colab_students.py``). ``--solved`` runs every solved
 lesson here instead (a quick local check: ``--solved -k 04``), ``--student`` every student copy.
 A student copy keeps its unsolved exercises: the only errors allowed are the "not attempted
 yet" ones, and every cell must run.
@@ -21,7 +21,7 @@ import pytest
 from notebook_outputs import (WIDGET_MAKERS, PatientNotebookClient, check_widgets_shown, compare_printed_numbers,
                               exercise_names, hints, printed_numbers, unexpected_errors)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STUDENT = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 SOLVED = sorted((ROOT / "solutions").glob("[0-9][0-9]*_*.ipynb"))
 

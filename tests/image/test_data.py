@@ -123,7 +123,7 @@ def test_local_paths_load(tmp_path: Path) -> None:
         load_image(str(tmp_path / "missing.jpg"))
 
 
-# URLs: see tests/test_fetch.py (a local HTTP server).
+# URLs: see tests/image/test_fetch.py (a local HTTP server).
 
 
 # ----------------------------------------------------------------------------- the scripts reproduce the files

@@ -15,7 +15,7 @@ import pytest
 
 from nst_tf.defaults import DEFAULT_PRECONDITION
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow

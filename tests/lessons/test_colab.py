@@ -6,7 +6,7 @@ them), and normally (nst-tf added, nothing else changed). Then every solved less
 mode with the offline weights in a folder outside the repository, twice in a row in the same
 kernel: the second run must print the same numbers (costs among them) as the first (no cell's result depends on the
 order the cells ran in), and a last cell proves which nst_tf and which ipywidgets it used.
-The student copies run in tests/test_colab_students.py, in a runtime of their own.
+The student copies run in tests/lessons/test_colab_students.py, in a runtime of their own.
 """
 
 from __future__ import annotations

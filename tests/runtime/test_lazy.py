@@ -11,7 +11,7 @@ import pytest
 
 from nst_tf._runtime.lazy import lazy_exports
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _package(tmp_path: Path) -> Path:

@@ -19,7 +19,7 @@ from PIL import Image
 
 from nst_tf.cli import commands as cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--steps", "3", "--weights", "offline", "--no-progress"]
 NOISE_MARKERS = ("I0000", "W0000", "E0000", "cuInit", "oneDNN", "cuda", "absl", "Traceback", "WARNING")
 

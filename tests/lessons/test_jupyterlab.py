@@ -38,7 +38,7 @@ import nbformat
 import pytest
 from notebook_outputs import exercise_names, unexpected_errors
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LESSONS = sorted((ROOT / "solutions").glob("[0-9][0-9]*_*.ipynb")) + sorted(
     (ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 CHROMIUM = os.environ.get("NST_TF_CHROMIUM", "/usr/bin/chromium")

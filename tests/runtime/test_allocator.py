@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Frees one 4 MiB block (glibc then raises its mmap threshold to 4 MiB), then makes 100 blocks of 2 MiB and
 # frees every other one (the others stay, so the freed ones are holes): prints the resident MiB they leave.

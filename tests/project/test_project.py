@@ -17,7 +17,7 @@ try:
 except ImportError:  # Python 3.10: the same parser from PyPI (a dev dependency)
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OLDEST_PYTHON = "3.10"  # what the README and requires-python claim
 
 
@@ -204,7 +204,7 @@ def test_the_version_is_written_once():
 
 
 # Dev dependencies used without an import: the Jupyter kernel nbclient starts, the wheel builder of
-# tests/test_colab.py and the Python-version checker run as programs; pytest-xdist is a plugin (addopts).
+# tests/lessons/test_colab.py and the Python-version checker run as programs; pytest-xdist is a plugin (addopts).
 DEV_TOOLS_RUN_NOT_IMPORTED = {"ipykernel", "hatchling", "vermin", "pytest-xdist", "import-linter", "mypy"}
 
 

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from notebook_outputs import PatientNotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHATTER = ("absl::InitializeLog", "I0000", "oneDNN", "cuda")
 
 

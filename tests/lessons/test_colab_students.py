@@ -1,6 +1,6 @@
 """Colab, simulated (tests/colab_sim.py): every student copy of the lessons, from a wheel.
 
-A runtime of its own (so pytest-xdist can run it beside tests/test_colab.py), the wheel installed
+A runtime of its own (so pytest-xdist can run it beside tests/lessons/test_colab.py), the wheel installed
 by the lessons' install cell, then each student notebook in fast mode with the offline weights in
 a folder outside the repository. A student copy keeps its unsolved exercises: the only errors
 allowed are the "not attempted yet" ones, every cell must have run, and every widget cell that

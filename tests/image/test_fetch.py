@@ -22,7 +22,7 @@ from PIL import Image
 from nst_tf.image import load_image
 from nst_tf.image import download as fetch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _png_bytes() -> bytes:
