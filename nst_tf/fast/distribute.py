@@ -19,6 +19,7 @@ must be one that every worker reads (a shared disk or a ``gs://`` bucket).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -209,3 +210,10 @@ class ChiefCheckpoints:
             return path
         tf.io.gfile.rmtree(self.write_directory)
         return os.path.join(self.directory, os.path.basename(path))
+
+    def discard_scratch(self) -> None:
+        """Remove a worker's scratch folder that a stop left behind (a signal that lands inside :meth:`save`
+        skips its clean-up); the chief's folder is never touched."""
+        if not self.chief and tf.io.gfile.exists(self.write_directory):
+            with contextlib.suppress(tf.errors.OpError, OSError):
+                tf.io.gfile.rmtree(self.write_directory)

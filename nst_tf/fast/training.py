@@ -131,6 +131,11 @@ class _Checkpoints:
             self.step, self.path = done, self.manager.save(checkpoint_number=done)
         return self.path
 
+    def close(self) -> None:
+        """Leave only the chief's checkpoints: a worker's scratch folder goes, even after a stop."""
+        if self.manager is not None:
+            self.manager.discard_scratch()
+
 
 def _compile_steps(parts: _Parts, strategy) -> tuple[Callable, Callable]:
     """``(train_step(iterator) -> mean costs, preview_step(picture batch) -> images)``, both ``tf.function`` s."""
@@ -343,30 +348,37 @@ def train(
     log = _LossLog(result.history, bar, f"lower the learning rate ({learning_rate:g}) or the weights "
                    f"(content_weight={content_weight:g}, style_weight={style_weight:g}, tv_weight={tv_weight:g}).")
     signals_before = _signals_so_far()
-    try:
-        _run_steps(result, start, schedule, train_step, preview_step, iterator, log, checkpoints, preview_picture,
-                   live, callback)
-    except KeyboardInterrupt:
-        result.interrupted = True
-    except (tf.errors.OpError, RuntimeError) as error:
-        if _signals_so_far() > signals_before:
-            # SIGTERM or Ctrl-C came while TensorFlow raised (in a cluster: a stopped worker's collective
-            # fails on the others); the stop wins, as a KeyboardInterrupt would have.
+    try:  # a run that ends with an error leaves no scratch folder of a worker behind
+        try:
+            _run_steps(result, start, schedule, train_step, preview_step, iterator, log, checkpoints, preview_picture,
+                       live, callback)
+        except KeyboardInterrupt:
             result.interrupted = True
-        elif not isinstance(error, tf.errors.OpError):
-            raise
-        else:
-            _raise_stalled(error)
-    finally:
-        with contextlib.suppress(Exception):
-            log.flush(int(parts.step.numpy()))
-        bar.close()
-        result.step = int(parts.step.numpy())
-        result.seconds = log.seconds()
+        except (tf.errors.OpError, RuntimeError) as error:
+            if _signals_so_far() > signals_before:
+                # SIGTERM or Ctrl-C came while TensorFlow raised (in a cluster: a stopped worker's collective
+                # fails on the others); the stop wins, as a KeyboardInterrupt would have.
+                result.interrupted = True
+            elif not isinstance(error, tf.errors.OpError):
+                raise
+            else:
+                _raise_stalled(error)
+        finally:
+            with contextlib.suppress(Exception):
+                log.flush(int(parts.step.numpy()))
+            bar.close()
+            result.step = int(parts.step.numpy())
+            result.seconds = log.seconds()
+    except BaseException:
+        checkpoints.close()
+        raise
     from .distribute import _workers
 
-    if not (result.interrupted and _workers(strategy) > 1):  # a stopped worker cannot join a cluster's save
-        result.checkpoint = checkpoints.save()  # the end of the run (or where Ctrl-C stopped it), unless just saved
+    try:
+        if not (result.interrupted and _workers(strategy) > 1):  # a stopped worker cannot join a cluster's save
+            result.checkpoint = checkpoints.save()  # the end of the run (or where Ctrl-C stopped it), unless just saved
+    finally:
+        checkpoints.close()
     skipped.report()
     return result
 

@@ -174,6 +174,24 @@ def test_only_the_chief_keeps_checkpoint_files(tmp_path):
     assert float(value) == 3.0
 
 
+def test_a_stopped_workers_scratch_folder_is_removed_and_the_chiefs_files_stay(tmp_path):
+    """A signal inside a worker's save skips its clean-up; discard_scratch() removes what it left (CI saw a
+    .worker-1-tmp after a SIGTERM), and never the chief's checkpoints."""
+    cluster = {"worker": ["a:1", "b:1"]}
+    checkpoint = tf.train.Checkpoint(value=tf.Variable(3.0))
+    chief = fast_distribute.ChiefCheckpoints(checkpoint, tmp_path, _fake_strategy("worker", 0, cluster))
+    chief.save(1)
+    other = fast_distribute.ChiefCheckpoints(checkpoint, tmp_path, _fake_strategy("worker", 1, cluster))
+    other.manager.save(checkpoint_number=2)  # a save the stop interrupted before its rmtree
+    scratch = tmp_path / ".worker-1-tmp"
+    assert scratch.is_dir() and any(scratch.iterdir())
+    other.discard_scratch()
+    assert not scratch.exists()
+    other.discard_scratch()  # nothing left: no error
+    chief.discard_scratch()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index"]
+
+
 @pytest.mark.parametrize(
     "arguments, environment, message",
     [
