@@ -35,6 +35,14 @@ the pairs (``2 * memory`` tensors: the matrix written anew when a pair is stored
 bounded step the pairs' columns of the free or the active variables, whichever are fewer (at
 most half a copy; a whole masked copy under XLA).
 
+Why one module of about 660 lines (the project keeps modules under ~450): it is one algorithm
+whose parts share one loop state. The line search is a state machine inside the same
+``tf.while_loop`` as the direction and the pair updates, and the bounded step reads the same
+pairs; split into modules, those pieces would reach into the same two dozen state variables
+(the pairs, the line search's bracket, the active set) from outside, and could no longer be read
+next to each other. The two interpolation helpers at the end are
+the only parts that stand alone.
+
 >>> x = tf.Variable([3.0, -2.0], dtype=tf.float64)
 >>> def f(v):
 ...     with tf.GradientTape() as tape:
