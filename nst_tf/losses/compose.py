@@ -156,7 +156,7 @@ class StyleTerm(Term):
                  statistic: Union[str, StyleStatistic] = "gram", extractor: FeatureExtractor | None = None,
                  name: str = "style", **extractor_options: Any):
         from ..image.validate import image_array
-        from .objective import Objective, is_single_image
+        from .objective import Objective, style_image_list
 
         L._check_normalization(normalization)
         self.name = _check_name(name)
@@ -167,12 +167,7 @@ class StyleTerm(Term):
                 raise ValueError("Spatial masks need a named style statistic: 'gram', 'gram_centered' or 'mean_std'.")
             if size is None:
                 raise ValueError("masks need size=(H, W), the generated image's size.")
-        single = is_single_image(style_images)
-        styles = [style_images] if single else list(style_images)
-        names = ["style_image"] if single else [f"style_images[{index}]" for index in range(len(styles))]
-        self.style_images = [image_array(style, label, min_side=0) for style, label in zip(styles, names)]
-        if not self.style_images:
-            raise ValueError("Give at least one style image.")
+        self.style_images, names = style_image_list(style_images)
         self.blend = Objective._blend_weights(blend, len(self.style_images))
         self.layer_weights = L.normalize_layer_weights([layers] if isinstance(layers, str) else layers)
         self.normalization, self.statistic_name = normalization, statistic

@@ -38,6 +38,20 @@ def is_single_image(images) -> bool:
     return isinstance(images, (np.ndarray, tf.Tensor)) and len(images.shape) == 3
 
 
+def style_image_list(style_images) -> tuple[list[np.ndarray], list[str]]:
+    """One style image or a list of them, checked, as ``(images, labels)`` (labels for error messages:
+    ``style_image`` or ``style_images[i]``); at least one image."""
+    from ..image.validate import image_array
+
+    single = is_single_image(style_images)
+    styles = [style_images] if single else list(style_images)
+    labels = ["style_image"] if single else [f"style_images[{index}]" for index in range(len(styles))]
+    images = [image_array(style, label, min_side=0) for style, label in zip(styles, labels)]
+    if not images:
+        raise ValueError("Give at least one style image.")
+    return images, labels
+
+
 @dataclass
 class Targets:
     """The content activations ``{layer: tensor}`` and the style statistics: ``{layer: tensor}``
@@ -102,12 +116,7 @@ class Objective(L.WeightedCosts):
             if not isinstance(style_statistic, str):
                 raise ValueError("Spatial masks need a named style statistic: 'gram', 'gram_centered' or 'mean_std'.")
         self.content_image = image_array(content_image, "content_image", min_side=0)
-        single = is_single_image(style_images)
-        styles = [style_images] if single else list(style_images)
-        style_names = ["style_image"] if single else [f"style_images[{index}]" for index in range(len(styles))]
-        self.style_images = [image_array(style, name, min_side=0) for style, name in zip(styles, style_names)]
-        if not self.style_images:
-            raise ValueError("Give at least one style image.")
+        self.style_images, style_names = style_image_list(style_images)
         if style_masks is not None:
             from .masks import prepare_masks
 
