@@ -348,7 +348,7 @@ def train(
     log = _LossLog(result.history, bar, f"lower the learning rate ({learning_rate:g}) or the weights "
                    f"(content_weight={content_weight:g}, style_weight={style_weight:g}, tv_weight={tv_weight:g}).")
     signals_before = _signals_so_far()
-    try:  # a run that ends with an error leaves no scratch folder of a worker behind
+    try:  # however the run ends, no scratch folder of a worker stays behind (checkpoints.close below)
         try:
             _run_steps(result, start, schedule, train_step, preview_step, iterator, log, checkpoints, preview_picture,
                        live, callback)
@@ -369,12 +369,8 @@ def train(
             bar.close()
             result.step = int(parts.step.numpy())
             result.seconds = log.seconds()
-    except BaseException:
-        checkpoints.close()
-        raise
-    from .distribute import _workers
+        from .distribute import _workers
 
-    try:
         if not (result.interrupted and _workers(strategy) > 1):  # a stopped worker cannot join a cluster's save
             result.checkpoint = checkpoints.save()  # the end of the run (or where Ctrl-C stopped it), unless just saved
     finally:
