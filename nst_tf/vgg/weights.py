@@ -24,6 +24,9 @@ _IMAGENET_FILES = {
 
 
 #: Sizes of Keras' ImageNet "notop" weights files, in bytes (checked against the free space before a download).
+#: Both are the totals Keras' own download progress prints for these files ("58889256/58889256" and
+#: "80134624/80134624"), as quoted in public logs, e.g. huoyijie/AdvancedEAST issue 91 (VGG16) and the
+#: Keras documentation's style-transfer example output (VGG19); they cannot be downloaded from here.
 _IMAGENET_BYTES = {"vgg16": 58_889_256, "vgg19": 80_134_624}
 
 

@@ -84,7 +84,7 @@ def test_notebook_runs_up_to_its_unsolved_exercises(path, fast_environment):
     errors = sum(output.output_type == "error" for cell in notebook.cells if cell.cell_type == "code"
                  for output in cell.outputs)
     assert errors >= 1 if hints(notebook) else errors == 0, "the unsolved exercises should say so"
-    check_widgets_shown(notebook)  # with this environment's ipywidgets (8); tests/test_colab*.py run 7
+    check_widgets_shown(notebook)  # with this environment's ipywidgets (8); tests/lessons/test_colab*.py run 7
 
 
 @pytest.mark.slow

@@ -37,7 +37,7 @@ def test_flushed_values_fill_a_history_like_direct_values():
 
 
 def test_live_preview_builds_and_updates_its_widgets_with_this_environments_ipywidgets(monkeypatch):
-    """The package's own widget code with ipywidgets 8 (the lessons run with Colab's 7 in tests/test_colab*.py)."""
+    """The package's own widget code with ipywidgets 8 (the lessons run with Colab's 7 in tests/lessons/test_colab*.py)."""
     import io
 
     import ipywidgets
