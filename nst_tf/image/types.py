@@ -16,18 +16,13 @@ type checker resolves (``TYPE_CHECKING``).
 from __future__ import annotations
 
 import os
-from typing import IO, TYPE_CHECKING, Union
+from typing import IO, TYPE_CHECKING, TypeAlias, Union
 
 import numpy as np
 import PIL.Image
 
 if TYPE_CHECKING:  # pragma: no cover - seen by type checkers only
     import tensorflow as tf
-
-try:  # Python 3.10+
-    from typing import TypeAlias
-except ImportError:  # pragma: no cover
-    from typing_extensions import TypeAlias
 
 __all__ = ["Image", "ImageBatch", "ImageSource"]
 
