@@ -107,5 +107,5 @@ class Watchdog:
     def __enter__(self) -> "Watchdog":
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -29,9 +29,10 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, NoReturn, Sequence
 
 from ..image.save import same_file
+from ..image.types import Image
 from .._runtime.errors import one_line
 from .._runtime.quiet import import_tensorflow
 
@@ -91,7 +92,7 @@ def note(message: str) -> None:
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``nst-tf: error: <message> (see 'nst-tf stylize --help')``."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{PROG}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
@@ -169,7 +170,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
                         help="show TensorFlow's log messages and full tracebacks")
 
 
-def add_cost_arguments(parser: argparse.ArgumentParser, weights: Mapping[str, float]):
+def add_cost_arguments(parser: argparse.ArgumentParser, weights: Mapping[str, float]) -> "argparse._ArgumentGroup":
     """The ``costs`` group: ``--content-weight``, ``--style-weight``, ``--tv-weight`` (``None`` = library default).
 
     ``weights``: the library's defaults for the help text. Returns the group for more options.
@@ -279,7 +280,7 @@ def check_still_free(out: Path, output: str, overwrite: bool) -> None:
         raise CLIError(f"{output} already exists; add --overwrite to replace it")
 
 
-def load_input(source: str, max_size: int | None = None, progress: bool | None = None, option: str = "--size"):
+def load_input(source: str, max_size: int | None = None, progress: bool | None = None, option: str = "--size") -> Image:
     """An image ``(H, W, 3)`` in [0, 1] from a path, URL or sample name (:func:`nst_tf.image.load_image`).
 
     ``progress``: a URL's download progress on stderr (``None``: when stderr is a terminal).

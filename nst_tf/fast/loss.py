@@ -14,6 +14,7 @@ from ..losses import terms as L
 from ..vgg.extractor import FeatureExtractor, feature_extractor
 from ..losses.gram import style_statistic
 from ..image.load import load_image
+from ..image.types import ImageBatch, ImageSource
 
 __all__ = ["PerceptualLoss"]
 
@@ -62,7 +63,7 @@ class PerceptualLoss(L.WeightedCosts):
 
     def __init__(
         self,
-        style_image,
+        style_image: ImageSource,
         *,
         content_layer: str = DEFAULT_FAST_CONTENT_LAYER,
         style_layers: Union[Sequence[str], Mapping[str, float]] = DEFAULT_FAST_STYLE_LAYERS,
@@ -75,7 +76,7 @@ class PerceptualLoss(L.WeightedCosts):
         normalize: bool = True,
         extractor: FeatureExtractor | None = None,
         rare_floor: float | None = FAST_RARE_FLOOR,
-    ):
+    ) -> None:
         for label, value in (("content_weight", content_weight), ("style_weight", style_weight),
                              ("tv_weight", tv_weight)):
             if not np.isfinite(value) or value < 0:
@@ -96,7 +97,7 @@ class PerceptualLoss(L.WeightedCosts):
         self.style_targets = {name: tf.constant(gram(features[name])) for name in self.style_layer_weights}
         self._init_weights(content_weight, style_weight, tv_weight)
 
-    def __call__(self, content_images, generated_images) -> dict[str, tf.Tensor]:
+    def __call__(self, content_images: ImageBatch, generated_images: ImageBatch) -> dict[str, tf.Tensor]:
         """Weighted costs of ``generated_images`` ``(B, H, W, 3)`` for their ``content_images``."""
         content_target = tf.stop_gradient(self.content_extractor.model(content_images, training=False)[
             self.content_layer])
@@ -106,7 +107,7 @@ class PerceptualLoss(L.WeightedCosts):
         tv = L.tv_loss(generated_images)
         return self._weigh(content, style, tv)
 
-    def evaluate(self, model: keras.Model, content_images) -> dict[str, float]:
+    def evaluate(self, model: keras.Model, content_images: ImageBatch) -> dict[str, float]:
         """The weighted costs of ``model`` on a fixed batch ``(B, H, W, 3)``, as floats."""
         content_images = tf.convert_to_tensor(content_images, tf.float32)
         values = self(content_images, model(content_images, training=False))

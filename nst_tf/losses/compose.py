@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from . import terms as L
+from ..image.types import ImageBatch, ImageSource
 from ..vgg.extractor import FeatureExtractor, feature_extractor
 from .gram import StyleStatistic
 from .gram import style_statistic as lookup_statistic
@@ -82,20 +83,20 @@ class Term:
     def loss_keys(self) -> tuple[str, ...]:
         return ("total", self.name)
 
-    def __call__(self, image) -> dict[str, tf.Tensor]:
+    def __call__(self, image: ImageBatch) -> dict[str, tf.Tensor]:
         """``{name: cost, "total": cost}`` of a batch ``(1, H, W, 3)`` (a lone term: weight 1, no variable)."""
         image = tf.convert_to_tensor(image, tf.float32)
         features = None if self.extractor is None else self.extractor.model(image, training=False)
         cost = self.cost(image, features)
         return {self.name: cost, "total": cost}
 
-    def __add__(self, other) -> "WeightedSum":
+    def __add__(self, other: object) -> "WeightedSum":
         return self.as_sum() + other
 
-    def __radd__(self, other) -> "WeightedSum":
+    def __radd__(self, other: object) -> "WeightedSum":
         return self.as_sum().__radd__(other)
 
-    def __mul__(self, factor) -> "WeightedSum":
+    def __mul__(self, factor: object) -> "WeightedSum":
         return self.as_sum() * factor
 
     __rmul__ = __mul__
@@ -116,8 +117,8 @@ class ContentTerm(Term):
         name: the key of this cost in a sum.
     """
 
-    def __init__(self, content_image, layers: Union[str, Sequence[str]], *, normalization: str = "mse",
-                 extractor: FeatureExtractor | None = None, name: str = "content", **extractor_options: Any):
+    def __init__(self, content_image: ImageSource, layers: Union[str, Sequence[str]], *, normalization: str = "mse",
+                 extractor: FeatureExtractor | None = None, name: str = "content", **extractor_options: Any) -> None:
         from ..image.validate import image_array
 
         L._check_normalization(normalization)
@@ -130,7 +131,7 @@ class ContentTerm(Term):
         features = self.extractor(self.content_image[np.newaxis])
         self.targets = {layer: tf.constant(features[layer]) for layer in self.layers}
 
-    def cost(self, image, features):
+    def cost(self, image: tf.Tensor, features: Features) -> tf.Tensor:  # type: ignore[override]  # has an extractor
         costs = [L.content_loss(self.targets[layer], features[layer], self.normalization) for layer in self.layers]
         return tf.add_n(costs) / float(len(self.layers))
 
@@ -150,11 +151,12 @@ class StyleTerm(Term):
         extractor, name, extractor_options: as for :class:`ContentTerm`.
     """
 
-    def __init__(self, style_images, layers: Union[str, Sequence[str], Mapping[str, float]], *,
+    def __init__(self, style_images: ImageSource | Sequence[ImageSource],
+                 layers: Union[str, Sequence[str], Mapping[str, float]], *,
                  blend: Sequence[float] | None = None, masks: Sequence | None = None,
                  size: tuple[int, int] | None = None, normalization: str = "mse",
                  statistic: Union[str, StyleStatistic] = "gram", extractor: FeatureExtractor | None = None,
-                 name: str = "style", **extractor_options: Any):
+                 name: str = "style", **extractor_options: Any) -> None:
         from ..image.validate import image_array
         from .objective import Objective, style_image_list
 
@@ -201,7 +203,7 @@ class StyleTerm(Term):
         return [L.style_loss(targets, features, self.layer_weights, self.normalization, self.statistic_name,
                              masks=masks) for targets, masks in zip(self.targets, self.layer_masks)]
 
-    def cost(self, image, features):
+    def cost(self, image: tf.Tensor, features: Features) -> tf.Tensor:  # type: ignore[override]  # has an extractor
         costs = self.style_costs(cast(Features, features))
         return costs[0] if len(costs) == 1 else tf.add_n(costs)
 
@@ -214,7 +216,7 @@ class TVTerm(Term):
             raise ValueError(f"Unknown TV kind {kind!r}; choose one of {', '.join(L.TV_KINDS)}.")
         self.kind, self.name = kind, _check_name(name)
 
-    def cost(self, image, features):
+    def cost(self, image: tf.Tensor, features: Features | None) -> tf.Tensor:
         return L.tv_loss(image, self.kind)
 
 
@@ -259,13 +261,13 @@ class WeightedSum:
             return attribute[: -len("_weight")]
         return None
 
-    def __getattr__(self, attribute: str):
+    def __getattr__(self, attribute: str) -> Any:
         part = self._part_of(attribute) if attribute not in ("parts", "_weights") else None
         if part is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {attribute!r}")
         return float(self._weights[part].numpy())
 
-    def __setattr__(self, attribute: str, value) -> None:
+    def __setattr__(self, attribute: str, value: float) -> None:
         part = self._part_of(attribute)
         if part is None:
             raise AttributeError(f"A weighted sum's attributes are its weights ({', '.join(self.weight_values())}), "
@@ -281,19 +283,19 @@ class WeightedSum:
         return [(name, term, float(self._weights[name].numpy())) for name, term in self.parts.items()]
 
     # ----- adding and scaling -----------------------------------------------------------------
-    def __add__(self, other) -> "WeightedSum":
+    def __add__(self, other: object) -> "WeightedSum":
         if isinstance(other, Term):
             other = other.as_sum()
         if not isinstance(other, WeightedSum):
             return NotImplemented
         return WeightedSum(self._triples() + other._triples())
 
-    def __radd__(self, other) -> "WeightedSum":
+    def __radd__(self, other: object) -> "WeightedSum":
         if isinstance(other, (int, float)) and other == 0:  # sum([...]) starts from 0
             return WeightedSum(self._triples())
         return NotImplemented
 
-    def __mul__(self, factor) -> "WeightedSum":
+    def __mul__(self, factor: object) -> "WeightedSum":
         if isinstance(factor, (Term, WeightedSum)) or not isinstance(factor, (int, float, np.number)):
             return NotImplemented
         from ..image.validate import weight
@@ -304,7 +306,7 @@ class WeightedSum:
     __rmul__ = __mul__
 
     # ----- the costs ---------------------------------------------------------------------------
-    def __call__(self, image) -> dict[str, tf.Tensor]:
+    def __call__(self, image: ImageBatch) -> dict[str, tf.Tensor]:
         """``{name: weight * cost, ..., "total": sum}`` of a batch ``(1, H, W, 3)``, differentiable (eager)."""
         image = tf.convert_to_tensor(image, tf.float32)
         extractors: dict[int, Features] = {}

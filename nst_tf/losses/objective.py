@@ -27,24 +27,25 @@ import numpy as np
 import tensorflow as tf
 
 from . import terms as L
+from ..image.types import ImageSource
 from ..vgg.extractor import FeatureExtractor, feature_extractor
 from .gram import StyleStatistic
 from .gram import style_statistic as lookup_statistic
 
 __all__ = ["Objective", "Targets", "is_single_image"]
 
-def is_single_image(images) -> bool:
+def is_single_image(images: object) -> bool:
     """True for one image array ``(H, W, 3)``, False for a list of them."""
     return isinstance(images, (np.ndarray, tf.Tensor)) and len(images.shape) == 3
 
 
-def style_image_list(style_images) -> tuple[list[np.ndarray], list[str]]:
+def style_image_list(style_images: ImageSource | Sequence[ImageSource]) -> tuple[list[np.ndarray], list[str]]:
     """One style image or a list of them, checked, as ``(images, labels)`` (labels for error messages:
     ``style_image`` or ``style_images[i]``); at least one image."""
     from ..image.validate import image_array
 
     single = is_single_image(style_images)
-    styles = [style_images] if single else list(style_images)
+    styles = [style_images] if single else list(cast("Sequence[ImageSource]", style_images))
     labels = ["style_image"] if single else [f"style_images[{index}]" for index in range(len(styles))]
     images = [image_array(style, label, min_side=0) for style, label in zip(styles, labels)]
     if not images:
@@ -90,8 +91,8 @@ class Objective(L.WeightedCosts):
 
     def __init__(
         self,
-        content_image,
-        style_images,
+        content_image: ImageSource,
+        style_images: ImageSource | Sequence[ImageSource],
         *,
         content_layers: Sequence[str],
         style_layers: Union[Sequence[str], Mapping[str, float]],
@@ -107,7 +108,7 @@ class Objective(L.WeightedCosts):
         extractor: FeatureExtractor | None = None,
         extractor_options: Mapping | None = None,
         bounded_memory: bool = False,
-    ):
+    ) -> None:
         from ..image.validate import image_array
 
         if style_masks is not None:
@@ -158,7 +159,7 @@ class Objective(L.WeightedCosts):
         self.targets = self._compute_targets()
 
     @staticmethod
-    def _blend_weights(style_blend, count: int) -> list[float]:
+    def _blend_weights(style_blend: Sequence[float] | None, count: int) -> list[float]:
         blend = [1.0] * count if style_blend is None else [float(w) for w in style_blend]
         if len(blend) != count:
             raise ValueError(f"Got {len(blend)} style blend weights for {count} style images.")

@@ -21,11 +21,12 @@ The total cost is ``content_weight * content + style_weight * style + tv_weight 
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import tensorflow as tf
 
 from ..image import validate
+from ..image.types import ImageBatch
 from .gram import StyleStatistic, style_statistic
 
 __all__ = [
@@ -53,11 +54,11 @@ def _check_normalization(normalization: str) -> None:
         )
 
 
-def _batched(x, name: str = "features") -> tf.Tensor:
+def _batched(x: Any, name: str = "features") -> tf.Tensor:
     return validate.activations(x, name)
 
 
-def _same_channels(style, generated) -> None:
+def _same_channels(style: tf.Tensor, generated: tf.Tensor) -> None:
     """Style statistics compare channels: the two layers must have as many (sizes may differ)."""
     if style.shape[-1] is not None and generated.shape[-1] is not None and style.shape[-1] != generated.shape[-1]:
         raise ValueError(
@@ -66,7 +67,7 @@ def _same_channels(style, generated) -> None:
         )
 
 
-def content_loss(content_features, generated_features, normalization: str = "mse") -> tf.Tensor:
+def content_loss(content_features: tf.Tensor, generated_features: tf.Tensor, normalization: str = "mse") -> tf.Tensor:
     """Content cost of one layer: how far the generated image's activations are from the content image's.
 
     Args:
@@ -85,7 +86,7 @@ def content_loss(content_features, generated_features, normalization: str = "mse
     return mse / 4.0 if normalization == "course" else mse
 
 
-def style_difference(statistic_value, target, normalization: str = "mse") -> tf.Tensor:
+def style_difference(statistic_value: tf.Tensor, target: tf.Tensor, normalization: str = "mse") -> tf.Tensor:
     """The one normalisation rule of every style cost: ``mean((S_G - S_S)^2)``, a quarter of it
     for ``"course"`` and ``"gatys"`` (their ``1/(4 nC^2 (nH nW)^2)`` on raw Gram matrices)."""
     difference = tf.reduce_mean(tf.square(statistic_value - target))
@@ -93,11 +94,11 @@ def style_difference(statistic_value, target, normalization: str = "mse") -> tf.
 
 
 def style_layer_loss_from_target(
-    target,
-    generated_features,
+    target: tf.Tensor,
+    generated_features: tf.Tensor,
     normalization: str = "mse",
     statistic: Union[str, StyleStatistic] = "gram",
-    mask=None,
+    mask: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """Style cost of one layer against a precomputed target statistic (see :func:`style_layer_loss`).
 
@@ -128,8 +129,8 @@ def style_layer_loss_from_target(
 
 
 def style_layer_loss(
-    style_features,
-    generated_features,
+    style_features: tf.Tensor,
+    generated_features: tf.Tensor,
     normalization: str = "mse",
     statistic: Union[str, StyleStatistic] = "gram",
 ) -> tf.Tensor:
@@ -189,7 +190,7 @@ def style_loss(
     return tf.add_n(terms)
 
 
-def tv_loss(image, kind: str = "l2") -> tf.Tensor:
+def tv_loss(image: ImageBatch, kind: str = "l2") -> tf.Tensor:
     """Total variation: how much neighbouring pixels differ (lesson 04).
 
     ``image`` is ``(batch, H, W, 3)``. ``"l2"`` (default): mean squared difference to the
@@ -211,7 +212,8 @@ def tv_loss(image, kind: str = "l2") -> tf.Tensor:
 
 
 def total_loss(
-    content_cost, style_cost, tv_cost=0.0, *, content_weight: float = 1.0, style_weight: float = 1.0,
+    content_cost: tf.Tensor | float, style_cost: tf.Tensor | float, tv_cost: tf.Tensor | float = 0.0, *,
+    content_weight: float = 1.0, style_weight: float = 1.0,
     tv_weight: float = 0.0,
 ) -> tf.Tensor:
     """``content_weight * content_cost + style_weight * style_cost + tv_weight * tv_cost``."""
@@ -219,10 +221,10 @@ def total_loss(
 
 
 def _weight_property(index: int, name: str) -> property:
-    def getter(self) -> float:
+    def getter(self: WeightedCosts) -> float:
         return float(self._weights[index].numpy())
 
-    def setter(self, value: float) -> None:
+    def setter(self: WeightedCosts, value: float) -> None:
         self._weights[index].assign(validate.weight(value, f"{name.replace('total-variation', 'tv')}_weight"))
 
     return property(getter, setter, doc=f"The weight of the {name} cost (a tf.Variable inside: no retrace).")
@@ -253,7 +255,7 @@ class WeightedCosts:
     style_weight = _weight_property(1, "style")
     tv_weight = _weight_property(2, "total-variation")
 
-    def _weigh(self, content, style, tv) -> dict[str, tf.Tensor]:
+    def _weigh(self, content: tf.Tensor, style: tf.Tensor, tv: tf.Tensor | float) -> dict[str, tf.Tensor]:
         """``{"content", "style", "tv", "total"}``: each cost times its weight, and their sum."""
         weighted = {
             "content": self._weights[0] * content,
