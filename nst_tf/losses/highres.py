@@ -180,7 +180,8 @@ class Tiling:
         """Sums of the prefix's style layers and the prefix output, tile by tile (no tape)."""
         height, width = int(image.shape[1]), int(image.shape[2])
         rows, cols = self._tiles(height, width)
-        totals, grid, after = None, [], []
+        totals, grid = None, []
+        after: list = []
         for row in rows:
             pieces = []
             for col in cols:

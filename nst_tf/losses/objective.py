@@ -25,7 +25,7 @@ given ``style_masks``, each matched only inside its own region (lesson 05; the m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Mapping, Sequence, Union, cast
 
 import numpy as np
 import tensorflow as tf
@@ -195,4 +195,4 @@ class Objective(WeightedSum):
 
     def style_terms_of(self, features: Mapping[str, tf.Tensor]) -> list[tf.Tensor]:
         """Each style's (unweighted) cost: one term, or one per style image matched in its own region."""
-        return self["style"].style_costs(features)
+        return cast(StyleTerm, self["style"]).style_costs(features)
