@@ -35,9 +35,44 @@ from ..vgg.extractor import FeatureExtractor, feature_extractor
 from .gram import StyleStatistic
 from .gram import style_statistic as lookup_statistic
 
-__all__ = ["Term", "ContentTerm", "StyleTerm", "TVTerm", "WeightedSum"]
+__all__ = ["Term", "ContentTerm", "StyleTerm", "TVTerm", "WeightedSum", "style_image_list", "blend_weights"]
 
 Features = Mapping[str, tf.Tensor]
+
+
+def style_image_list(style_images: ImageSource | Sequence[ImageSource]) -> tuple[list[np.ndarray], list[str]]:
+    """One style image or a list of them, checked, as ``(images, labels)`` (labels for error messages:
+    ``style_image`` or ``style_images[i]``); at least one image."""
+    from ..image.validate import image_array
+
+    single = isinstance(style_images, (np.ndarray, tf.Tensor)) and len(style_images.shape) == 3
+    styles = [style_images] if single else list(cast("Sequence[ImageSource]", style_images))
+    labels = ["style_image"] if single else [f"style_images[{index}]" for index in range(len(styles))]
+    images = [image_array(style, label, min_side=0) for style, label in zip(styles, labels)]
+    if not images:
+        raise ValueError("Give at least one style image.")
+    return images, labels
+
+
+def blend_weights(blend: Sequence[float] | None, count: int, argument: str = "blend") -> list[float]:
+    """One weight per style image, normalised to sum to 1 (``None``: equal)."""
+    weights = [1.0] * count if blend is None else [float(w) for w in blend]
+    if len(weights) != count:
+        raise ValueError(f"Got {len(weights)} style {argument} weights for {count} style images.")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"Style {argument} weights must be non-negative and not all zero.")
+    return [w / sum(weights) for w in weights]
+
+
+def layer_sizes(extractor: FeatureExtractor, height: int, width: int) -> dict[str, tuple[int, int]]:
+    """Each VGG layer's ``(h, w)`` for a ``height x width`` picture, by VGG's arithmetic ('same' convolutions,
+    2x2 poolings that floor), without running the net."""
+    sizes, (h, w) = {}, (int(height), int(width))
+    for layer in extractor.vgg.layers:
+        if "pool" in layer.name:
+            h, w = h // 2, w // 2
+        sizes[layer.name] = (h, w)
+    return sizes
 
 
 def _check_name(name: Any) -> str:
@@ -115,10 +150,13 @@ class ContentTerm(Term):
         extractor: a :class:`FeatureExtractor` computing ``layers`` (share one between terms); else one is
             built by :func:`~nst_tf.vgg.extractor.feature_extractor` with ``extractor_options``.
         name: the key of this cost in a sum.
+        targets: ``{layer: activations}`` of the content image, computed elsewhere (the bounded-memory path
+            computes them in tiles); default: the extractor's, once.
     """
 
     def __init__(self, content_image: ImageSource, layers: Union[str, Sequence[str]], *, normalization: str = "mse",
-                 extractor: FeatureExtractor | None = None, name: str = "content", **extractor_options: Any) -> None:
+                 extractor: FeatureExtractor | None = None, name: str = "content",
+                 targets: Mapping[str, Any] | None = None, **extractor_options: Any) -> None:
         from ..image.validate import image_array
 
         L._check_normalization(normalization)
@@ -128,7 +166,7 @@ class ContentTerm(Term):
         self.content_image = image_array(content_image, "content_image", min_side=0)
         self.extractor = _extractor_for(self.layers, extractor, extractor_options)
         image_array(self.content_image, "content_image", min_side=self.extractor.min_side)
-        features = self.extractor(self.content_image[np.newaxis])
+        features = self.extractor(self.content_image[np.newaxis]) if targets is None else targets
         self.targets = {layer: tf.constant(features[layer]) for layer in self.layers}
 
     def cost(self, image: tf.Tensor, features: Features) -> tf.Tensor:  # type: ignore[override]  # has an extractor
@@ -149,6 +187,8 @@ class StyleTerm(Term):
         normalization: ``"mse"``, ``"course"`` or ``"gatys"``.
         statistic: ``"gram"``, ``"gram_centered"``, ``"mean_std"`` or a function (a name with masks).
         extractor, name, extractor_options: as for :class:`ContentTerm`.
+        statistics: one ``{layer: statistic}`` per style image, computed elsewhere (the bounded-memory path
+            computes them in tiles); default: the extractor's, once.
     """
 
     def __init__(self, style_images: ImageSource | Sequence[ImageSource],
@@ -156,9 +196,9 @@ class StyleTerm(Term):
                  blend: Sequence[float] | None = None, masks: Sequence | None = None,
                  size: tuple[int, int] | None = None, normalization: str = "mse",
                  statistic: Union[str, StyleStatistic] = "gram", extractor: FeatureExtractor | None = None,
-                 name: str = "style", **extractor_options: Any) -> None:
+                 name: str = "style", statistics: Sequence[Mapping[str, Any]] | None = None,
+                 **extractor_options: Any) -> None:
         from ..image.validate import image_array
-        from .objective import Objective, style_image_list
 
         L._check_normalization(normalization)
         self.name = _check_name(name)
@@ -170,25 +210,29 @@ class StyleTerm(Term):
             if size is None:
                 raise ValueError("masks need size=(H, W), the generated image's size.")
         self.style_images, names = style_image_list(style_images)
-        self.blend = Objective._blend_weights(blend, len(self.style_images))
+        self.blend = blend_weights(blend, len(self.style_images))
         self.layer_weights = L.normalize_layer_weights([layers] if isinstance(layers, str) else layers)
         self.normalization, self.statistic_name = normalization, statistic
         self.statistic = lookup_statistic(statistic)
         self.extractor = _extractor_for(list(self.layer_weights), extractor, extractor_options)
         for picture, label in zip(self.style_images, names):
             image_array(picture, label, min_side=self.extractor.min_side)
+        #: The masks ``(H, W)`` as given, checked and resized (None: no masks), and each at every layer's size.
+        self.masks: list[np.ndarray] | None = None
         self.layer_masks: list[dict[str, tf.Tensor]] | None = None
         if masks is not None:
             from .masks import downsample_mask, prepare_masks
 
             height, width = (int(side) for side in cast(tuple, size))
-            prepared = prepare_masks(masks, len(self.style_images), (height, width))
-            shapes = {layer: tuple(value.shape[1:3])
-                      for layer, value in self.extractor(np.zeros((1, height, width, 3), np.float32)).items()}
+            self.masks = prepare_masks(masks, len(self.style_images), (height, width))
+            shapes = layer_sizes(self.extractor, height, width)
             self.layer_masks = [{layer: tf.constant(downsample_mask(mask, shapes[layer])) for layer in self.layer_weights}
-                                for mask in prepared]
-        statistics = [{layer: self.statistic(value) for layer, value in self.extractor(style[np.newaxis]).items()
-                       if layer in self.layer_weights} for style in self.style_images]
+                                for mask in self.masks]
+        if statistics is None:
+            statistics = [{layer: self.statistic(value) for layer, value in self.extractor(style[np.newaxis]).items()
+                           if layer in self.layer_weights} for style in self.style_images]
+        elif len(statistics) != len(self.style_images):
+            raise ValueError(f"Got {len(statistics)} sets of statistics for {len(self.style_images)} style images.")
         if self.layer_masks is None:  # the blended target: the weighted mean of the statistics
             self.targets: Any = {layer: tf.constant(tf.add_n([weight * each[layer] for weight, each in
                                                               zip(self.blend, statistics)]))

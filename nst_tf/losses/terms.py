@@ -40,7 +40,6 @@ __all__ = [
     "tv_loss",
     "total_loss",
     "normalize_layer_weights",
-    "WeightedCosts",
 ]
 
 NORMALIZATIONS = ("mse", "course", "gatys")
@@ -218,49 +217,3 @@ def total_loss(
 ) -> tf.Tensor:
     """``content_weight * content_cost + style_weight * style_cost + tv_weight * tv_cost``."""
     return content_weight * content_cost + style_weight * style_cost + tv_weight * tv_cost
-
-
-def _weight_property(index: int, name: str) -> property:
-    def getter(self: WeightedCosts) -> float:
-        return float(self._weights[index].numpy())
-
-    def setter(self: WeightedCosts, value: float) -> None:
-        self._weights[index].assign(validate.weight(value, f"{name.replace('total-variation', 'tv')}_weight"))
-
-    return property(getter, setter, doc=f"The weight of the {name} cost (a tf.Variable inside: no retrace).")
-
-
-class WeightedCosts:
-    """Mixin: ``content_weight``, ``style_weight`` and ``tv_weight`` kept in one ``tf.Variable``.
-
-    Changing a weight (``transfer.style_weight = 1e-2``) updates the variable, so compiled
-    functions that read it never retrace. Call :meth:`_init_weights` in ``__init__``.
-    """
-
-    def _init_weights(self, content_weight: float, style_weight: float, tv_weight: float) -> None:
-        checked = [validate.weight(value, name) for value, name in
-                   ((content_weight, "content_weight"), (style_weight, "style_weight"), (tv_weight, "tv_weight"))]
-        self._weights = tf.Variable(
-            checked, dtype=tf.float32, trainable=False, name="loss_weights"
-        )
-
-    #: The keys of the dict a call returns, ``"total"`` first (the solvers record them).
-    loss_keys = ("total", "content", "style", "tv")
-
-    def weight_values(self) -> dict[str, float]:
-        """``{"content_weight": ..., "style_weight": ..., "tv_weight": ...}`` (what an error about the weights names)."""
-        return {f"{name}_weight": float(value) for name, value in zip(("content", "style", "tv"), self._weights.numpy())}
-
-    content_weight = _weight_property(0, "content")
-    style_weight = _weight_property(1, "style")
-    tv_weight = _weight_property(2, "total-variation")
-
-    def _weigh(self, content: tf.Tensor, style: tf.Tensor, tv: tf.Tensor | float) -> dict[str, tf.Tensor]:
-        """``{"content", "style", "tv", "total"}``: each cost times its weight, and their sum."""
-        weighted = {
-            "content": self._weights[0] * content,
-            "style": self._weights[1] * style,
-            "tv": self._weights[2] * tv,
-        }
-        weighted["total"] = weighted["content"] + weighted["style"] + weighted["tv"]
-        return weighted

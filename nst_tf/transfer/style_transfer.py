@@ -69,7 +69,9 @@ class StyleTransfer:
         seed: for the noise initialisation.
         jit_compile: compile the step with XLA (pays on some GPUs; not on CPU).
         extractor: a ready :class:`FeatureExtractor` to reuse (skips ``weights``/``net``).
-        bounded_memory: the bounded-memory path (:mod:`nst_tf.losses.highres`); :func:`stylize` chooses it.
+        bounded_memory: the bounded-memory path (:mod:`nst_tf.losses.highres`); :func:`stylize` chooses it. With a
+            ready ``objective`` (a sum of content, style and TV terms sharing one extractor) the transfer minimises
+            :class:`~nst_tf.losses.highres.BoundedCost` ``(objective)``; a sum it cannot compute raises ValueError.
     """
 
     def __init__(
@@ -118,17 +120,25 @@ class StyleTransfer:
                 raise TypeError(f"objective must be a cost object (callable on an image), got {type(objective).__name__}.")
             if style_images is not None:
                 raise TypeError("Give style_images or a ready objective=, not both (the objective holds its styles).")
+        if not isinstance(bounded_memory, (bool, np.bool_)):
+            raise TypeError(f"bounded_memory must be True or False, got {bounded_memory!r}.")
         self.objective = objective
         if content_image is None:
             content_image = self._from_objective("content_image")
             if content_image is None:
                 raise ValueError("The objective has no content term: pass content_image= (the output's size).")
         self.content_image = image_array(content_image, "content_image", min_side=0)
+        #: What the solver minimises: the objective, or a ready sum of terms on the bounded-memory path.
+        self.cost = objective
+        if bounded_memory and getattr(objective, "bounded", None) is None:
+            from ..losses.highres import BoundedCost
+
+            self.cost = BoundedCost(objective, size=self.content_image.shape[:2])
         self.style_images = self._from_objective("style_images") or []
         self.seed = int(seed)
         self.jit_compile = jit_compile
         self.image = tf.Variable(self._initial_image(init)[np.newaxis], dtype=tf.float32, name="generated_image")
-        self.solver = ImageSolver(self.objective, self.image, jit_compile=jit_compile)
+        self.solver = ImageSolver(self.cost, self.image, jit_compile=jit_compile)
 
     def _from_objective(self, attribute: str) -> Any:
         """The objective's ``attribute``, or that of the first of its parts (terms) that has it."""
@@ -151,7 +161,7 @@ class StyleTransfer:
 
     def __call__(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """The objective's weighted costs of a batch ``(1, H, W, 3)``, differentiable (eager)."""
-        return dict(self.objective(image))
+        return dict(self.cost(image))
 
     def _initial_image(self, init: str | Image) -> Image:
         from ..image.validate import image_array
