@@ -1,6 +1,6 @@
 """Peak memory of ``nst-tf train-fast`` and ``nst-tf apply`` against their estimates (``nst_tf.fast.memory``).
 
-    python benchmarks/bench_fast_memory.py            # 3 training and 3 apply points (~6 min on 2 busy cores)
+    python benchmarks/bench_fast_memory.py            # 3 training and 4 apply points (~15 min on 2 busy cores)
     python benchmarks/bench_fast_memory.py --quick    # 1 + 1 points
     python benchmarks/bench_fast_memory.py --json fast_mem.json
 

@@ -16,27 +16,30 @@ cgroup, the first GPU's free memory, or ``NST_TF_MEMORY_LIMIT_MB``):
   :data:`TRAINING_FACTOR` (kept for the backward pass, plus TensorFlow's temporaries).
 
 Calibrated against measured peaks (``benchmarks/bench_fast_memory.py``, peak resident memory
-of each command on the CPU, issue 28): the estimates lie 1.0-1.5 times above the peaks
+of each command on the CPU, issue 28): the estimates lie 1.1-1.4 times above the peaks
 measured at 64-256 px crops (batches 1-4) and at ``apply --size`` 256-2048; the table is in
 ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
 
-from ..optim.memory import BASE_BYTES, HEADROOM, MemoryEstimateError, available_bytes
+from ..optim.memory import HEADROOM, MemoryEstimateError, available_bytes
 from ..vgg.sizes import activation_bytes
 
 __all__ = ["apply_bytes", "training_bytes", "check_apply", "check_training", "APPLY_BASE_BYTES",
-           "APPLY_FLOATS_PER_PIXEL", "NETWORK_FLOATS_PER_PIXEL", "TRAINING_FACTOR"]
+           "APPLY_FLOATS_PER_PIXEL", "NETWORK_FLOATS_PER_PIXEL", "TRAINING_BASE_BYTES", "TRAINING_FACTOR"]
 
 #: What ``apply`` holds before its first picture: TensorFlow, Keras, the network (measured 0.6-0.7 GiB on the CPU).
-APPLY_BASE_BYTES = int(0.8 * (1 << 30))
-#: Floats a pixel that applying the network holds at once (measured 120-220 above 0.7 GiB at 640-2048 px: 200).
-APPLY_FLOATS_PER_PIXEL = 200
+APPLY_BASE_BYTES = int(0.9 * (1 << 30))
+#: Floats a pixel that applying the network holds at once (measured 120-220 above 0.7 GiB at 640-2048 px: 180).
+APPLY_FLOATS_PER_PIXEL = 180
 #: Floats a pixel of every activation of the transformation network (kept for training).
 NETWORK_FLOATS_PER_PIXEL = 6 * 32 + 6 * 64 // 4 + 33 * 128 // 16 + 6
+#: What ``train-fast`` holds besides the activations: TensorFlow, VGG16, Keras, the input pipeline (measured
+#: 1.0-1.1 GiB at 64 px crops on the CPU, varying by 0.1-0.2 GiB from run to run).
+TRAINING_BASE_BYTES = int(1.25 * (1 << 30))
 #: Training keeps the activations for the backward pass, their gradients and TensorFlow's temporaries: measured
-#: (above :data:`BASE_BYTES`, on the CPU) 2.7 times the forward activations at 128 px crops and 2.9 at 256 px,
+#: (above 1 GiB, on the CPU) 2.7 times the forward activations at 128 px crops and 2.9 at 256 px,
 #: so 3.5 (stylize's ``BACKWARD_FACTOR`` is 3).
 TRAINING_FACTOR = 3.5
 _VGG_LAYERS = ("block5_conv1",)
@@ -55,7 +58,7 @@ def training_bytes(size: int, batch_per_replica: int, net: str = "vgg16") -> tup
     vgg = 2 * batch_per_replica * activation_bytes(size, size, _VGG_LAYERS, net)  # stylized and content batch
     style_side = max(size, 64)  # the style picture's long side (nst_tf.fast.train: style_size)
     style = activation_bytes(style_side, style_side, _VGG_LAYERS, net)
-    return BASE_BYTES, int(TRAINING_FACTOR * (network + vgg + style))
+    return TRAINING_BASE_BYTES, int(TRAINING_FACTOR * (network + vgg + style))
 
 
 def _budgets() -> tuple[int | None, int | None]:
