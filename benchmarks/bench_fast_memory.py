@@ -11,8 +11,8 @@ checks before it starts (``training_bytes`` host + device, ``apply_bytes``), the
 measured peak and their ratio. The goal (issue 28): the estimate is never below the
 measured peak and at most about 1.5 times above it. Training runs are 2 steps on the
 sample photos; ``apply`` uses the network of the first training run on a 2048 px picture
-shrunk to ``--size``.
-(``--only apply`` trains one small network for it and measures only ``apply``.) Kept small (at most 256 px crops, about 3 GiB each) for shared machines.
+shrunk to ``--size`` (``--only apply`` trains one small network for it and measures only
+``apply``). Kept small for shared machines: at most 256 px crops, about 3 GiB a run.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # nst_tf.fast imports TensorFlow
 import platform
 import subprocess
 import sys
@@ -35,7 +33,22 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nst_tf.fast.memory import apply_bytes, training_bytes  # noqa: E402  (no TensorFlow import)
+
+def _estimates_module():
+    """``nst_tf/fast/memory.py`` without the ``nst_tf.fast`` package, which imports TensorFlow: on Linux a
+    child's ``ru_maxrss`` starts from its parent's peak (vfork, exec), so this process must stay small."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nst_tf.fast.memory", ROOT / "nst_tf" / "fast" / "memory.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert "tensorflow" not in sys.modules
+    return module
+
+
+_memory = _estimates_module()
+apply_bytes, training_bytes = _memory.apply_bytes, _memory.training_bytes
 
 TARGET_RATIO = 1.5
 #: ``(size, batch)`` of the training runs and ``--size`` of the apply runs.
