@@ -184,9 +184,10 @@ def add_cost_arguments(parser: argparse.ArgumentParser, weights: Mapping[str, fl
     return group
 
 
-def exit_status_epilog(failed: str, interrupted: str) -> str:
-    """The ``Exit status: ...`` paragraph of a command's help."""
-    return (f"Exit status: 0 success, 2 bad input or option (one line on stderr, nothing written), "
+def exit_status_epilog(failed: str, interrupted: str, also_2: str = "") -> str:
+    """The ``Exit status: ...`` paragraph of a command's help (``also_2``: what else exits 2, if anything)."""
+    return (f"Exit status: 0 success, 2 bad input or option{', or ' + also_2 if also_2 else ''} "
+            f"(one line on stderr, nothing written), "
             f"1 {failed} or an unexpected error, 130 interrupted with Ctrl-C, 143 stopped with SIGTERM "
             f"({interrupted}).")
 

@@ -50,11 +50,12 @@ def register_train_fast(subparsers: "argparse._SubParsersAction[argparse.Argumen
                     "(a real model wants many, e.g. COCO's train2014 folder, and a GPU; without --images "
                     "the few sample photos that ship with nst-tf are used, enough for a demo). "
                     "Use the result with 'nst-tf apply'.",
-        epilog=core.exit_status_epilog("the training failed (e.g. the cost became NaN: lower the learning rate), "
-                                       "a TPU or the cluster's other workers did not answer in time "
-                                       "(NST_TF_CLUSTER_TIMEOUT_S)",
+        epilog=core.exit_status_epilog("the training failed (e.g. the cost became NaN: lower the learning rate)",
                                        "in both cases the network so far is written, and checkpointed with "
-                                       "--checkpoint-dir"),
+                                       "--checkpoint-dir",
+                                       also_2="a TPU or the cluster's other workers that did not answer within "
+                                              "NST_TF_CLUSTER_TIMEOUT_S (120 s for a TPU, 600 s for a cluster's "
+                                              "first step)"),
     )
     parser.add_argument("style", metavar="STYLE", help="the style picture: a file, URL or sample name (style/swirls)")
     parser.add_argument("--images", metavar="DIR",
