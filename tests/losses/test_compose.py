@@ -196,7 +196,9 @@ def test_every_solver_minimises_a_lone_content_term(optimizer, extractor, pictur
     assert result.history["content"] == result.history["total"]
 
 
-@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+# lbfgs in the full suite only (it traces a solver of its own): the message comes from progress.py for every solver
+# ([adam] here) and test_lbfgs.py::test_non_finite_start_stops_at_once stops the in-graph solver at a NaN.
+@pytest.mark.parametrize("optimizer", [pytest.param("lbfgs", marks=pytest.mark.slow), "adam"])
 def test_a_non_finite_cost_names_the_objectives_own_weights(optimizer, extractor, pictures):
     content, _, generated = pictures
     objective = 3e38 * ContentTerm(content, CONTENT_LAYERS, extractor=extractor) + 2 * TVTerm(name="smooth")
