@@ -184,7 +184,10 @@ def test_bad_sums_are_refused_with_the_argument_named(extractor, pictures):
         (term + StyleTerm(styles, STYLE_LAYERS, extractor=extractor)).style_weight = -1
 
 
-@pytest.mark.parametrize("optimizer", ["lbfgs", "lbfgs-scipy", "adam"])
+# lbfgs (a solver traced for it alone) in the full suite only; quick: the in-graph L-BFGS runs a sum without a style
+# term below ([lbfgs] of the non-finite test) and minimises a composed objective (the transfer test), and
+# test_optimize.py::test_steps_gives_exactly_that_many_history_entries[lbfgs] counts its history and evaluations.
+@pytest.mark.parametrize("optimizer", [pytest.param("lbfgs", marks=pytest.mark.slow), "lbfgs-scipy", "adam"])
 def test_every_solver_minimises_a_lone_content_term(optimizer, extractor, pictures):
     content, _, generated = pictures
     term = ContentTerm(content, CONTENT_LAYERS, extractor=extractor)

@@ -118,6 +118,7 @@ def test_blocks_tiled_follow_the_size():
     assert sizes.highres_blocks(4096, 4096, layers, "vgg19", content_layers=["block1_conv2"]) == 0
 
 
+@SLOW  # quick: one tile in tests/losses/test_tiles.py, exactness on many tiles in the case above
 def test_one_tile_is_the_whole_picture(extractors):
     plain, bounded, image = both(extractors["vgg16"], "gram", False, tile=512)
     assert bounded.bounded._tiles(HEIGHT, WIDTH) == ([(0, HEIGHT, 0, HEIGHT)], [(0, WIDTH, 0, WIDTH)])

@@ -455,9 +455,16 @@ def bfgs_matrix_by_hand(pairs, gamma, n):
     return b
 
 
+# The quick loop reads the two runs the compact-product cases above already made (each new run traces its own
+# solver, 20-30 s of CPU): a buffer not yet full (5, 3), and one wrapped around (6, 20), whole or cut back by a
+# restart to two pairs. The full suite adds runs of its own, the same code paths with other numbers.
+SLOW = pytest.mark.slow
+
+
 @pytest.mark.parametrize("memory, iterations, count, free_share", [
-    (5, 12, None, 0.7), (4, 9, 2, 0.7), (6, 20, None, 0.7),
-    (5, 12, None, 0.2), (4, 9, 2, 0.2),  # mostly active: the products over the free columns
+    pytest.param(5, 12, None, 0.7, marks=SLOW), pytest.param(4, 9, 2, 0.7, marks=SLOW), (6, 20, None, 0.7),
+    pytest.param(5, 12, None, 0.2, marks=SLOW), pytest.param(4, 9, 2, 0.2, marks=SLOW),  # mostly active: the
+    (5, 3, None, 0.2), (6, 20, 2, 0.2),                                                  # products over the free columns
 ])
 def test_reduced_inverse_is_the_free_block_of_the_bfgs_matrix_inverted(memory, iterations, count, free_share):
     """(Z^T B Z)^-1 r by the compact form against B built by hand, its free block inverted by NumPy."""
