@@ -130,7 +130,7 @@ def compare(args, info) -> int:
     (cost_p, grad_p), (cost_b, grad_b) = results["plain"], results["bounded"]
     grad_p, grad_b = grad_p.numpy().ravel(), grad_b.numpy().ravel()
     cost_diff = abs(float(cost_b["total"]) - float(cost_p["total"])) / abs(float(cost_p["total"]))
-    norm_diff = abs(np.linalg.norm(grad_b) - np.linalg.norm(grad_p)) / np.linalg.norm(grad_p)
+    norm_diff = float(abs(np.linalg.norm(grad_b) - np.linalg.norm(grad_p)) / np.linalg.norm(grad_p))
     cosine = float(grad_b @ grad_p / np.linalg.norm(grad_b) / np.linalg.norm(grad_p))
     height, width = content.shape[:2]
     print(f"{width}x{height} px, {transfers['plain'].extractor.description}")

@@ -27,6 +27,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "load_image": "image.load",
     "save_image": "image.save",
+    "Image": "image.types",
+    "ImageBatch": "image.types",
+    "ImageSource": "image.types",
     "load_vgg": "vgg.extractor",
     "feature_extractor": "vgg.extractor",
     "gram_matrix": "losses.gram",

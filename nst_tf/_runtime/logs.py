@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 __all__ = ["LOGGER_NAME", "HANDLER", "get_logger", "use_root_logging", "configure_for_cli"]
 
@@ -40,11 +41,11 @@ class _StderrHandler(logging.StreamHandler):
         logging.Handler.__init__(self, level)
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self) -> TextIO:  # type: ignore[override]
         return sys.stderr
 
     @stream.setter
-    def stream(self, value):  # StreamHandler.setStream; the stream is always the current stderr
+    def stream(self, value: object) -> None:  # StreamHandler.setStream; the stream is always the current stderr
         pass
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import types
 from typing import Iterator
 
 __all__ = ["stderr_fd_silenced", "import_tensorflow", "in_kernel"]
@@ -42,7 +43,7 @@ def stderr_fd_silenced(enabled: bool = True) -> Iterator[None]:
         os.close(devnull)
 
 
-def import_tensorflow(verbose: bool = False):
+def import_tensorflow(verbose: bool = False) -> types.ModuleType:
     """Import TensorFlow (and Keras) quietly unless ``verbose``; returns the module.
 
     A no-op apart from the return value once TensorFlow is imported.

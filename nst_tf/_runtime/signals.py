@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
+from types import FrameType
 from typing import Iterator
 
 __all__ = ["Terminated", "EXIT_TERMINATED", "terminate_as_interrupt", "exit_status_for_interrupt", "terminated",
@@ -48,7 +49,7 @@ def signals_received() -> list[int]:
     return list(_received)
 
 
-def _stop(signum, frame):  # noqa: ARG001 - signal handler signature
+def _stop(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 - signal handler signature
     _received.append(signum)
     if len(_received) > 1:
         return  # a stop is already under way: let it finish and write the result
@@ -57,7 +58,7 @@ def _stop(signum, frame):  # noqa: ARG001 - signal handler signature
     raise KeyboardInterrupt
 
 
-def _raise_terminated(signum, frame):  # noqa: ARG001 - kept for callers of the old name
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 - kept for callers of the old name
     _stop(signum, frame)
 
 

@@ -23,6 +23,7 @@ import inspect
 import re
 import textwrap
 import traceback
+import types
 from typing import Any, Callable, Iterable, Iterator, NoReturn, cast
 
 import numpy as np
@@ -56,7 +57,7 @@ def passed(what: str) -> None:
     print(f"\N{WHITE HEAVY CHECK MARK} {what}: all tests passed.")
 
 
-def require_tensor(value, what: str) -> tf.Tensor:
+def require_tensor(value: object, what: str) -> tf.Tensor:
     """The student's result must be a TensorFlow tensor (NumPy inside breaks gradients)."""
     if not isinstance(value, (tf.Tensor, tf.Variable)):
         fail(
@@ -66,11 +67,12 @@ def require_tensor(value, what: str) -> tf.Tensor:
     return tf.convert_to_tensor(value)
 
 
-def close(a, b, rtol: float = 1e-4, atol: float = 1e-6) -> bool:
+def close(a: Any, b: Any, rtol: float = 1e-4, atol: float = 1e-6) -> bool:
     return bool(np.allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol))
 
 
-def require_gradient(fn: Callable, what: str, *arguments, wrt: int = 0, weights: np.ndarray | None = None) -> np.ndarray:
+def require_gradient(fn: Callable, what: str, *arguments: Any, wrt: int = 0, weights: np.ndarray | None = None
+                     ) -> np.ndarray:
     """Gradient of ``sum(weights * fn(*arguments))`` w.r.t. argument ``wrt``, taken with a tape.
 
     Fails with a message when no gradient flows (NumPy or ``.numpy()`` inside, a result
@@ -96,7 +98,7 @@ def require_gradient(fn: Callable, what: str, *arguments, wrt: int = 0, weights:
 
 # ----- hiding the package's own answers ------------------------------------------------------
 
-def _parameter_list(function) -> str:
+def _parameter_list(function: Callable) -> str:
     """The function's parameters without defaults or annotations (those stay on the function object)."""
     import inspect
 
@@ -126,7 +128,7 @@ def _parameter_list(function) -> str:
     return ", ".join(parts)
 
 
-def _blocked_code(function, name: str):
+def _blocked_code(function: Callable, name: str) -> types.CodeType:
     """Code with the same parameters as ``function`` (so signatures, and Keras, see no change) that raises."""
     source = (
         f"def _blocked({_parameter_list(function)}):\n"
@@ -137,7 +139,7 @@ def _blocked_code(function, name: str):
     return namespace["_blocked"].__code__
 
 
-def _resolve(target: str):
+def _resolve(target: str) -> Any:
     """``"nst_tf.losses.gram:gram_matrix"`` or ``"nst_tf.fast:InstanceNormalization.call"`` -> the function object."""
     module_name, _, attribute = target.partition(":")
     value = importlib.import_module(module_name)
@@ -193,7 +195,7 @@ def exercise_check(exercise: str, hidden: Iterable[str] = ()) -> Callable:
 
     def decorate(check: Callable) -> Callable:
         @functools.wraps(check)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             __tracebackhide__ = True
             problem = None
             try:

@@ -7,6 +7,8 @@ version. Both compare with the same VGG's own layers, built here with Keras dire
 
 from __future__ import annotations
 
+from typing import Callable
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -31,7 +33,7 @@ def _near(a: np.ndarray, b: np.ndarray) -> bool:
 class _Reference:
     """Every conv layer's activations from the same VGG the student uses, for a few inputs."""
 
-    def __init__(self, model):
+    def __init__(self, model: keras.Model) -> None:
         self.names = [layer.name for layer in model.layers if "_conv" in layer.name]
         self.model = keras.Model(model.inputs, [model.get_layer(name).output for name in self.names])
         self._cache: dict[tuple, dict[str, np.ndarray]] = {}
@@ -45,7 +47,8 @@ class _Reference:
         return self._cache[entry]
 
 
-def _diagnose_values(result, expected, layer, image, reference) -> None:
+def _diagnose_values(result: np.ndarray, expected: np.ndarray, layer: str, image: np.ndarray, reference: _Reference
+                     ) -> None:
     """The shape is right but the values are not: find the likely mistake."""
     from keras.applications import vgg19
 
@@ -84,12 +87,12 @@ def _diagnose_values(result, expected, layer, image, reference) -> None:
     )
 
 
-def _kind(value) -> str:
+def _kind(value: object) -> str:
     return "a NumPy array" if isinstance(value, np.ndarray) else f"a {type(value).__name__}"
 
 
 @exercise_check("layer_activations", HIDDEN)
-def check_layer_activations(layer_activations, model=None) -> None:
+def check_layer_activations(layer_activations: Callable, model: keras.Model | None = None) -> None:
     """Lesson 01 exercise: ``layer_activations(image, layer_name)`` -> ``(1, h, w, C)`` tensor.
 
     ``image`` is RGB ``(H, W, 3)`` in [0, 1]. The answer is compared with the same VGG
@@ -136,7 +139,8 @@ def check_layer_activations(layer_activations, model=None) -> None:
     passed("Layer activations")
 
 
-def _check_one_output(result, expected, layer, image, reference) -> None:
+def _check_one_output(result: object, expected: np.ndarray, layer: str, image: np.ndarray, reference: _Reference
+                      ) -> None:
     if not isinstance(result, (tf.Tensor, tf.Variable)):
         fail(
             f"The activations of {layer} are {_kind(result)}, not a TensorFlow tensor. Return the model's "
@@ -153,7 +157,7 @@ def _check_one_output(result, expected, layer, image, reference) -> None:
 
 
 @exercise_check("make_extractor", HIDDEN)
-def check_make_extractor(make_extractor, model=None) -> None:
+def check_make_extractor(make_extractor: Callable, model: keras.Model | None = None) -> None:
     """Lesson 01 exercise: ``make_extractor(layer_names)`` -> ``extract``, ``extract(batch)`` -> ``{name: (1, h, w, C)}``.
 
     ``batch`` is RGB ``(1, H, W, 3)`` in [0, 1]. Compared with the same VGG (``model``,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import tensorflow as tf
 
@@ -20,13 +22,13 @@ def _reference(features: np.ndarray) -> np.ndarray:
     return np.einsum("bpc,bpd->bcd", flat, flat) / (height * width)
 
 
-def _call(gram_matrix, features: np.ndarray) -> np.ndarray:
+def _call(gram_matrix: Callable, features: np.ndarray) -> np.ndarray:
     result = require_tensor(gram_matrix(tf.constant(features)), "gram_matrix")
     return result.numpy().astype(np.float64)
 
 
 @exercise_check("gram_matrix", HIDDEN)
-def check_gram_matrix(gram_matrix) -> None:
+def check_gram_matrix(gram_matrix: Callable) -> None:
     """Lesson 02 exercise: ``gram_matrix(features)`` for ``(batch, nH, nW, nC)`` -> ``(batch, nC, nC)``.
 
     Runs it on seeded random activations and on a shuffled copy of them, and names the

@@ -46,13 +46,13 @@ HIDDEN = (
 _SHAPES = ((1, 4, 6, 5), (1, 7, 3, 8))
 
 
-def _activations(shape, seed: int) -> np.ndarray:
+def _activations(shape: tuple[int, ...], seed: int) -> np.ndarray:
     """ReLU-like activations: non-negative, some exactly zero."""
     rng = np.random.default_rng(seed)
     return np.maximum(rng.normal(0.3, 1.0, shape), 0.0).astype(np.float32)
 
 
-def _call(fn: Callable, name: str, first: np.ndarray, second: np.ndarray):
+def _call(fn: Callable, name: str, first: np.ndarray, second: np.ndarray) -> object:
     return fn(tf.constant(first), tf.constant(second))  # NotImplementedError: see exercise_check
 
 

@@ -13,7 +13,7 @@ clip the pixels to [0, 1], and return the loss tensor.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import tensorflow as tf
@@ -33,11 +33,11 @@ _SHAPE = (1, 8, 10, 3)
 class _WatchingOptimizer:
     """Wraps a Keras optimiser and looks at what the student hands to it."""
 
-    def __init__(self, optimizer, image: tf.Variable):
+    def __init__(self, optimizer: Any, image: tf.Variable) -> None:
         self._optimizer, self._image, self.calls = optimizer, image, 0
         self.gradients: list[np.ndarray] = []
 
-    def _inspect(self, pairs) -> None:
+    def _inspect(self, pairs: Iterable[tuple[Any, Any]]) -> None:
         pairs = list(pairs)
         self.calls += 1
         if not pairs:
@@ -61,35 +61,36 @@ class _WatchingOptimizer:
                 )
             self.gradients.append(np.asarray(gradient))
 
-    def apply_gradients(self, grads_and_vars, *args, **kwargs):
+    def apply_gradients(self, grads_and_vars: Iterable[tuple[Any, Any]], *args: Any, **kwargs: Any) -> Any:
         pairs = list(grads_and_vars)
         self._inspect(pairs)
         return self._optimizer.apply_gradients(pairs, *args, **kwargs)
 
-    def apply(self, grads, trainable_variables=None, *args, **kwargs):
+    def apply(self, grads: Iterable[Any], trainable_variables: Iterable[Any] | None = None, *args: Any,
+              **kwargs: Any) -> Any:
         grads = list(grads)
         variables = list(trainable_variables) if trainable_variables is not None else [self._image]
         self._inspect(zip(grads, variables))
         return self._optimizer.apply(grads, variables, *args, **kwargs)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._optimizer, name)
 
 
-def _problem(seed: int = 4, with_target: bool = False):
+def _problem(seed: int = 4, with_target: bool = False) -> tuple[Any, ...]:
     """A tiny image and a target whose best pixels partly lie outside [0, 1]."""
     rng = np.random.default_rng(seed)
     start = rng.uniform(0.2, 0.8, _SHAPE).astype(np.float32)
     target_array = rng.uniform(-0.4, 1.4, _SHAPE).astype(np.float32)
     target = tf.constant(target_array)
 
-    def loss_fn(image):
+    def loss_fn(image: tf.Tensor) -> tf.Tensor:
         return tf.reduce_mean(tf.square(image - target))
 
     return (start, loss_fn, target_array) if with_target else (start, loss_fn)
 
 
-def _one_step(train_step: Callable, image: tf.Variable, optimizer, loss_fn):
+def _one_step(train_step: Callable, image: tf.Variable, optimizer: Any, loss_fn: Callable) -> Any:
     try:
         result = train_step(image, optimizer, loss_fn)
     except ValueError as error:
@@ -195,7 +196,7 @@ class _StandInExtractor:
         self.matrices[_OTHER_CONTENT_LAYER] = rng.normal(size=(3, 7))  # drawn last: the others stay as they were
         self.calls = 0
 
-    def __call__(self, batch):
+    def __call__(self, batch: Any) -> dict[str, tf.Tensor]:
         self.calls += 1
         batch = tf.convert_to_tensor(batch, tf.float32)
         pooled = tf.nn.avg_pool2d(batch, 2, 2, "VALID")
@@ -213,7 +214,8 @@ class _StandInExtractor:
                 for name, matrix in self.matrices.items()}
 
 
-def _costs_by_hand(features_c, features_s, features_g, generated: np.ndarray,
+def _costs_by_hand(features_c: dict[str, np.ndarray], features_s: dict[str, np.ndarray],
+                   features_g: dict[str, np.ndarray], generated: np.ndarray,
                    content_layer: str = _CONTENT_LAYER) -> dict[str, float]:
     """The course's content and style costs and the 'l2' total variation, in NumPy."""
     a_c, a_g = features_c[content_layer], features_g[content_layer]
@@ -246,7 +248,8 @@ def check_total_cost(make_total_cost: Callable) -> None:
     by_hand = _StandInExtractor()
     costs = _costs_by_hand(by_hand.numpy(content_image), by_hand.numpy(style_image), by_hand.numpy(generated), generated)
 
-    def build(weights, extractor=None, content_layer=_CONTENT_LAYER):
+    def build(weights: tuple[float, float, float], extractor: Any = None, content_layer: str = _CONTENT_LAYER
+              ) -> Callable:
         extractor = extractor or _StandInExtractor()
         total_cost = make_total_cost(extractor, tf.constant(content_image), tf.constant(style_image), content_layer,
                                      dict(_STYLE_WEIGHTS), *weights)
@@ -255,7 +258,7 @@ def check_total_cost(make_total_cost: Callable) -> None:
                  "return total_cost itself (not its value).")
         return total_cost
 
-    def value(total_cost, image=generated) -> float:
+    def value(total_cost: Callable, image: np.ndarray = generated) -> float:
         result = require_tensor(total_cost(tf.constant(image)), "total_cost")
         if result.shape.rank != 0:
             fail(f"total_cost returned a tensor of shape {result.shape.as_list()}; return one number.")
@@ -331,13 +334,14 @@ def check_total_cost(make_total_cost: Callable) -> None:
     passed("make_total_cost")
 
 
-def _reference_gradient(content_image, style_image, generated, weights) -> np.ndarray:
+def _reference_gradient(content_image: np.ndarray, style_image: np.ndarray, generated: np.ndarray,
+                        weights: tuple[float, float, float]) -> np.ndarray:
     """The gradient of the total cost with respect to the pixels, from costs written here with tf operations."""
     extractor = _StandInExtractor()
     content_target = extractor(content_image)[_CONTENT_LAYER]
     style_features = extractor(style_image)
 
-    def raw_gram(features):
+    def raw_gram(features: tf.Tensor) -> tf.Tensor:
         flat = tf.reshape(features, (-1, features.shape[-1]))
         return tf.matmul(flat, flat, transpose_a=True)
 

@@ -67,7 +67,7 @@ def _inputs(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return generated, content
 
 
-def _as_image(value, name: str, shape) -> np.ndarray:
+def _as_image(value: object, name: str, shape: tuple[int, ...]) -> np.ndarray:
     if value is None:
         fail(f"{name} returned None: end the function with `return` and the RGB image.")
     array = np.asarray(value.numpy() if hasattr(value, "numpy") else value, dtype=np.float64)

@@ -13,7 +13,7 @@ and divide by ``sqrt(variance + epsilon)``. The reference is
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
@@ -189,7 +189,7 @@ def _first_sentence(error: BaseException) -> str:
     return (text.split(". ")[0].rstrip(".") or type(error).__name__)[:160]
 
 
-def norm_for_training(layer_class) -> tuple[Callable, str]:
+def norm_for_training(layer_class: Callable[..., Any]) -> tuple[Callable[..., Any], str]:
     """``(norm, line)``: the layer lesson 06's network trains with, and one line saying which and why.
 
     The student's ``InstanceNorm`` if :func:`check_instance_norm_layer` passes and a small

@@ -56,7 +56,7 @@ def _digest(question_id: str, letter: str) -> str:
     return hashlib.sha256(f"nst-tf:{question_id}:{letter}".encode()).hexdigest()[:16]
 
 
-def check_choice(question_id: str, answer) -> None:
+def check_choice(question_id: str, answer: object) -> None:
     """Grade one multiple-choice answer: a letter such as ``"b"`` (case and spaces ignored)."""
     __tracebackhide__ = True
     if question_id not in QUESTIONS:

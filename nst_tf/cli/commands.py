@@ -100,7 +100,7 @@ def _add_transfer_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed for --init noise (default: 0)")
 
 
-def _register_stylize(subparsers) -> None:
+def _register_stylize(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "stylize",
         help="paint a content image in the style of one or more style images",
@@ -133,7 +133,7 @@ def _register_stylize(subparsers) -> None:
     parser.set_defaults(run=run_stylize)
 
 
-def _register_demo(subparsers) -> None:
+def _register_demo(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "demo",
         help="stylize a bundled photo with a bundled style (about a minute on a laptop CPU)",
@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- stylize
 
 
-def _check_memory(args, content_shape, style_shapes, style_scale: float) -> None:
+def _check_memory(args: argparse.Namespace, content_shape: Sequence[int], style_shapes: Sequence[Sequence[int]],
+                  style_scale: float) -> None:
     """Refuse, before TensorFlow is loaded, a run that would not fit in memory (naming a --size that does)."""
     from ..optim.memory import MemoryEstimateError, check_stylize
 
@@ -188,7 +189,8 @@ def _check_memory(args, content_shape, style_shapes, style_scale: float) -> None
     layers = list(getattr(args, "content_layers", None) or defaults.DEFAULT_CONTENT_LAYERS)
     layers += list(getattr(args, "style_layers", None) or defaults.DEFAULT_STYLE_LAYERS)
     content_layers = list(getattr(args, "content_layers", None) or defaults.DEFAULT_CONTENT_LAYERS)
-    bounded = {"auto": "auto", "on": True, "off": False}[getattr(args, "bounded_memory", "auto")]
+    choices: dict[str, str | bool] = {"auto": "auto", "on": True, "off": False}
+    bounded = choices[getattr(args, "bounded_memory", "auto")]
     try:
         check_stylize(shape, styles, layers, net=getattr(args, "net", None) or "vgg19",
                       optimizer=getattr(args, "optimizer", "lbfgs"), option="--size", bounded=bounded,
@@ -199,7 +201,7 @@ def _check_memory(args, content_shape, style_shapes, style_scale: float) -> None
         raise CLIError(f"--bounded-memory on: {error}") from None
 
 
-def _check_layer_options(args, net: str) -> None:
+def _check_layer_options(args: argparse.Namespace, net: str) -> None:
     from ..vgg.layers import check_layers
 
     for option in ("content_layers", "style_layers"):
@@ -208,7 +210,7 @@ def _check_layer_options(args, net: str) -> None:
             check_layers(layers, net)
 
 
-def _transfer(args, content: str, styles: Sequence[str]) -> int:
+def _transfer(args: argparse.Namespace, content: str, styles: Sequence[str]) -> int:
     """The work shared by ``stylize`` and ``demo``; returns the exit status."""
     started = time.perf_counter()
     inputs = [content, *styles]
@@ -296,11 +298,11 @@ def _transfer(args, content: str, styles: Sequence[str]) -> int:
                           result.interrupted)
 
 
-def run_stylize(args) -> int:
+def run_stylize(args: argparse.Namespace) -> int:
     return _transfer(args, args.content, args.styles)
 
 
-def run_demo(args) -> int:
+def run_demo(args: argparse.Namespace) -> int:
     from ..image import samples as data
 
     missing = [name for name in (DEMO_CONTENT, DEMO_STYLE) if name not in data.names()]

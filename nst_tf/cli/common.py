@@ -29,9 +29,10 @@ import sys
 import traceback
 import warnings
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, NoReturn, Sequence
 
 from ..image.save import same_file
+from ..image.types import Image
 from .._runtime.errors import one_line
 from .._runtime.quiet import import_tensorflow
 
@@ -91,7 +92,7 @@ def note(message: str) -> None:
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``nst-tf: error: <message> (see 'nst-tf stylize --help')``."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:  # type: ignore[override]
         self.exit(EXIT_USAGE, f"{PROG}: error: {one_line(message)} (see '{self.prog} --help')\n")
 
 
@@ -169,7 +170,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, *names: str) -> None:
                         help="show TensorFlow's log messages and full tracebacks")
 
 
-def add_cost_arguments(parser: argparse.ArgumentParser, weights: Mapping[str, float]):
+def add_cost_arguments(parser: argparse.ArgumentParser, weights: Mapping[str, float]) -> "argparse._ArgumentGroup":
     """The ``costs`` group: ``--content-weight``, ``--style-weight``, ``--tv-weight`` (``None`` = library default).
 
     ``weights``: the library's defaults for the help text. Returns the group for more options.
@@ -183,9 +184,10 @@ def add_cost_arguments(parser: argparse.ArgumentParser, weights: Mapping[str, fl
     return group
 
 
-def exit_status_epilog(failed: str, interrupted: str) -> str:
-    """The ``Exit status: ...`` paragraph of a command's help."""
-    return (f"Exit status: 0 success, 2 bad input or option (one line on stderr, nothing written), "
+def exit_status_epilog(failed: str, interrupted: str, also_2: str = "") -> str:
+    """The ``Exit status: ...`` paragraph of a command's help (``also_2``: what else exits 2, if anything)."""
+    return (f"Exit status: 0 success, 2 bad input or option{', or ' + also_2 if also_2 else ''} "
+            f"(one line on stderr, nothing written), "
             f"1 {failed} or an unexpected error, 130 interrupted with Ctrl-C, 143 stopped with SIGTERM "
             f"({interrupted}).")
 
@@ -279,7 +281,7 @@ def check_still_free(out: Path, output: str, overwrite: bool) -> None:
         raise CLIError(f"{output} already exists; add --overwrite to replace it")
 
 
-def load_input(source: str, max_size: int | None = None, progress: bool | None = None, option: str = "--size"):
+def load_input(source: str, max_size: int | None = None, progress: bool | None = None, option: str = "--size") -> Image:
     """An image ``(H, W, 3)`` in [0, 1] from a path, URL or sample name (:func:`nst_tf.image.load_image`).
 
     ``progress``: a URL's download progress on stderr (``None``: when stderr is a terminal).

@@ -14,6 +14,7 @@ arguments and input files have been checked, so mistakes are reported at once, a
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
@@ -40,7 +41,7 @@ _CHECKPOINT_BYTES = 3 * _MODEL_BYTES
 # --------------------------------------------------------------------------- register
 
 
-def register_train_fast(subparsers) -> None:
+def register_train_fast(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add ``train-fast`` to the ``nst-tf`` command line."""
     parser = subparsers.add_parser(
         "train-fast",
@@ -49,11 +50,12 @@ def register_train_fast(subparsers) -> None:
                     "(a real model wants many, e.g. COCO's train2014 folder, and a GPU; without --images "
                     "the few sample photos that ship with nst-tf are used, enough for a demo). "
                     "Use the result with 'nst-tf apply'.",
-        epilog=core.exit_status_epilog("the training failed (e.g. the cost became NaN: lower the learning rate), "
-                                       "a TPU or the cluster's other workers did not answer in time "
-                                       "(NST_TF_CLUSTER_TIMEOUT_S)",
+        epilog=core.exit_status_epilog("the training failed (e.g. the cost became NaN: lower the learning rate)",
                                        "in both cases the network so far is written, and checkpointed with "
-                                       "--checkpoint-dir"),
+                                       "--checkpoint-dir",
+                                       also_2="a TPU or the cluster's other workers that did not answer within "
+                                              "NST_TF_CLUSTER_TIMEOUT_S (120 s for a TPU, 600 s for a cluster's "
+                                              "first step)"),
     )
     parser.add_argument("style", metavar="STYLE", help="the style picture: a file, URL or sample name (style/swirls)")
     parser.add_argument("--images", metavar="DIR",
@@ -88,7 +90,7 @@ def register_train_fast(subparsers) -> None:
     parser.set_defaults(run=run_train_fast)
 
 
-def _add_distribute_arguments(parser) -> None:
+def _add_distribute_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "several GPUs, machines or a TPU",
         "A cluster is described by the TF_CONFIG variable of each worker; run the same command on every "
@@ -107,7 +109,7 @@ def _add_distribute_arguments(parser) -> None:
                             "12 x size^2 bytes a photo); collections of up to 256 photos are kept anyway")
 
 
-def register_apply(subparsers) -> None:
+def register_apply(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     """Add ``apply`` to the ``nst-tf`` command line."""
     parser = subparsers.add_parser(
         "apply",
@@ -135,7 +137,7 @@ def register_apply(subparsers) -> None:
 _is_url, _is_remote = fetch.is_url, fetch.is_remote
 
 
-def _start_strategy(args):
+def _start_strategy(args: argparse.Namespace) -> Any:
     """The ``--distribute`` strategy, made quietly and first (``MultiWorkerMirroredStrategy`` must be)."""
     name = args.distribute
     if args.tpu is not None and name == "auto":
@@ -177,7 +179,7 @@ def _pictures_in(folder: Path, recursive: bool) -> list[Path]:
 # --------------------------------------------------------------------------- train-fast
 
 
-def run_train_fast(args) -> int:
+def run_train_fast(args: argparse.Namespace) -> int:
     """``nst-tf train-fast``: check everything, train, write the model atomically."""
     from .._runtime.watchdog import disarm
 
@@ -187,7 +189,7 @@ def run_train_fast(args) -> int:
         disarm()  # a cluster's start-up watch ends with the run, whatever happened
 
 
-def _train_fast(args) -> int:
+def _train_fast(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     out = core.check_output(args.output, [args.style], args.overwrite, suffixes=(".keras",),
                             need_bytes=_MODEL_BYTES)
@@ -287,7 +289,7 @@ def _stem_and_suffix(source: str) -> tuple[str, str]:
     return (name.stem or "image"), suffix
 
 
-def _plan_outputs(args, sources: list[str], had_folder: bool, also_protect: list[str]
+def _plan_outputs(args: argparse.Namespace, sources: list[str], had_folder: bool, also_protect: list[str]
                   ) -> tuple[dict[str, Path], Path | None]:
     """``{source: output file}`` and the folder to create (or ``None``), refusing anything unsafe."""
     out = Path(args.output).expanduser()
@@ -341,7 +343,7 @@ def _probe_target(target: Path, create: Path | None) -> None:
         raise core.CLIError(str(error)) from None
 
 
-def run_apply(args) -> int:
+def run_apply(args: argparse.Namespace) -> int:
     """``nst-tf apply``: check every input and output, then stylize and save one image per input."""
     started = time.perf_counter()
     model_path = Path(args.model).expanduser()

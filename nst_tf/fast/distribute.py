@@ -107,7 +107,7 @@ def task(strategy: tf.distribute.Strategy) -> tuple[str | None, int | None]:
     return resolver.task_type, int(resolver.task_id or 0)
 
 
-def _cluster_kinds(strategy) -> dict:
+def _cluster_kinds(strategy: tf.distribute.Strategy) -> dict:
     resolver = getattr(strategy, "cluster_resolver", None)
     try:
         return resolver.cluster_spec().as_dict() if resolver is not None else {}
@@ -125,7 +125,7 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return False
 
 
-def _workers(strategy) -> int:
+def _workers(strategy: tf.distribute.Strategy) -> int:
     kinds = _cluster_kinds(strategy)
     return max(1, sum(len(kinds.get(kind) or []) for kind in ("chief", "worker")))
 

@@ -7,6 +7,8 @@ classes in a model file.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 import tensorflow as tf
 
@@ -22,20 +24,20 @@ class ReflectionPad2D(keras.layers.Layer):
     ``(B, H, W, C) -> (B, H + 2p, W + 2p, C)``; needs ``H, W > padding``.
     """
 
-    def __init__(self, padding: int = 1, **kwargs):
+    def __init__(self, padding: int = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.padding = int(padding)
 
-    def call(self, inputs):
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
         p = self.padding
         return tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT")
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         batch, height, width, channels = input_shape
         grow = lambda side: None if side is None else side + 2 * self.padding  # noqa: E731
         return (batch, grow(height), grow(width), channels)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "padding": self.padding}
 
 
@@ -58,19 +60,19 @@ class InstanceNormalization(keras.layers.Layer):
     The same as ``keras.layers.GroupNormalization(groups=-1)``, written out.
     """
 
-    def __init__(self, epsilon: float = 1e-5, **kwargs):
+    def __init__(self, epsilon: float = 1e-5, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.epsilon = float(epsilon)
 
-    def build(self, input_shape):
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
         channels = input_shape[-1]
         self.gamma = self.add_weight(shape=(channels,), initializer="ones", name="gamma")
         self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta")
 
-    def call(self, inputs):
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
         return instance_norm(inputs, self.epsilon) * self.gamma + self.beta
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "epsilon": self.epsilon}
 
 
@@ -82,23 +84,23 @@ class PadToMultiple(keras.layers.Layer):
     comes back at exactly the input's size. :class:`CropToMatch` removes the padding.
     """
 
-    def __init__(self, multiple: int = 4, **kwargs):
+    def __init__(self, multiple: int = 4, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.multiple = int(multiple)
 
-    def call(self, inputs):
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
         shape = tf.shape(inputs)
         pad_height = (-shape[1]) % self.multiple
         pad_width = (-shape[2]) % self.multiple
         # "SYMMETRIC" (edge pixel repeated) also works on images only a few pixels wide.
         return tf.pad(inputs, [[0, 0], [0, pad_height], [0, pad_width], [0, 0]], mode="SYMMETRIC")
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         batch, height, width, channels = input_shape
         up = lambda side: None if side is None else -(-side // self.multiple) * self.multiple  # noqa: E731
         return (batch, up(height), up(width), channels)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "multiple": self.multiple}
 
 
@@ -106,11 +108,12 @@ class PadToMultiple(keras.layers.Layer):
 class CropToMatch(keras.layers.Layer):
     """``[images, reference] -> images[:, :H, :W]`` where ``H, W`` are the reference's height and width."""
 
-    def call(self, inputs):
+    def call(self, inputs: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
         images, reference = inputs
         shape = tf.shape(reference)
         return images[:, : shape[1], : shape[2], :]
 
-    def compute_output_shape(self, input_shapes):
+    def compute_output_shape(self, input_shapes: tuple[tuple[int | None, ...], tuple[int | None, ...]]
+                             ) -> tuple[int | None, ...]:
         images, reference = input_shapes
         return (images[0], reference[1], reference[2], images[3])

@@ -11,11 +11,12 @@ import keras
 import tensorflow as tf
 
 from ..losses import terms as L
+from ..losses.compose import StyleTerm, Term, TVTerm, WeightedSum
 from ..vgg.extractor import FeatureExtractor, feature_extractor
-from ..losses.gram import style_statistic
 from ..image.load import load_image
+from ..image.types import ImageBatch, ImageSource
 
-__all__ = ["PerceptualLoss"]
+__all__ = ["PerceptualLoss", "PhotoContentTerm"]
 
 # Defaults live, TensorFlow-free, in nst_tf/defaults.py (read by the CLI too).
 from ..defaults import DEFAULT_FAST_CONTENT_LAYER, DEFAULT_FAST_STYLE_LAYERS, DEFAULT_FAST_WEIGHTS, FAST_RARE_FLOOR
@@ -32,14 +33,43 @@ def _distributed_copy(extractor: FeatureExtractor) -> keras.Model:
     return clone
 
 
-class PerceptualLoss(L.WeightedCosts):
+class PhotoContentTerm(Term):
+    """The content cost of a batch against each photo's *own* features at ``layer`` (Johnson et al.).
+
+    Unlike :class:`~nst_tf.losses.compose.ContentTerm` its target is not fixed: the photos come with each
+    call, so it is evaluated by :class:`PerceptualLoss` (``cost(image, features, content_features)``).
+    """
+
+    def __init__(self, layer: str, extractor: FeatureExtractor, *, name: str = "content") -> None:
+        self.layer, self.extractor, self.name = str(layer), extractor, name
+
+    def cost(self, image: tf.Tensor | None, features: Mapping[str, tf.Tensor],  # type: ignore[override]
+             content_features: tf.Tensor | None = None) -> tf.Tensor:
+        if content_features is None:
+            raise ValueError("A PhotoContentTerm compares with each photo's own features: call "
+                             "PerceptualLoss(content_images, generated_images) instead of a sum of terms.")
+        return L.content_loss(content_features, features[self.layer])
+
+
+def _weight_property(part: str) -> property:
+    def getter(self: "PerceptualLoss") -> float:
+        return getattr(self.objective, f"{part}_weight")
+
+    def setter(self: "PerceptualLoss", value: float) -> None:
+        setattr(self.objective, f"{part}_weight", value)
+
+    return property(getter, setter, doc=f"The weight of the {part} cost (the sum's tf.Variable inside: no retrace).")
+
+
+class PerceptualLoss:
     """Content, style and total-variation costs of a *batch* of generated images (lesson 06).
 
     ``loss(content_images, generated_images)`` returns the weighted costs
-    ``{"content", "style", "tv", "total"}`` (scalars, means over the batch), computed
-    with :func:`nst_tf.losses.content_loss`, :func:`~nst_tf.losses.style_loss` and
-    :func:`~nst_tf.losses.tv_loss`. The style targets (Gram matrices) come from
-    ``style_image`` once; the content targets are each photo's own features, so the
+    ``{"content", "style", "tv", "total"}`` (scalars, means over the batch). They are the terms of
+    ``loss.objective``, a :class:`~nst_tf.losses.compose.WeightedSum` ``content_weight * content +
+    style_weight * style + tv_weight * tv`` of a :class:`PhotoContentTerm`, a
+    :class:`~nst_tf.losses.compose.StyleTerm` (Gram targets from ``style_image``, once) and a
+    :class:`~nst_tf.losses.compose.TVTerm`. The content targets are each photo's own features, so the
     content part of VGG runs only up to ``content_layer``.
 
     Args:
@@ -62,7 +92,7 @@ class PerceptualLoss(L.WeightedCosts):
 
     def __init__(
         self,
-        style_image,
+        style_image: ImageSource,
         *,
         content_layer: str = DEFAULT_FAST_CONTENT_LAYER,
         style_layers: Union[Sequence[str], Mapping[str, float]] = DEFAULT_FAST_STYLE_LAYERS,
@@ -75,7 +105,7 @@ class PerceptualLoss(L.WeightedCosts):
         normalize: bool = True,
         extractor: FeatureExtractor | None = None,
         rare_floor: float | None = FAST_RARE_FLOOR,
-    ):
+    ) -> None:
         for label, value in (("content_weight", content_weight), ("style_weight", style_weight),
                              ("tv_weight", tv_weight)):
             if not np.isfinite(value) or value < 0:
@@ -91,22 +121,38 @@ class PerceptualLoss(L.WeightedCosts):
         self.extractor = FeatureExtractor(vgg, layers, extractor.net, extractor.weights)
         self.content_extractor = FeatureExtractor(vgg, [self.content_layer], extractor.net, extractor.weights)
         self.style_image = load_image(style_image, style_size)
-        gram = style_statistic("gram")
-        features = self.extractor(self.style_image[np.newaxis])
-        self.style_targets = {name: tf.constant(gram(features[name])) for name in self.style_layer_weights}
-        self._init_weights(content_weight, style_weight, tv_weight)
+        style = StyleTerm(self.style_image, self.style_layer_weights, statistic="gram", extractor=self.extractor)
+        self.style_targets = style.targets
+        #: The weighted sum of the three terms (its weights are tf.Variables: assigning one never retraces).
+        self.objective = WeightedSum([("content", PhotoContentTerm(self.content_layer, self.content_extractor),
+                                       content_weight), ("style", style, style_weight), ("tv", TVTerm(), tv_weight)])
 
-    def __call__(self, content_images, generated_images) -> dict[str, tf.Tensor]:
+    content_weight = _weight_property("content")
+    style_weight = _weight_property("style")
+    tv_weight = _weight_property("tv")
+
+    @property
+    def loss_keys(self) -> tuple[str, ...]:
+        """``("total", "content", "style", "tv")``, the keys a call returns."""
+        return self.objective.loss_keys
+
+    def weight_values(self) -> dict[str, float]:
+        """``{"content_weight": ..., "style_weight": ..., "tv_weight": ...}``."""
+        return self.objective.weight_values()
+
+    def __call__(self, content_images: ImageBatch, generated_images: ImageBatch) -> dict[str, tf.Tensor]:
         """Weighted costs of ``generated_images`` ``(B, H, W, 3)`` for their ``content_images``."""
         content_target = tf.stop_gradient(self.content_extractor.model(content_images, training=False)[
             self.content_layer])
         features = self.extractor.model(generated_images, training=False)
-        content = L.content_loss(content_target, features[self.content_layer])
-        style = L.style_loss(self.style_targets, features, self.style_layer_weights)
-        tv = L.tv_loss(generated_images)
-        return self._weigh(content, style, tv)
+        terms, weights = self.objective.parts, self.objective._weights
+        weighted = {"content": weights["content"] * terms["content"].cost(generated_images, features, content_target),
+                    "style": weights["style"] * terms["style"].cost(generated_images, features),
+                    "tv": weights["tv"] * terms["tv"].cost(generated_images, None)}
+        weighted["total"] = weighted["content"] + weighted["style"] + weighted["tv"]
+        return weighted
 
-    def evaluate(self, model: keras.Model, content_images) -> dict[str, float]:
+    def evaluate(self, model: keras.Model, content_images: ImageBatch) -> dict[str, float]:
         """The weighted costs of ``model`` on a fixed batch ``(B, H, W, 3)``, as floats."""
         content_images = tf.convert_to_tensor(content_images, tf.float32)
         values = self(content_images, model(content_images, training=False))

@@ -4,45 +4,61 @@ Both used to run until the machine swapped when ``--batch-size`` or ``--size`` w
 large. The estimates follow :mod:`nst_tf.memory` (same budget: ``MemAvailable``, the
 cgroup, the first GPU's free memory, or ``NST_TF_MEMORY_LIMIT_MB``):
 
-* **apply** (one picture ``H x W`` at a time, forward only): the transformation network's
-  widest activations -- 32 channels at full size, a few alive at once -- about
-  :data:`APPLY_FLOATS_PER_PIXEL` floats a pixel, plus the picture in and out;
+* **apply** (one picture ``H x W`` at a time, forward only): TensorFlow, Keras and the small
+  network (:data:`APPLY_BASE_BYTES`, no VGG) plus :data:`APPLY_FLOATS_PER_PIXEL` floats a pixel:
+  the widest activations (32 channels at full size) and the temporaries of TensorFlow's
+  convolutions, more than the three 32-channel tensors the shapes alone suggest;
 * **train-fast** (a batch of ``B`` crops of ``S x S`` on each replica): the network's
   activations of every layer, about :data:`NETWORK_FLOATS_PER_PIXEL` floats a pixel
   (32 channels at full size, 64 at half, 128 in the five residual blocks at a quarter),
-  and VGG's activations up to ``block5_conv1`` for the stylized and the content batch,
-  all kept for the backward pass (:data:`nst_tf.vgg.sizes.BACKWARD_FACTOR`).
+  VGG's activations up to ``block5_conv1`` for the stylized and the content batch, and once
+  for the style picture (at ``max(S, 64)`` px, the style targets), all times
+  :data:`TRAINING_FACTOR` (kept for the backward pass, plus TensorFlow's temporaries).
 
-These are first estimates from the networks' shapes (erring large), not yet measured
-against peaks as ``benchmarks/bench_memory.py`` does for ``stylize``.
+Calibrated against measured peaks (``benchmarks/bench_fast_memory.py``, peak resident memory
+of each command on the CPU, issue 28): the estimates lie 1.1-1.4 times above the peaks
+measured at 64-256 px crops (batches 1-4) and at ``apply --size`` 256-2048; the table is in
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations
 
-from ..optim.memory import BASE_BYTES, HEADROOM, MemoryEstimateError, available_bytes
-from ..vgg.sizes import BACKWARD_FACTOR, activation_bytes
+from ..optim.memory import HEADROOM, MemoryEstimateError, available_bytes
+from ..vgg.sizes import activation_bytes
 
-__all__ = ["apply_bytes", "training_bytes", "check_apply", "check_training",
-           "APPLY_FLOATS_PER_PIXEL", "NETWORK_FLOATS_PER_PIXEL"]
+__all__ = ["apply_bytes", "training_bytes", "check_apply", "check_training", "APPLY_BASE_BYTES",
+           "APPLY_FLOATS_PER_PIXEL", "NETWORK_FLOATS_PER_PIXEL", "TRAINING_BASE_BYTES", "TRAINING_FACTOR"]
 
-#: Floats a pixel that the transformation network holds at once when only applied.
-APPLY_FLOATS_PER_PIXEL = 3 * 32 + 6
+#: What ``apply`` holds before its first picture: TensorFlow, Keras, the network (measured 0.6-0.7 GiB on the CPU).
+APPLY_BASE_BYTES = int(0.9 * (1 << 30))
+#: Floats a pixel that applying the network holds at once (measured 120-220 above 0.7 GiB at 640-2048 px: 180).
+APPLY_FLOATS_PER_PIXEL = 180
 #: Floats a pixel of every activation of the transformation network (kept for training).
 NETWORK_FLOATS_PER_PIXEL = 6 * 32 + 6 * 64 // 4 + 33 * 128 // 16 + 6
+#: What ``train-fast`` holds besides the activations: TensorFlow, VGG16, Keras, the input pipeline (measured
+#: 1.0-1.1 GiB at 64 px crops on the CPU, varying by 0.1-0.2 GiB from run to run).
+TRAINING_BASE_BYTES = int(1.25 * (1 << 30))
+#: Training keeps the activations for the backward pass, their gradients and TensorFlow's temporaries: measured
+#: (above 1 GiB, on the CPU) 2.7 times the forward activations at 128 px crops and 2.9 at 256 px,
+#: so 3.5 (stylize's ``BACKWARD_FACTOR`` is 3).
+TRAINING_FACTOR = 3.5
 _VGG_LAYERS = ("block5_conv1",)
 
 
 def apply_bytes(height: int, width: int) -> int:
     """Peak bytes of ``apply`` on one ``height x width`` picture."""
-    return int(BASE_BYTES + 4 * APPLY_FLOATS_PER_PIXEL * height * width)
+    return int(APPLY_BASE_BYTES + 4 * APPLY_FLOATS_PER_PIXEL * height * width)
 
 
-def training_bytes(size: int, batch_per_replica: int, net: str = "vgg19") -> tuple[int, int]:
-    """``(host, device)`` bytes of ``train-fast`` with ``batch_per_replica`` crops of ``size`` px a replica."""
+def training_bytes(size: int, batch_per_replica: int, net: str = "vgg16") -> tuple[int, int]:
+    """``(host, device)`` bytes of ``train-fast`` with ``batch_per_replica`` crops of ``size`` px a replica
+    (``net``: the loss network, ``vgg16`` as :func:`nst_tf.fast.train` and ``train-fast`` use)."""
     pixels = size * size * batch_per_replica
     network = 4 * NETWORK_FLOATS_PER_PIXEL * pixels
     vgg = 2 * batch_per_replica * activation_bytes(size, size, _VGG_LAYERS, net)  # stylized and content batch
-    return BASE_BYTES, int(BACKWARD_FACTOR * (network + vgg))
+    style_side = max(size, 64)  # the style picture's long side (nst_tf.fast.train: style_size)
+    style = activation_bytes(style_side, style_side, _VGG_LAYERS, net)
+    return TRAINING_BASE_BYTES, int(TRAINING_FACTOR * (network + vgg + style))
 
 
 def _budgets() -> tuple[int | None, int | None]:
@@ -58,12 +74,12 @@ def check_apply(height: int, width: int, size_option: str = "--size") -> None:
     """Refuse a picture that ``apply`` could not stylize in memory, naming a ``--size`` that fits."""
     host, gpu = _budgets()
     budget = gpu if gpu is not None else host
-    if budget is None or apply_bytes(height, width) <= budget + (BASE_BYTES if gpu is not None else 0):
+    if budget is None or apply_bytes(height, width) <= budget + (APPLY_BASE_BYTES if gpu is not None else 0):
         return
     long_side = max(height, width)
     side = long_side
     while side > 32 and apply_bytes(round(height * side / long_side), round(width * side / long_side)) > \
-            budget + (BASE_BYTES if gpu is not None else 0):
+            budget + (APPLY_BASE_BYTES if gpu is not None else 0):
         side = int(side * 0.9)
     where = "GPU memory" if gpu is not None else "memory"
     raise MemoryEstimateError(f"applying the network to a {width}x{height} px picture needs about "
@@ -71,7 +87,7 @@ def check_apply(height: int, width: int, size_option: str = "--size") -> None:
                               f"is available; use {size_option} {max(side // 16 * 16, 32)} or less")
 
 
-def check_training(size: int, batch_per_replica: int, net: str = "vgg19") -> None:
+def check_training(size: int, batch_per_replica: int, net: str = "vgg16") -> None:
     """Refuse a training batch that would not fit, naming a ``--batch-size`` (or ``--size``) that does."""
     host_budget, gpu_budget = _budgets()
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import weakref
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, cast, overload
 
 import numpy as np
 
 import keras
 import tensorflow as tf
+
+from ..image.types import ImageBatch
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from keras import KerasTensor
 
 from .layers import CropToMatch, InstanceNormalization, PadToMultiple, ReflectionPad2D
 
@@ -21,22 +26,22 @@ class _Seeds:
     def __init__(self, seed: int | None):
         self.seed, self.count = seed, 0
 
-    def initializer(self):
+    def initializer(self) -> str | keras.initializers.Initializer:
         if self.seed is None:
             return "glorot_uniform"
         self.count += 1
         return keras.initializers.GlorotUniform(seed=int(self.seed) * 1009 + self.count)
 
 
-def _conv(x, filters: int, kernel: int, name: str, seeds: _Seeds, *, strides: int = 1, activation=None,
-          use_bias: bool = False):
+def _conv(x: KerasTensor, filters: int, kernel: int, name: str, seeds: _Seeds, *, strides: int = 1,
+          activation: str | None = None, use_bias: bool = False) -> KerasTensor:
     """Mirror padding, then a 'valid' convolution: the output keeps the size (divided by ``strides``)."""
     x = ReflectionPad2D(kernel // 2, name=f"{name}_pad")(x)
     return keras.layers.Conv2D(filters, kernel, strides=strides, padding="valid", use_bias=use_bias,
                                activation=activation, kernel_initializer=seeds.initializer(), name=name)(x)
 
 
-def _normalise(x, name: str, norm: Callable):
+def _normalise(x: KerasTensor, name: str, norm: Callable[..., keras.layers.Layer]) -> KerasTensor:
     """``norm(name=name)`` applied to ``x``; it must make a Keras layer (TypeError naming ``norm`` if not)."""
     layer = norm(name=name)
     if not isinstance(layer, keras.layers.Layer):
@@ -44,13 +49,15 @@ def _normalise(x, name: str, norm: Callable):
     return layer(x)
 
 
-def _conv_norm_relu(x, filters: int, kernel: int, name: str, seeds: _Seeds, norm: Callable, *, strides: int = 1):
+def _conv_norm_relu(x: KerasTensor, filters: int, kernel: int, name: str, seeds: _Seeds,
+                    norm: Callable[..., keras.layers.Layer], *, strides: int = 1) -> KerasTensor:
     x = _conv(x, filters, kernel, f"{name}_conv", seeds, strides=strides)
     x = _normalise(x, f"{name}_norm", norm)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
-def _residual_block(x, filters: int, name: str, seeds: _Seeds, norm: Callable):
+def _residual_block(x: KerasTensor, filters: int, name: str, seeds: _Seeds,
+                    norm: Callable[..., keras.layers.Layer]) -> KerasTensor:
     """``x + IN(conv(relu(IN(conv(x)))))``: the block can only add detail to what it gets."""
     shortcut = x
     x = _conv_norm_relu(x, filters, 3, f"{name}_a", seeds, norm)
@@ -59,7 +66,8 @@ def _residual_block(x, filters: int, name: str, seeds: _Seeds, norm: Callable):
     return keras.layers.Add(name=f"{name}_add")([shortcut, x])
 
 
-def _upsample(x, filters: int, name: str, seeds: _Seeds, norm: Callable):
+def _upsample(x: KerasTensor, filters: int, name: str, seeds: _Seeds,
+              norm: Callable[..., keras.layers.Layer]) -> KerasTensor:
     """Resize-convolution: nearest-neighbour x2, then a 3x3 conv (no checkerboard, unlike Conv2DTranspose)."""
     x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
     return _conv_norm_relu(x, filters, 3, name, seeds, norm)
@@ -169,7 +177,7 @@ def _compiled(model: keras.Model) -> Callable:
     function = _COMPILED.get(model)
     if function is None:
 
-        def apply_model(batch):
+        def apply_model(batch: tf.Tensor) -> tf.Tensor:
             return model(batch, training=False)
 
         function = tf.function(apply_model, input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
@@ -178,18 +186,28 @@ def _compiled(model: keras.Model) -> Callable:
     return function
 
 
-def stylize_fast(model: keras.Model, images, *, batch_size: int = 8):
+@overload
+def stylize_fast(model: keras.Model, images: list[ImageBatch] | tuple[ImageBatch, ...], *, batch_size: int = 8
+                 ) -> list[np.ndarray]: ...
+
+
+@overload
+def stylize_fast(model: keras.Model, images: np.ndarray, *, batch_size: int = 8) -> np.ndarray: ...
+
+
+def stylize_fast(model: keras.Model, images: ImageBatch | list[ImageBatch] | tuple[ImageBatch, ...], *,
+                 batch_size: int = 8) -> np.ndarray | list[np.ndarray]:
     """Stylize one image ``(H, W, 3)``, a batch ``(N, H, W, 3)`` or a list of images in one pass each (lesson 06).
 
     Values in [0, 1] (uint8 is scaled). Returns float32 NumPy arrays of the same
     shape(s) in [0, 1]. A batch is run ``batch_size`` images at a time.
     """
     if isinstance(images, (list, tuple)):
-        return [stylize_fast(model, image, batch_size=batch_size) for image in images]
+        return [cast(np.ndarray, stylize_fast(model, image, batch_size=batch_size)) for image in images]
     from ..image import validate
 
     batch = validate.image_batch(images, "images", min_side=4)  # uint8 scaled, NaN and out-of-range refused
-    single = np.ndim(images) == 3 if not tf.is_tensor(images) else images.shape.rank == 3
+    single = np.ndim(images) == 3 if not tf.is_tensor(images) else len(images.shape) == 3
     function = _compiled(model)
     step = validate.count(batch_size, "batch_size")
     outputs = [function(batch[start : start + step]).numpy() for start in range(0, int(batch.shape[0]), step)]

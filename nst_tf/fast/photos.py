@@ -34,7 +34,7 @@ import io
 import os
 import threading
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Callable, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
@@ -191,7 +191,7 @@ def _examples(count: int, seed: int, start: int) -> tf.data.Dataset:
     seed_tensor = tf.constant(int(seed), tf.int64)
 
     @tf.autograph.experimental.do_not_convert
-    def epoch_order(epoch):
+    def epoch_order(epoch: tf.Tensor) -> tf.data.Dataset:
         order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64),
                                                          seed=tf.stack([seed_tensor, epoch]))
         return tf.data.Dataset.from_tensor_slices(order)
@@ -244,7 +244,8 @@ def stalled_reason(error: BaseException) -> str | None:
     return " ".join(text.split(marker, 1)[1].splitlines()[0].split())
 
 
-def _in_memory_pictures(sources: Sequence, max_size: int, skipped: SkippedPictures):
+def _in_memory_pictures(sources: Sequence, max_size: int, skipped: SkippedPictures
+                        ) -> tuple[int, Callable[[tf.Tensor], tf.Tensor]]:
     """``(count, index -> (H, W, 3) uint8)``: the pictures packed end to end in one flat uint8 tensor."""
     pictures = _decode_all(sources, max_size, skipped)
     if not pictures:
@@ -255,7 +256,7 @@ def _in_memory_pictures(sources: Sequence, max_size: int, skipped: SkippedPictur
     offsets = tf.constant(np.cumsum([0] + [p.size for p in pictures[:-1]], dtype=np.int64))
 
     @tf.autograph.experimental.do_not_convert
-    def picture(index):
+    def picture(index: tf.Tensor) -> tf.Tensor:
         height, width = shapes[index][0], shapes[index][1]
         values = flat[offsets[index] : offsets[index] + height * width * 3]
         return tf.reshape(values, tf.stack([height, width, 3]))
@@ -263,7 +264,8 @@ def _in_memory_pictures(sources: Sequence, max_size: int, skipped: SkippedPictur
     return len(pictures), picture
 
 
-def _streamed_pictures(sources: Sequence, max_size: int, skipped: SkippedPictures):
+def _streamed_pictures(sources: Sequence, max_size: int, skipped: SkippedPictures
+                       ) -> tuple[int, Callable[[tf.Tensor], tf.Tensor]]:
     """``(count, index -> (H, W, 3) uint8, empty if unreadable)``: each picture read when its example comes."""
     names = [os.fspath(s) if isinstance(s, os.PathLike) else str(s) for s in sources]
     kinds = list(sources)
@@ -276,7 +278,7 @@ def _streamed_pictures(sources: Sequence, max_size: int, skipped: SkippedPicture
 
     failures = [0]  # unreadable pictures in a row: a whole pass of them means none is left
 
-    def load(index):
+    def load(index: tf.Tensor) -> np.ndarray:
         position = int(index.numpy())
         picture, reason = read_picture(kinds[position], max_size)
         if picture is None:
@@ -290,7 +292,7 @@ def _streamed_pictures(sources: Sequence, max_size: int, skipped: SkippedPicture
         return picture
 
     @tf.autograph.experimental.do_not_convert
-    def picture(index):
+    def picture(index: tf.Tensor) -> tf.Tensor:
         values = tf.py_function(load, [index], tf.uint8)
         values.set_shape([None, None, 3])
         return values
@@ -347,15 +349,15 @@ def training_images(
     seed_tensor = tf.constant(int(seed), tf.int64)
 
     @tf.autograph.experimental.do_not_convert
-    def example(j, index):
+    def example(j: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return picture(index), tf.stack([seed_tensor, j])
 
     @tf.autograph.experimental.do_not_convert
-    def readable(values, crop_seed):
+    def readable(values: tf.Tensor, crop_seed: tf.Tensor) -> tf.Tensor:
         return tf.size(values) > 0
 
     @tf.autograph.experimental.do_not_convert
-    def crop(values, crop_seed):
+    def crop(values: tf.Tensor, crop_seed: tf.Tensor) -> tf.Tensor:
         return _random_crop(values, crop_seed, size)
 
     dataset = _examples(count, seed, start)
@@ -379,7 +381,7 @@ def distributed_training_images(
     start_step: int = 0,
     cache: bool = False,
     skipped: SkippedPictures | None = None,
-):
+) -> tf.distribute.DistributedDataset:
     """:func:`training_images` spread over ``strategy``'s workers and replicas (a distributed dataset).
 
     ``global_batch_size`` is the number of photos per step over all replicas (a multiple

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..image.types import Image
+
 __all__ = ["STRIPE_BAND", "luminance", "stripe_energy", "stripe_spectrum"]
 
 #: ``(lowest |vertical frequency|, highest |horizontal frequency|)`` of the stripe band, in
@@ -29,7 +31,7 @@ STRIPE_BAND = (0.1875, 0.03125)
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 
-def luminance(image) -> np.ndarray:
+def luminance(image: Image | np.ndarray) -> np.ndarray:
     """``(H, W)`` float64 luminance of an ``(H, W, 3)`` RGB picture (uint8 is scaled to [0, 1]); ``(H, W)`` as is."""
     array = np.asarray(image)
     if array.dtype == np.uint8:
@@ -50,7 +52,7 @@ def luminance(image) -> np.ndarray:
     return array
 
 
-def stripe_spectrum(image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def stripe_spectrum(image: Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(power, vertical frequencies, horizontal frequencies)`` of the luminance minus its mean.
 
     ``power[i, j]`` is ``|FFT|**2 / (H * W)**2`` at vertical frequency ``fy[i]`` and horizontal
@@ -64,7 +66,7 @@ def stripe_spectrum(image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return power, np.fft.fftfreq(height), np.fft.fftfreq(width)
 
 
-def stripe_energy(image, band: tuple[float, float] = STRIPE_BAND) -> float:
+def stripe_energy(image: Image, band: tuple[float, float] = STRIPE_BAND) -> float:
     """The share (0 to 1) of a picture's luminance variance in fine horizontal stripes.
 
     ``image``: ``(H, W, 3)`` RGB in [0, 1] (or uint8), or ``(H, W)`` luminance. The share of

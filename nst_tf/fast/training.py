@@ -20,7 +20,7 @@ import functools
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, NoReturn, Sequence, Union
+from typing import Any, Callable, Iterator, Mapping, NoReturn, Sequence, Union
 
 import numpy as np
 
@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from ..vgg.extractor import feature_extractor
 from ..image.load import load_image
+from ..image.types import ImageSource
 from ..optim.progress import History, LivePreview, NonFiniteLossError, PendingLosses, ProgressBar
 from . import photos as fast_data
 from .photos import image_files
@@ -55,15 +56,16 @@ class FastTrainingResult:
     seconds: float = 0.0
     checkpoint: str | None = None
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter((self.model, self.history))
 
 
-def _replicas(strategy) -> int:
+def _replicas(strategy: tf.distribute.Strategy) -> int:
     return int(strategy.num_replicas_in_sync)
 
 
-def _preview_array(preview_image, images, size: int) -> np.ndarray:
+def _preview_array(preview_image: ImageSource | None, images: str | os.PathLike | Sequence | None, size: int
+                   ) -> np.ndarray:
     """The picture used for previews: given, or the first training picture, at most ``max(2 * size, 128)`` px."""
     from ..image import samples as data
 
@@ -90,8 +92,9 @@ class _Parts:
     step: tf.Variable
 
 
-def _build(strategy, style_image, model: keras.Model | None, *, learning_rate: float, size: int, style_size,
-           filters: int, residual_blocks: int, seed: int, norm=None, **loss_options) -> _Parts:
+def _build(strategy: tf.distribute.Strategy, style_image: ImageSource, model: keras.Model | None, *,
+           learning_rate: float, size: int, style_size: int | None, filters: int, residual_blocks: int, seed: int,
+           norm: Callable[..., keras.layers.Layer] | None = None, **loss_options: Any) -> _Parts:
     """The loss, the network (``model`` or a new one), Adam and the step counter, made in ``strategy.scope()``."""
     # VGG is loaded (and cached) outside any strategy; PerceptualLoss copies it into this one.
     feature_extractor([loss_options["content_layer"]], weights=loss_options["weights"], net=loss_options["net"])
@@ -107,7 +110,8 @@ def _build(strategy, style_image, model: keras.Model | None, *, learning_rate: f
 class _Checkpoints:
     """The last 3 checkpoints in ``folder`` (none if ``folder`` is ``None``); restored first with ``resume``."""
 
-    def __init__(self, parts: _Parts, folder, strategy, *, resume: bool):
+    def __init__(self, parts: _Parts, folder: str | os.PathLike | None, strategy: tf.distribute.Strategy, *,
+                 resume: bool) -> None:
         self.counter = parts.step
         self.manager = None
         restored = None
@@ -137,11 +141,11 @@ class _Checkpoints:
             self.manager.discard_scratch()
 
 
-def _compile_steps(parts: _Parts, strategy) -> tuple[Callable, Callable]:
+def _compile_steps(parts: _Parts, strategy: tf.distribute.Strategy) -> tuple[Callable, Callable]:
     """``(train_step(iterator) -> mean costs, preview_step(picture batch) -> images)``, both ``tf.function`` s."""
     model, loss, optimizer = parts.model, parts.loss, parts.optimizer
 
-    def replica_step(content_images):
+    def replica_step(content_images: tf.Tensor) -> dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
             generated_images = model(content_images, training=True)
             components = loss(content_images, generated_images)
@@ -153,17 +157,17 @@ def _compile_steps(parts: _Parts, strategy) -> tuple[Callable, Callable]:
 
     # No Python control flow depends on tensors here, so AutoGraph is not needed.
     @functools.partial(tf.function, autograph=False)
-    def train_step(iterator):
+    def train_step(iterator: Iterator[tf.Tensor]) -> dict[str, tf.Tensor]:
         per_replica = strategy.run(replica_step, args=(next(iterator),))
         parts.step.assign_add(1)
         return {key: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
                 for key, value in per_replica.items()}
 
-    def apply_model(images):
+    def apply_model(images: tf.Tensor) -> tf.Tensor:
         return model(images, training=False)
 
     @functools.partial(tf.function, autograph=False)
-    def preview_step(picture):
+    def preview_step(picture: tf.Tensor) -> tf.Tensor:
         outputs = strategy.run(apply_model, args=(picture,))
         return strategy.experimental_local_results(outputs)[0]
 
@@ -212,9 +216,10 @@ class _Schedule:
         return index % max(1, int(self.log_every)) == 0 or index == self.steps or self.previewing(index)
 
 
-def _run_steps(result: FastTrainingResult, start: int, schedule: _Schedule, train_step, preview_step, iterator,
-               log: _LossLog, checkpoints: _Checkpoints, preview_picture, live: LivePreview | None,
-               callback) -> None:
+def _run_steps(result: FastTrainingResult, start: int, schedule: _Schedule, train_step: Callable,
+               preview_step: Callable, iterator: Iterator[tf.Tensor], log: _LossLog, checkpoints: _Checkpoints,
+               preview_picture: np.ndarray | None, live: LivePreview | None,
+               callback: Callable[[int, np.ndarray, dict], bool | None] | None) -> None:
     """Steps ``start + 1 .. schedule.steps``; stops early when ``callback`` returns ``False``."""
     from .._runtime.watchdog import disarm
 
@@ -226,7 +231,7 @@ def _run_steps(result: FastTrainingResult, start: int, schedule: _Schedule, trai
         result.step = index
         if checkpoints.due(index, schedule.checkpoint_every):
             result.checkpoint = checkpoints.save()
-        if schedule.previewing(index):
+        if schedule.previewing(index) and preview_picture is not None:
             image = preview_step(tf.constant(preview_picture[np.newaxis])).numpy()[0]
             result.previews.append((index, image))
             if live is not None:
@@ -236,7 +241,7 @@ def _run_steps(result: FastTrainingResult, start: int, schedule: _Schedule, trai
 
 
 def train(
-    style_image,
+    style_image: ImageSource,
     images: str | os.PathLike | Sequence | None = None,
     *,
     steps: int = 2000,
@@ -254,7 +259,7 @@ def train(
     resume: bool = True,
     cache: bool = False,
     preview_every: int | None = None,
-    preview_image=None,
+    preview_image: ImageSource | None = None,
     preview: bool = False,
     callback: Callable[[int, np.ndarray, dict], bool | None] | None = None,
     progress: bool = True,

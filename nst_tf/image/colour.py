@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from . import arrays as images
 from ..defaults import PRESERVE_COLORS
+from .types import Image, ImageBatch
 
 __all__ = [
     "PRESERVE_COLORS",
@@ -40,7 +41,7 @@ YIQ_FROM_RGB = np.array(
 RGB_FROM_YIQ = np.linalg.inv(YIQ_FROM_RGB)
 
 
-def _apply_colour_matrix(image, matrix: np.ndarray):
+def _apply_colour_matrix(image: ImageBatch, matrix: np.ndarray) -> tf.Tensor:
     """``image[..., 3] @ matrix.T`` for NumPy arrays (float32 out) and TensorFlow tensors."""
     if isinstance(image, (tf.Tensor, tf.Variable)):
         return tf.tensordot(tf.cast(image, tf.float32), tf.constant(matrix.T, tf.float32), axes=1)
@@ -50,23 +51,23 @@ def _apply_colour_matrix(image, matrix: np.ndarray):
     return (array.astype(np.float64) @ matrix.T).astype(np.float32)
 
 
-def rgb_to_yiq(image):
+def rgb_to_yiq(image: ImageBatch) -> tf.Tensor:
     """RGB ``(..., 3)`` in [0, 1] -> YIQ ``(..., 3)``: luminance Y in [0, 1], chroma I and Q around 0 (lesson 05)."""
     return _apply_colour_matrix(image, YIQ_FROM_RGB)
 
 
-def yiq_to_rgb(image):
+def yiq_to_rgb(image: ImageBatch) -> tf.Tensor:
     """YIQ ``(..., 3)`` -> RGB ``(..., 3)`` (not clipped; values can leave [0, 1]) (lesson 05)."""
     return _apply_colour_matrix(image, RGB_FROM_YIQ)
 
 
-def luminance_image(image) -> np.ndarray:
+def luminance_image(image: Image | ImageBatch) -> np.ndarray:
     """The luminance Y of an RGB image ``(H, W, 3)``, repeated on three channels (a grey RGB image)."""
     luminance = rgb_to_yiq(images.to_numpy_image(image))[..., 0]
     return np.repeat(np.clip(luminance, 0.0, 1.0)[..., np.newaxis], 3, axis=-1)
 
 
-def style_luminance(style_image, content_image=None) -> np.ndarray:
+def style_luminance(style_image: Image, content_image: Image | None = None) -> np.ndarray:
     """The style's grey image; given ``content_image``, with its luminance mean and std moved to the content's.
 
     ``Y_S' = (Y_S - mean(Y_S)) * std(Y_C) / std(Y_S) + mean(Y_C)`` (Gatys et al. 2017), repeated on
@@ -81,7 +82,7 @@ def style_luminance(style_image, content_image=None) -> np.ndarray:
     return np.repeat(np.clip(matched, 0.0, 1.0)[..., np.newaxis], 3, axis=-1).astype(np.float32)
 
 
-def recombine_luminance(generated_image, content_image) -> np.ndarray:
+def recombine_luminance(generated_image: Image, content_image: Image) -> Image:
     """The generated image's luminance with the content image's colour (I and Q), as RGB in [0, 1].
 
     Use it after any transfer to keep the photo's colours (post-hoc colour preservation).
@@ -111,7 +112,7 @@ def _add_chroma_within_gamut(luminance: np.ndarray, chroma: np.ndarray) -> np.nd
     return np.clip(luminance + scale * chroma, 0.0, 1.0).astype(np.float32)
 
 
-def match_colors(style_image, content_image) -> np.ndarray:
+def match_colors(style_image: Image, content_image: Image) -> Image:
     """The style image with each RGB channel's histogram matched to the content image's.
 
     ``skimage.exposure.match_histograms(style, content, channel_axis=-1)``: the painting keeps

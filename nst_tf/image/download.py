@@ -43,7 +43,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Iterator, NoReturn
+from typing import IO, Any, Iterator, NoReturn, TypeGuard
 from urllib.parse import urlparse
 
 from .decode import ImageError
@@ -71,7 +71,7 @@ class FetchError(ImageError):
     """A URL could not be downloaded as an image; the message is one line naming the URL."""
 
 
-def is_url(source: object) -> bool:
+def is_url(source: object) -> TypeGuard[str]:
     """True for a string starting with ``http://`` or ``https://`` (any case)."""
     return isinstance(source, str) and source.lower().startswith(("http://", "https://"))
 
@@ -123,7 +123,9 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
         super().__init__()
         self.url = url
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102 - urllib's hook
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: http.client.HTTPMessage, newurl: str
+                         ) -> urllib.request.Request | None:  # noqa: D102 - urllib's hook
         scheme = urlparse(newurl).scheme.lower()
         if scheme not in _SCHEMES:
             raise FetchError(f"could not fetch {self.url}: the server redirects to {newurl}, "
@@ -168,22 +170,23 @@ class _Deadline:
         deadline = self
 
         class HTTP(http.client.HTTPConnection):
-            def connect(self):
+            def connect(self) -> None:
                 super().connect()
                 deadline.watch(self.sock)
 
         class HTTPS(http.client.HTTPSConnection):
-            def connect(self):
+            def connect(self) -> None:
                 super().connect()
                 deadline.watch(self.sock)
 
         class HTTPHandler(urllib.request.HTTPHandler):
-            def http_open(self, req):
+            def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
                 return self.do_open(HTTP, req)
 
         class HTTPSHandler(urllib.request.HTTPSHandler):
-            def https_open(self, req):
-                return self.do_open(HTTPS, req, context=self._context)
+            def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+                # HTTPSHandler.__init__ sets _context; typeshed does not declare it
+                return self.do_open(HTTPS, req, context=self._context)  # type: ignore[attr-defined]
 
         return [HTTPHandler(), HTTPSHandler()]
 

@@ -14,19 +14,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
+import PIL.Image
 
 from .arrays import MIN_SIZE, resize_image
 from .decode import decode_image
 from .download import fetch, is_url, total_timeout_default
 from .samples import looks_like_sample_name, path as sample_path, resolve, unknown_sample
+from .types import Image, ImageSource
 from .validate import image_array
 
 __all__ = ["load_image"]
 
 
-def load_image(source: Any, max_size: int | None = None, *, name: str = "image", min_size: int = MIN_SIZE,
-               progress: bool | None = None) -> np.ndarray:
+def load_image(source: ImageSource, max_size: int | None = None, *, name: str = "image", min_size: int = MIN_SIZE,
+               progress: bool | None = None) -> Image:
     """Any picture as a float32 RGB array ``(H, W, 3)`` in [0, 1].
 
     ``source``: a sample name (``"content/chelsea"``, or ``"chelsea"`` when unambiguous), a local
@@ -59,6 +60,6 @@ def load_image(source: Any, max_size: int | None = None, *, name: str = "image",
 
 def _array_like(source: Any) -> bool:
     """An array, a tensor or nested lists of numbers (not a file, a name or a PIL image)."""
-    if isinstance(source, (str, os.PathLike, bytes, bytearray, Image.Image)) or hasattr(source, "read"):
+    if isinstance(source, (str, os.PathLike, bytes, bytearray, PIL.Image.Image)) or hasattr(source, "read"):
         return False
     return isinstance(source, (np.ndarray, list, tuple)) or hasattr(source, "__array__") or hasattr(source, "numpy")

@@ -26,11 +26,14 @@ compiled step.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 
 from .arrays import MIN_SIZE
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; the functions import TensorFlow when called
+    import tensorflow as tf
 
 __all__ = [
     "image_array",
@@ -126,7 +129,7 @@ def _is_tensor(value: Any) -> bool:
     return isinstance(value, (tf.Tensor, tf.Variable)) or tf.is_tensor(value)
 
 
-def image_batch(images: Any, name: str = "images", *, min_side: int | None = None):
+def image_batch(images: Any, name: str = "images", *, min_side: int | None = None) -> tf.Tensor:
     """A float32 ``tf.Tensor`` batch ``(B, H, W, 3)`` in [0, 1] from an image or a batch.
 
     Tensors and variables stay tensors (gradients still flow through them); their
@@ -173,7 +176,7 @@ def _check_sides(sides: tuple, name: str, smallest: int) -> None:
                          "(VGG halves it at every pooling layer)")
 
 
-def activations(features: Any, name: str = "features"):
+def activations(features: Any, name: str = "features") -> tf.Tensor:
     """``features`` as a float ``tf.Tensor`` ``(B, nH, nW, nC)``; a 3-D map becomes a batch of one."""
     import tensorflow as tf
 
@@ -199,7 +202,7 @@ def activations(features: Any, name: str = "features"):
     return tensor
 
 
-def common_float(first, second):
+def common_float(first: tf.Tensor, second: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """Two float tensors of one type: mixed float64/float32 (NumPy's default and TensorFlow's) are both
     converted to float32, not refused with TensorFlow's internal error; one type is left as it is."""
     import tensorflow as tf
@@ -209,7 +212,7 @@ def common_float(first, second):
     return tf.cast(first, tf.float32), tf.cast(second, tf.float32)
 
 
-def same_shape(first, second, first_name: str, second_name: str) -> None:
+def same_shape(first: Any, second: Any, first_name: str, second_name: str) -> None:
     """Refuse two activations that cannot be compared element by element (no broadcasting)."""
     a, b = tuple(first.shape), tuple(second.shape)
     if len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b)):

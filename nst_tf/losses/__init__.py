@@ -3,8 +3,9 @@
 * :mod:`~nst_tf.losses.gram`: Gram matrices and other style statistics (lesson 02);
 * :mod:`~nst_tf.losses.terms`: the content, style and total-variation costs (lesson 03);
 * :mod:`~nst_tf.losses.masks`: masks per style and statistics over a region (lesson 05);
-* :mod:`~nst_tf.losses.objective`: targets taken once and the weighted costs of a transfer;
-* :mod:`~nst_tf.losses.compose`: cost terms that add and scale (``content + 30 * style + 200 * tv``).
+* :mod:`~nst_tf.losses.objective`: the sum of terms a transfer builds from its arguments;
+* :mod:`~nst_tf.losses.compose`: cost terms that add and scale (``content + 30 * style + 200 * tv``);
+* :mod:`~nst_tf.losses.highres`: any such sum in bounded memory (VGG's shallow blocks in tiles).
 """
 
 from __future__ import annotations

@@ -30,13 +30,49 @@ import numpy as np
 import tensorflow as tf
 
 from . import terms as L
+from ..image.types import ImageBatch, ImageSource
 from ..vgg.extractor import FeatureExtractor, feature_extractor
 from .gram import StyleStatistic
 from .gram import style_statistic as lookup_statistic
 
-__all__ = ["Term", "ContentTerm", "StyleTerm", "TVTerm", "WeightedSum"]
+__all__ = ["Term", "ContentTerm", "StyleTerm", "TVTerm", "WeightedSum", "style_image_list", "blend_weights"]
 
 Features = Mapping[str, tf.Tensor]
+
+
+def style_image_list(style_images: ImageSource | Sequence[ImageSource]) -> tuple[list[np.ndarray], list[str]]:
+    """One style image or a list of them, checked, as ``(images, labels)`` (labels for error messages:
+    ``style_image`` or ``style_images[i]``); at least one image."""
+    from ..image.validate import image_array
+
+    single = isinstance(style_images, (np.ndarray, tf.Tensor)) and len(style_images.shape) == 3
+    styles = [style_images] if single else list(cast("Sequence[ImageSource]", style_images))
+    labels = ["style_image"] if single else [f"style_images[{index}]" for index in range(len(styles))]
+    images = [image_array(style, label, min_side=0) for style, label in zip(styles, labels)]
+    if not images:
+        raise ValueError("Give at least one style image.")
+    return images, labels
+
+
+def blend_weights(blend: Sequence[float] | None, count: int, argument: str = "blend") -> list[float]:
+    """One weight per style image, normalised to sum to 1 (``None``: equal)."""
+    weights = [1.0] * count if blend is None else [float(w) for w in blend]
+    if len(weights) != count:
+        raise ValueError(f"Got {len(weights)} style {argument} weights for {count} style images.")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"Style {argument} weights must be non-negative and not all zero.")
+    return [w / sum(weights) for w in weights]
+
+
+def layer_sizes(extractor: FeatureExtractor, height: int, width: int) -> dict[str, tuple[int, int]]:
+    """Each VGG layer's ``(h, w)`` for a ``height x width`` picture, by VGG's arithmetic ('same' convolutions,
+    2x2 poolings that floor), without running the net."""
+    sizes, (h, w) = {}, (int(height), int(width))
+    for layer in extractor.vgg.layers:
+        if "pool" in layer.name:
+            h, w = h // 2, w // 2
+        sizes[layer.name] = (h, w)
+    return sizes
 
 
 def _check_name(name: Any) -> str:
@@ -82,20 +118,20 @@ class Term:
     def loss_keys(self) -> tuple[str, ...]:
         return ("total", self.name)
 
-    def __call__(self, image) -> dict[str, tf.Tensor]:
+    def __call__(self, image: ImageBatch) -> dict[str, tf.Tensor]:
         """``{name: cost, "total": cost}`` of a batch ``(1, H, W, 3)`` (a lone term: weight 1, no variable)."""
         image = tf.convert_to_tensor(image, tf.float32)
         features = None if self.extractor is None else self.extractor.model(image, training=False)
         cost = self.cost(image, features)
         return {self.name: cost, "total": cost}
 
-    def __add__(self, other) -> "WeightedSum":
+    def __add__(self, other: object) -> "WeightedSum":
         return self.as_sum() + other
 
-    def __radd__(self, other) -> "WeightedSum":
+    def __radd__(self, other: object) -> "WeightedSum":
         return self.as_sum().__radd__(other)
 
-    def __mul__(self, factor) -> "WeightedSum":
+    def __mul__(self, factor: object) -> "WeightedSum":
         return self.as_sum() * factor
 
     __rmul__ = __mul__
@@ -114,10 +150,13 @@ class ContentTerm(Term):
         extractor: a :class:`FeatureExtractor` computing ``layers`` (share one between terms); else one is
             built by :func:`~nst_tf.vgg.extractor.feature_extractor` with ``extractor_options``.
         name: the key of this cost in a sum.
+        targets: ``{layer: activations}`` of the content image, computed elsewhere (the bounded-memory path
+            computes them in tiles); default: the extractor's, once.
     """
 
-    def __init__(self, content_image, layers: Union[str, Sequence[str]], *, normalization: str = "mse",
-                 extractor: FeatureExtractor | None = None, name: str = "content", **extractor_options: Any):
+    def __init__(self, content_image: ImageSource, layers: Union[str, Sequence[str]], *, normalization: str = "mse",
+                 extractor: FeatureExtractor | None = None, name: str = "content",
+                 targets: Mapping[str, Any] | None = None, **extractor_options: Any) -> None:
         from ..image.validate import image_array
 
         L._check_normalization(normalization)
@@ -127,10 +166,10 @@ class ContentTerm(Term):
         self.content_image = image_array(content_image, "content_image", min_side=0)
         self.extractor = _extractor_for(self.layers, extractor, extractor_options)
         image_array(self.content_image, "content_image", min_side=self.extractor.min_side)
-        features = self.extractor(self.content_image[np.newaxis])
+        features = self.extractor(self.content_image[np.newaxis]) if targets is None else targets
         self.targets = {layer: tf.constant(features[layer]) for layer in self.layers}
 
-    def cost(self, image, features):
+    def cost(self, image: tf.Tensor, features: Features) -> tf.Tensor:  # type: ignore[override]  # has an extractor
         costs = [L.content_loss(self.targets[layer], features[layer], self.normalization) for layer in self.layers]
         return tf.add_n(costs) / float(len(self.layers))
 
@@ -148,15 +187,18 @@ class StyleTerm(Term):
         normalization: ``"mse"``, ``"course"`` or ``"gatys"``.
         statistic: ``"gram"``, ``"gram_centered"``, ``"mean_std"`` or a function (a name with masks).
         extractor, name, extractor_options: as for :class:`ContentTerm`.
+        statistics: one ``{layer: statistic}`` per style image, computed elsewhere (the bounded-memory path
+            computes them in tiles); default: the extractor's, once.
     """
 
-    def __init__(self, style_images, layers: Union[str, Sequence[str], Mapping[str, float]], *,
+    def __init__(self, style_images: ImageSource | Sequence[ImageSource],
+                 layers: Union[str, Sequence[str], Mapping[str, float]], *,
                  blend: Sequence[float] | None = None, masks: Sequence | None = None,
                  size: tuple[int, int] | None = None, normalization: str = "mse",
                  statistic: Union[str, StyleStatistic] = "gram", extractor: FeatureExtractor | None = None,
-                 name: str = "style", **extractor_options: Any):
+                 name: str = "style", statistics: Sequence[Mapping[str, Any]] | None = None,
+                 **extractor_options: Any) -> None:
         from ..image.validate import image_array
-        from .objective import Objective, style_image_list
 
         L._check_normalization(normalization)
         self.name = _check_name(name)
@@ -168,25 +210,29 @@ class StyleTerm(Term):
             if size is None:
                 raise ValueError("masks need size=(H, W), the generated image's size.")
         self.style_images, names = style_image_list(style_images)
-        self.blend = Objective._blend_weights(blend, len(self.style_images))
+        self.blend = blend_weights(blend, len(self.style_images))
         self.layer_weights = L.normalize_layer_weights([layers] if isinstance(layers, str) else layers)
         self.normalization, self.statistic_name = normalization, statistic
         self.statistic = lookup_statistic(statistic)
         self.extractor = _extractor_for(list(self.layer_weights), extractor, extractor_options)
         for picture, label in zip(self.style_images, names):
             image_array(picture, label, min_side=self.extractor.min_side)
+        #: The masks ``(H, W)`` as given, checked and resized (None: no masks), and each at every layer's size.
+        self.masks: list[np.ndarray] | None = None
         self.layer_masks: list[dict[str, tf.Tensor]] | None = None
         if masks is not None:
             from .masks import downsample_mask, prepare_masks
 
             height, width = (int(side) for side in cast(tuple, size))
-            prepared = prepare_masks(masks, len(self.style_images), (height, width))
-            shapes = {layer: tuple(value.shape[1:3])
-                      for layer, value in self.extractor(np.zeros((1, height, width, 3), np.float32)).items()}
+            self.masks = prepare_masks(masks, len(self.style_images), (height, width))
+            shapes = layer_sizes(self.extractor, height, width)
             self.layer_masks = [{layer: tf.constant(downsample_mask(mask, shapes[layer])) for layer in self.layer_weights}
-                                for mask in prepared]
-        statistics = [{layer: self.statistic(value) for layer, value in self.extractor(style[np.newaxis]).items()
-                       if layer in self.layer_weights} for style in self.style_images]
+                                for mask in self.masks]
+        if statistics is None:
+            statistics = [{layer: self.statistic(value) for layer, value in self.extractor(style[np.newaxis]).items()
+                           if layer in self.layer_weights} for style in self.style_images]
+        elif len(statistics) != len(self.style_images):
+            raise ValueError(f"Got {len(statistics)} sets of statistics for {len(self.style_images)} style images.")
         if self.layer_masks is None:  # the blended target: the weighted mean of the statistics
             self.targets: Any = {layer: tf.constant(tf.add_n([weight * each[layer] for weight, each in
                                                               zip(self.blend, statistics)]))
@@ -201,7 +247,7 @@ class StyleTerm(Term):
         return [L.style_loss(targets, features, self.layer_weights, self.normalization, self.statistic_name,
                              masks=masks) for targets, masks in zip(self.targets, self.layer_masks)]
 
-    def cost(self, image, features):
+    def cost(self, image: tf.Tensor, features: Features) -> tf.Tensor:  # type: ignore[override]  # has an extractor
         costs = self.style_costs(cast(Features, features))
         return costs[0] if len(costs) == 1 else tf.add_n(costs)
 
@@ -214,7 +260,7 @@ class TVTerm(Term):
             raise ValueError(f"Unknown TV kind {kind!r}; choose one of {', '.join(L.TV_KINDS)}.")
         self.kind, self.name = kind, _check_name(name)
 
-    def cost(self, image, features):
+    def cost(self, image: tf.Tensor, features: Features | None) -> tf.Tensor:
         return L.tv_loss(image, self.kind)
 
 
@@ -259,13 +305,13 @@ class WeightedSum:
             return attribute[: -len("_weight")]
         return None
 
-    def __getattr__(self, attribute: str):
+    def __getattr__(self, attribute: str) -> Any:
         part = self._part_of(attribute) if attribute not in ("parts", "_weights") else None
         if part is None:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {attribute!r}")
         return float(self._weights[part].numpy())
 
-    def __setattr__(self, attribute: str, value) -> None:
+    def __setattr__(self, attribute: str, value: float) -> None:
         part = self._part_of(attribute)
         if part is None:
             raise AttributeError(f"A weighted sum's attributes are its weights ({', '.join(self.weight_values())}), "
@@ -281,19 +327,19 @@ class WeightedSum:
         return [(name, term, float(self._weights[name].numpy())) for name, term in self.parts.items()]
 
     # ----- adding and scaling -----------------------------------------------------------------
-    def __add__(self, other) -> "WeightedSum":
+    def __add__(self, other: object) -> "WeightedSum":
         if isinstance(other, Term):
             other = other.as_sum()
         if not isinstance(other, WeightedSum):
             return NotImplemented
         return WeightedSum(self._triples() + other._triples())
 
-    def __radd__(self, other) -> "WeightedSum":
+    def __radd__(self, other: object) -> "WeightedSum":
         if isinstance(other, (int, float)) and other == 0:  # sum([...]) starts from 0
             return WeightedSum(self._triples())
         return NotImplemented
 
-    def __mul__(self, factor) -> "WeightedSum":
+    def __mul__(self, factor: object) -> "WeightedSum":
         if isinstance(factor, (Term, WeightedSum)) or not isinstance(factor, (int, float, np.number)):
             return NotImplemented
         from ..image.validate import weight
@@ -304,7 +350,7 @@ class WeightedSum:
     __rmul__ = __mul__
 
     # ----- the costs ---------------------------------------------------------------------------
-    def __call__(self, image) -> dict[str, tf.Tensor]:
+    def __call__(self, image: ImageBatch) -> dict[str, tf.Tensor]:
         """``{name: weight * cost, ..., "total": sum}`` of a batch ``(1, H, W, 3)``, differentiable (eager)."""
         image = tf.convert_to_tensor(image, tf.float32)
         extractors: dict[int, Features] = {}

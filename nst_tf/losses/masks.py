@@ -8,16 +8,18 @@ region only; :func:`nst_tf.losses.style_loss` uses both when given ``masks``.
 from __future__ import annotations
 
 import os
+from typing import Sequence, cast
 
 import numpy as np
 import tensorflow as tf
 
 from ..image.load import load_image
+from ..image.types import ImageSource
 
 __all__ = ["load_mask", "downsample_mask", "masked_statistic", "prepare_masks"]
 
 
-def load_mask(source, size: tuple[int, int] | None = None) -> np.ndarray:
+def load_mask(source: ImageSource, size: tuple[int, int] | None = None) -> np.ndarray:
     """A mask ``(H, W)`` float32 in [0, 1] from a file path or an array, resized to ``size=(H, W)``.
 
     Arrays may be ``(H, W)`` (or ``(H, W, 1)`` / ``(H, W, 3)``, averaged over channels); bool
@@ -43,7 +45,7 @@ def load_mask(source, size: tuple[int, int] | None = None) -> np.ndarray:
     return mask
 
 
-def downsample_mask(mask, shape: tuple[int, int]) -> tf.Tensor:
+def downsample_mask(mask: np.ndarray | tf.Tensor, shape: tuple[int, int]) -> tf.Tensor:
     """A mask ``(H, W)`` brought to a layer's ``(h, w)`` the way VGG shrinks its input.
 
     Repeated 2x2 average pooling ("valid", so odd sides round down as in VGG's max pooling):
@@ -89,13 +91,14 @@ def masked_statistic(features: tf.Tensor, mask: tf.Tensor, statistic: str = "gra
     return tf.math.divide_no_nan(tf.einsum("bijc,bijd->bcd", features * weights, features), total)
 
 
-def prepare_masks(style_masks, count: int, size: tuple[int, int]) -> list[np.ndarray]:
+def prepare_masks(style_masks: ImageSource | Sequence[ImageSource], count: int, size: tuple[int, int]
+                  ) -> list[np.ndarray]:
     """Validate the masks (one per style) and resize them to ``size``."""
     if isinstance(style_masks, (str, os.PathLike)) or (
         isinstance(style_masks, (np.ndarray, tf.Tensor)) and len(style_masks.shape) == 2
     ):
         style_masks = [style_masks]
-    masks = list(style_masks)
+    masks = list(cast("Sequence[ImageSource]", style_masks))
     if len(masks) != count:
         raise ValueError(f"Got {len(masks)} style masks for {count} style images; give one mask per style image.")
     return [load_mask(mask, size) for mask in masks]

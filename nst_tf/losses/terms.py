@@ -21,11 +21,12 @@ The total cost is ``content_weight * content + style_weight * style + tv_weight 
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import tensorflow as tf
 
 from ..image import validate
+from ..image.types import ImageBatch
 from .gram import StyleStatistic, style_statistic
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "tv_loss",
     "total_loss",
     "normalize_layer_weights",
-    "WeightedCosts",
 ]
 
 NORMALIZATIONS = ("mse", "course", "gatys")
@@ -53,11 +53,11 @@ def _check_normalization(normalization: str) -> None:
         )
 
 
-def _batched(x, name: str = "features") -> tf.Tensor:
+def _batched(x: Any, name: str = "features") -> tf.Tensor:
     return validate.activations(x, name)
 
 
-def _same_channels(style, generated) -> None:
+def _same_channels(style: tf.Tensor, generated: tf.Tensor) -> None:
     """Style statistics compare channels: the two layers must have as many (sizes may differ)."""
     if style.shape[-1] is not None and generated.shape[-1] is not None and style.shape[-1] != generated.shape[-1]:
         raise ValueError(
@@ -66,7 +66,7 @@ def _same_channels(style, generated) -> None:
         )
 
 
-def content_loss(content_features, generated_features, normalization: str = "mse") -> tf.Tensor:
+def content_loss(content_features: tf.Tensor, generated_features: tf.Tensor, normalization: str = "mse") -> tf.Tensor:
     """Content cost of one layer: how far the generated image's activations are from the content image's.
 
     Args:
@@ -85,7 +85,7 @@ def content_loss(content_features, generated_features, normalization: str = "mse
     return mse / 4.0 if normalization == "course" else mse
 
 
-def style_difference(statistic_value, target, normalization: str = "mse") -> tf.Tensor:
+def style_difference(statistic_value: tf.Tensor, target: tf.Tensor, normalization: str = "mse") -> tf.Tensor:
     """The one normalisation rule of every style cost: ``mean((S_G - S_S)^2)``, a quarter of it
     for ``"course"`` and ``"gatys"`` (their ``1/(4 nC^2 (nH nW)^2)`` on raw Gram matrices)."""
     difference = tf.reduce_mean(tf.square(statistic_value - target))
@@ -93,11 +93,11 @@ def style_difference(statistic_value, target, normalization: str = "mse") -> tf.
 
 
 def style_layer_loss_from_target(
-    target,
-    generated_features,
+    target: tf.Tensor,
+    generated_features: tf.Tensor,
     normalization: str = "mse",
     statistic: Union[str, StyleStatistic] = "gram",
-    mask=None,
+    mask: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """Style cost of one layer against a precomputed target statistic (see :func:`style_layer_loss`).
 
@@ -128,8 +128,8 @@ def style_layer_loss_from_target(
 
 
 def style_layer_loss(
-    style_features,
-    generated_features,
+    style_features: tf.Tensor,
+    generated_features: tf.Tensor,
     normalization: str = "mse",
     statistic: Union[str, StyleStatistic] = "gram",
 ) -> tf.Tensor:
@@ -189,7 +189,7 @@ def style_loss(
     return tf.add_n(terms)
 
 
-def tv_loss(image, kind: str = "l2") -> tf.Tensor:
+def tv_loss(image: ImageBatch, kind: str = "l2") -> tf.Tensor:
     """Total variation: how much neighbouring pixels differ (lesson 04).
 
     ``image`` is ``(batch, H, W, 3)``. ``"l2"`` (default): mean squared difference to the
@@ -211,54 +211,9 @@ def tv_loss(image, kind: str = "l2") -> tf.Tensor:
 
 
 def total_loss(
-    content_cost, style_cost, tv_cost=0.0, *, content_weight: float = 1.0, style_weight: float = 1.0,
+    content_cost: tf.Tensor | float, style_cost: tf.Tensor | float, tv_cost: tf.Tensor | float = 0.0, *,
+    content_weight: float = 1.0, style_weight: float = 1.0,
     tv_weight: float = 0.0,
 ) -> tf.Tensor:
     """``content_weight * content_cost + style_weight * style_cost + tv_weight * tv_cost``."""
     return content_weight * content_cost + style_weight * style_cost + tv_weight * tv_cost
-
-
-def _weight_property(index: int, name: str) -> property:
-    def getter(self) -> float:
-        return float(self._weights[index].numpy())
-
-    def setter(self, value: float) -> None:
-        self._weights[index].assign(validate.weight(value, f"{name.replace('total-variation', 'tv')}_weight"))
-
-    return property(getter, setter, doc=f"The weight of the {name} cost (a tf.Variable inside: no retrace).")
-
-
-class WeightedCosts:
-    """Mixin: ``content_weight``, ``style_weight`` and ``tv_weight`` kept in one ``tf.Variable``.
-
-    Changing a weight (``transfer.style_weight = 1e-2``) updates the variable, so compiled
-    functions that read it never retrace. Call :meth:`_init_weights` in ``__init__``.
-    """
-
-    def _init_weights(self, content_weight: float, style_weight: float, tv_weight: float) -> None:
-        checked = [validate.weight(value, name) for value, name in
-                   ((content_weight, "content_weight"), (style_weight, "style_weight"), (tv_weight, "tv_weight"))]
-        self._weights = tf.Variable(
-            checked, dtype=tf.float32, trainable=False, name="loss_weights"
-        )
-
-    #: The keys of the dict a call returns, ``"total"`` first (the solvers record them).
-    loss_keys = ("total", "content", "style", "tv")
-
-    def weight_values(self) -> dict[str, float]:
-        """``{"content_weight": ..., "style_weight": ..., "tv_weight": ...}`` (what an error about the weights names)."""
-        return {f"{name}_weight": float(value) for name, value in zip(("content", "style", "tv"), self._weights.numpy())}
-
-    content_weight = _weight_property(0, "content")
-    style_weight = _weight_property(1, "style")
-    tv_weight = _weight_property(2, "total-variation")
-
-    def _weigh(self, content, style, tv) -> dict[str, tf.Tensor]:
-        """``{"content", "style", "tv", "total"}``: each cost times its weight, and their sum."""
-        weighted = {
-            "content": self._weights[0] * content,
-            "style": self._weights[1] * style,
-            "tv": self._weights[2] * tv,
-        }
-        weighted["total"] = weighted["content"] + weighted["style"] + weighted["tv"]
-        return weighted

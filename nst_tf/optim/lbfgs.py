@@ -70,7 +70,7 @@ _RUNNING, _CONVERGED, _STALLED, _NONFINITE = 0, 1, 2, 3
 STATUS = {_RUNNING: "running", _CONVERGED: "converged", _STALLED: "stalled", _NONFINITE: "nonfinite"}
 
 
-def state_bytes(size: int, memory: int = 10, dtype=tf.float32) -> int:
+def state_bytes(size: int, memory: int = 10, dtype: tf.DType = tf.float32) -> int:
     """Bytes the solver keeps on the device for ``size`` variables: ``(2 * memory + 5) * size * itemsize``."""
     return (2 * int(memory) + 5) * int(size) * tf.as_dtype(dtype).size
 
@@ -139,7 +139,7 @@ class LBFGS:
         self._gtol, self._ftol = float(gtol), float(ftol)
         self._eps = float(np.finfo(dtype.as_numpy_dtype).eps)
 
-        def variable(value, name, dtype=dtype):
+        def variable(value: Any, name: str, dtype: tf.DType = dtype) -> tf.Variable:
             return tf.Variable(value, dtype=dtype, trainable=False, name=name)
 
         zeros = tf.zeros(shape, dtype)
@@ -192,7 +192,7 @@ class LBFGS:
         """Forget the history: the next evaluation is at ``x`` as it is now (a fresh start)."""
         self._take(self._reset())
 
-    def _reset_graph(self):
+    def _reset_graph(self) -> tuple[tf.Tensor, ...]:
         for name, value in (("count", 0), ("head", 0), ("started", 0), ("zoom", 0), ("ls_evals", 0), ("force", 0),
                             ("status", _RUNNING), ("evaluations", 0), ("iterations", 0), ("done", 0)):
             self._n[name].assign(value)
@@ -200,13 +200,13 @@ class LBFGS:
         self._v["gamma"].assign(1.0)
         return self._state()
 
-    def _state(self):
+    def _state(self) -> tuple[tf.Tensor, ...]:
         """The scalars the host keeps a copy of, read together (one transfer)."""
         return (self._n["status"].read_value(), self._n["evaluations"].read_value(),
                 self._n["iterations"].read_value(), self._n["done"].read_value(), self._v["f"].read_value(),
                 self._v["best_f"].read_value())
 
-    def _take(self, state) -> None:
+    def _take(self, state: Sequence[Any]) -> None:
         status, evaluations, iterations, done, value, best = (v.numpy() for v in state)
         self._host: dict[str, Any] = {"status": int(status), "evaluations": int(evaluations), "iterations": int(iterations),
                       "done": int(done), "value": float(value), "best_value": float(best)}
@@ -267,13 +267,13 @@ class LBFGS:
         return LBFGSResult(self.value, self.best_value, self.evaluations, self.iterations, self.status, values)
 
     # ----- the graph -------------------------------------------------------------------------
-    def _dot(self, a, b):
+    def _dot(self, a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
         return tf.reduce_sum(a * b)
 
-    def _project(self, x):
+    def _project(self, x: tf.Tensor) -> tf.Tensor:
         return tf.clip_by_value(x, self._lower, self._upper) if self.bounded else x
 
-    def _free(self, x, g, steepest):
+    def _free(self, x: tf.Tensor, g: tf.Tensor, steepest: tf.Tensor) -> tf.Tensor:
         """True where the quasi-Newton step applies, False for the (epsilon-)active set.
 
         Active: variables on a bound or within ``eps = min(0.01, |x - P(x - g)|)`` of it with
@@ -287,13 +287,13 @@ class LBFGS:
         room = tf.where(g > 0, x - self._lower, self._upper - x)
         return tf.logical_not((room <= eps) & tf.not_equal(g, 0.0))
 
-    def _projected_gradient_max(self, x, g):
+    def _projected_gradient_max(self, x: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
         if not self.bounded:
             return tf.reduce_max(tf.abs(g))
         pg = tf.where(x <= self._lower, tf.minimum(g, 0.0), tf.where(x >= self._upper, tf.maximum(g, 0.0), g))
         return tf.reduce_max(tf.abs(pg))
 
-    def _inverse_hessian_times(self, q):
+    def _inverse_hessian_times(self, q: tf.Tensor) -> tf.Tensor:
         """``H q`` in the compact form of Byrd, Nocedal and Schnabel (1994), equation (2.6).
 
         ``H = gamma I + [S, gamma Y] M [S, gamma Y]^T`` with the ``2k x 2k`` middle matrix
@@ -326,7 +326,7 @@ class LBFGS:
         combined = tf.linalg.matvec(pairs, tf.cast(weights, self.dtype), transpose_a=True)
         return tf.reshape(self._v["gamma"] * flat + combined, tf.shape(q))
 
-    def _reduced_inverse_times(self, r, free):
+    def _reduced_inverse_times(self, r: tf.Tensor, free: tf.Tensor) -> tf.Tensor:
         """``(Z^T B Z)^-1 r`` on the free variables (``r`` zero elsewhere; the result is too).
 
         ``B = theta I - W M W^T`` is the L-BFGS matrix (the inverse of :meth:`_inverse_hessian_times`'s
@@ -350,7 +350,7 @@ class LBFGS:
         positions = tf.range(m)
         order = tf.math.floormod(head + positions, m)
 
-        def chronological(a):
+        def chronological(a: tf.Tensor) -> tf.Tensor:
             return tf.gather(tf.gather(a, order), order, axis=1)
 
         used = tf.cast(positions >= m - count, tf.float64)
@@ -373,7 +373,7 @@ class LBFGS:
         g = self._v["gamma"]
         return tf.reshape(g * flat + g * g * mask * wv, tf.shape(r))
 
-    def _masked_pair_products(self, pairs, free):
+    def _masked_pair_products(self, pairs: tf.Tensor, free: tf.Tensor) -> tf.Tensor:
         """``[S; Y] F [S; Y]^T`` (float64, slot order) from the smaller of the free and the active set.
 
         The products of all pairs, ``[[S S^T, S Y^T], [Y S^T, Y Y^T]]``, are kept up to date as
@@ -392,14 +392,14 @@ class LBFGS:
         size = tf.size(free)
         active_count = size - tf.reduce_sum(tf.cast(free, tf.int32))
 
-        def columns(where):
+        def columns(where: tf.Tensor) -> tf.Tensor:
             chosen = tf.gather(pairs, tf.where(where)[:, 0], axis=1)
             return tf.cast(tf.matmul(chosen, chosen, transpose_b=True), tf.float64)
 
         return tf.cond(2 * active_count <= size, lambda: everything - columns(tf.logical_not(free)),
                        lambda: columns(free))
 
-    def _new_direction(self):
+    def _new_direction(self) -> None:
         """Direction, first step and line-search start at the current point (history already updated)."""
         x, g = self.x.read_value(), self.g.read_value()
         if self.bounded:
@@ -452,7 +452,7 @@ class LBFGS:
         # Nothing left to do: the (projected) gradient vanishes.
         self._n["status"].assign(tf.where(tf.equal(norm, 0.0), _CONVERGED, self._n["status"]))
 
-    def _accept(self, f, g):
+    def _accept(self, f: tf.Tensor, g: tf.Tensor) -> None:
         """The trial point becomes the current point; update the history and find the next direction."""
         x_old, g_old, f_old = self.x.read_value(), self.g.read_value(), self._v["f"].read_value()
         x_new = self.trial.read_value()
@@ -462,7 +462,7 @@ class LBFGS:
         sy, yy = gram[0, 1], gram[1, 1]
         keep = sy > self._eps * yy
 
-        def store():
+        def store() -> tf.Tensor:
             head, m = self._n["head"], self.memory
             # The whole matrix written anew (one pass), not scatter_update or a sliced assignment:
             # those turn the variable copy-on-read, and then each of the three reads of the pairs
@@ -498,20 +498,20 @@ class LBFGS:
             converged = converged | (((f_old - f) <= self._ftol * scale) & tf.equal(self._n["fallback"], 0))
         self._n["status"].assign(tf.where(converged, _CONVERGED, self._n["status"]))
 
-        def go_on():
+        def go_on() -> tf.Tensor:
             self._new_direction()
             return tf.constant(True)
 
         tf.cond(converged, lambda: tf.constant(False), go_on)
 
-    def _start(self, f, g):
+    def _start(self, f: tf.Tensor, g: tf.Tensor) -> None:
         self.x.assign(self.trial)  # the starting point, projected onto the bounds
         self.g.assign(g)
         self._v["f"].assign(f)
         self._n["started"].assign(1)
         self._n["status"].assign(tf.where(tf.math.is_finite(f), self._n["status"], _NONFINITE))
 
-        def go():
+        def go() -> tf.Tensor:
             if self._gtol > 0:
                 converged = self._projected_gradient_max(self.x.read_value(), g) <= self._gtol
                 self._n["status"].assign(tf.where(converged, _CONVERGED, self._n["status"]))
@@ -520,12 +520,12 @@ class LBFGS:
 
         tf.cond(tf.math.is_finite(f), go, lambda: tf.constant(False))
 
-    def _restart_or_stall(self):
+    def _restart_or_stall(self) -> None:
         """The line search failed: drop the history and go downhill, or stop if that was already so."""
         stalled = tf.equal(self._n["count"], 0)
         self._n["status"].assign(tf.where(stalled, _STALLED, self._n["status"]))
 
-        def restart():
+        def restart() -> tf.Tensor:
             self._n["count"].assign(0)
             self._v["gamma"].assign(1.0)
             self._new_direction()
@@ -533,7 +533,7 @@ class LBFGS:
 
         tf.cond(stalled, lambda: tf.constant(False), restart)
 
-    def _line_search(self, f, g):
+    def _line_search(self, f: tf.Tensor, g: tf.Tensor) -> None:
         """One evaluation ``(f, g)`` at ``trial = x + t d``: accept it or choose the next ``t``."""
         v = {name: var.read_value() for name, var in self._v.items()}
         t, f0, dphi0 = v["t"], v["f"], v["dphi0"]
@@ -583,20 +583,20 @@ class LBFGS:
         restart = failed & tf.logical_not(take_this) & tf.logical_not(go_back)
         branch = tf.where(accept | take_this, 0, tf.where(restart, 1, 2))
 
-        def do_accept():
+        def do_accept() -> tf.Tensor:
             self._accept(f, g)
             return tf.constant(0)
 
-        def do_restart():
+        def do_restart() -> tf.Tensor:
             self._restart_or_stall()
             return tf.constant(1)
 
         tf.switch_case(branch, [do_accept, do_restart, lambda: tf.constant(2)])
 
-    def _run_graph(self, n):
+    def _run_graph(self, n: tf.Tensor) -> tuple[tf.Tensor, tuple[tf.Tensor, ...]]:
         self._n["done"].assign(0)
 
-        def body(i):
+        def body(i: tf.Tensor) -> tuple[tf.Tensor]:
             started = tf.equal(self._n["started"], 1)
             x = self.x.read_value()
             trial = self._project(tf.cond(started, lambda: x + self._v["t"] * self.d, lambda: x))
@@ -611,32 +611,33 @@ class LBFGS:
             self._n["done"].assign(i + 1)
             better = f < self._v["best_f"]
 
-            def keep_best():
+            def keep_best() -> tf.Tensor:
                 self.best_x.assign(self.trial)
                 self._v["best_f"].assign(f)
                 return tf.constant(True)
 
             tf.cond(better, keep_best, lambda: tf.constant(False))
 
-            def first():
+            def first() -> tf.Tensor:
                 self._start(f, g)
                 return tf.constant(True)
 
-            def later():
+            def later() -> tf.Tensor:
                 self._line_search(f, g)
                 return tf.constant(True)
 
             tf.cond(started, later, first)
             return (i + 1,)
 
-        def cond(i):
+        def cond(i: tf.Tensor) -> tf.Tensor:
             return (i < n) & tf.equal(self._n["status"], _RUNNING)
 
         tf.while_loop(cond, body, (tf.constant(0),))
         return self._records.read_value(), self._state()
 
 
-def _cubic_step(t_lo, f_lo, d_lo, t_hi, f_hi, d_hi, usable):
+def _cubic_step(t_lo: tf.Tensor, f_lo: tf.Tensor, d_lo: tf.Tensor, t_hi: tf.Tensor, f_hi: tf.Tensor, d_hi: tf.Tensor,
+                usable: tf.Tensor) -> tf.Tensor:
     """The minimiser of the cubic through both ends, kept 10 % inside the bracket (else its middle)."""
     d1 = d_lo + d_hi - 3.0 * (f_lo - f_hi) / (t_lo - t_hi)
     radicand = d1 * d1 - d_lo * d_hi
@@ -650,7 +651,8 @@ def _cubic_step(t_lo, f_lo, d_lo, t_hi, f_hi, d_hi, usable):
     return tf.where(ok, inside, middle)
 
 
-def _backtrack_step(t_lo, f_lo, d_lo, t_hi, f_hi, d_hi, usable):
+def _backtrack_step(t_lo: tf.Tensor, f_lo: tf.Tensor, d_lo: tf.Tensor, t_hi: tf.Tensor, f_hi: tf.Tensor,
+                    d_hi: tf.Tensor, usable: tf.Tensor) -> tf.Tensor:
     """After a too high value at ``t_hi``: Moré and Thuente's choice between the cubic's and the
     quadratic's minimiser (the quadratic through ``f_lo``, ``d_lo`` and ``f_hi``), at most two
     thirds of the way from ``t_lo``; the bracket's middle if the values are not usable."""

@@ -231,7 +231,8 @@ def available_bytes() -> tuple[int | None, int | None]:
     return (min(candidates) if candidates else None), _gpu_free_bytes()
 
 
-def _fits(shape, style_shapes, layers, net, optimizer, host_budget, gpu_budget, bounded=False) -> bool:
+def _fits(shape: tuple[int, int], style_shapes: Sequence[tuple[int, int]], layers: Iterable[str], net: str,
+          optimizer: str, host_budget: int | None, gpu_budget: int | None, bounded: bool = False) -> bool:
     host, device = cast("tuple[int, int]", estimate_stylize_bytes(shape, style_shapes, layers, net=net,
                                                                   optimizer=optimizer, split=True, bounded=bounded))
     if gpu_budget is None:
@@ -239,7 +240,8 @@ def _fits(shape, style_shapes, layers, net, optimizer, host_budget, gpu_budget, 
     return (host_budget is None or host <= host_budget) and (gpu_budget is None or device <= gpu_budget)
 
 
-def largest_size_that_fits(shape, style_shapes, layers, net, optimizer, host_budget, gpu_budget,
+def largest_size_that_fits(shape: tuple[int, int], style_shapes: Sequence[tuple[int, int]], layers: Iterable[str],
+                           net: str, optimizer: str, host_budget: int | None, gpu_budget: int | None,
                            style_scale: float | None = None, bounded: bool = False) -> int:
     """Largest long side (a multiple of 16, at least 32) whose run fits; 0 if none does."""
     long_side = max(shape)
@@ -260,8 +262,9 @@ def _gigabytes(count: float) -> str:
     return f"{count / 1e9:.1f} GB"
 
 
-def choose_bounded(shape, style_shapes, layers, *, content_layers=None, net: str = "vgg19",
-                   optimizer: str = "lbfgs", bounded="auto", budgets=None) -> bool:
+def choose_bounded(shape: tuple[int, int], style_shapes: Sequence[tuple[int, int]], layers: Iterable[str], *,
+                   content_layers: Iterable[str] | None = None, net: str = "vgg19", optimizer: str = "lbfgs",
+                   bounded: str | bool = "auto", budgets: tuple[int | None, int | None] | None = None) -> bool:
     """Whether a run at ``shape`` takes the bounded-memory path: ``bounded`` itself when True/False;
     with ``"auto"``, True when the plain path's estimate does not fit the budget. ``content_layers``
     in block 1 cannot take it (:func:`highres_prefix_blocks`): False with ``"auto"``, ValueError with True.
@@ -270,7 +273,7 @@ def choose_bounded(shape, style_shapes, layers, *, content_layers=None, net: str
         raise ValueError(f"bounded_memory must be 'auto', True or False, got {bounded!r}.")
     usable = content_layers is None or highres_prefix_blocks(content_layers) > 0
     if bounded is True and not usable:
-        raise ValueError(f"bounded_memory needs content layers below block 1, got {list(content_layers)}.")
+        raise ValueError(f"bounded_memory needs content layers below block 1, got {list(content_layers or ())}.")
     if isinstance(bounded, bool) or not usable:
         return bool(bounded) and usable
     host_budget, gpu_budget = budgets if budgets is not None else _budgets()
@@ -292,7 +295,7 @@ def check_stylize(
     net: str = "vgg19",
     optimizer: str = "lbfgs",
     option: str = "size",
-    bounded="auto",
+    bounded: str | bool = "auto",
     content_layers: Iterable[str] | None = None,
 ) -> bool:
     """Raise :class:`MemoryEstimateError` if a run at ``shape`` would not fit; the message names a size that does.
@@ -332,8 +335,8 @@ def check_stylize(
     )
 
 
-def check_run(shape, style_shapes, style_scale: float, optimizer: str, options: dict, option: str = "size",
-              bounded="auto") -> bool:
+def check_run(shape: tuple[int, int], style_shapes: Sequence[tuple[int, int]], style_scale: float, optimizer: str,
+              options: dict, option: str = "size", bounded: str | bool = "auto") -> bool:
     """:func:`check_stylize` for ``stylize(...)``'s arguments: the output ``shape``, the style
     images' sizes before scaling, ``style_scale``, the optimiser and the keyword ``options``
     (``content_layers``, ``style_layers``, ``net``, ``extractor``, ``style_statistic``) and ``bounded``
@@ -351,5 +354,6 @@ def check_run(shape, style_shapes, style_scale: float, optimizer: str, options: 
         layers += [value] if isinstance(value, str) else list(value)
     net = getattr(options.get("extractor"), "net", None) or options.get("net", "vgg19")
     target = max(int(round(max(shape) * float(style_scale))), 32)
-    return check_stylize(tuple(shape), [_fit(tuple(s), target) for s in style_shapes], layers, net=net,
+    two = cast("tuple[int, int]", tuple(shape))
+    return check_stylize(two, [_fit(cast("tuple[int, int]", tuple(s)), target) for s in style_shapes], layers, net=net,
                          optimizer=optimizer, option=option, bounded=bounded, content_layers=content)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from matplotlib.axes import Axes
 
 __all__ = ["LOSS_KEYS", "cost_keys", "weights_of", "History", "PendingLosses", "ProgressBar", "LivePreview", "in_notebook", "NonFiniteLossError", "Watcher"]
 
@@ -15,7 +18,7 @@ LOSS_KEYS = ("total", "content", "style", "tv")
 _NOT_LOSSES = ("step", "time")
 
 
-def cost_keys(cost) -> tuple[str, ...] | None:
+def cost_keys(cost: object) -> tuple[str, ...] | None:
     """The keys a cost object returns, ``"total"`` first: its ``loss_keys`` attribute, or None if it has none."""
     keys = getattr(cost, "loss_keys", None)
     if keys is None:
@@ -26,7 +29,7 @@ def cost_keys(cost) -> tuple[str, ...] | None:
     return ("total", *(key for key in keys if key != "total"))
 
 
-def weights_of(cost) -> dict[str, float]:
+def weights_of(cost: object) -> dict[str, float]:
     """``{"<name>_weight": value}`` of a cost object that carries weights (``weight_values()``), else ``{}``."""
     values = getattr(cost, "weight_values", None)
     return dict(values()) if callable(values) else {}
@@ -62,7 +65,7 @@ class History(dict):
     def last(self) -> dict[str, float]:
         return {key: values[-1] for key, values in self.items() if values}
 
-    def plot(self, ax=None, keys: Iterable[str] | None = None, log: bool = True):
+    def plot(self, ax: Axes | None = None, keys: Iterable[str] | None = None, log: bool = True) -> Axes:
         """Each loss (default: every key of the cost) against the step, on a log scale; returns the Axes."""
         import matplotlib.pyplot as plt
 
@@ -88,7 +91,7 @@ class PendingLosses:
     ``last``. Nothing is returned twice, even if the caller stops half-way through a list.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._steps: list[Mapping] = []
 
     def __len__(self) -> int:
@@ -196,7 +199,9 @@ class Watcher:
     finite); ``shape`` the generated image's ``(1, H, W, 3)``.
     """
 
-    def __init__(self, cost, shape, steps, callback, callback_every, progress, live, preview_every, unit="step"):
+    def __init__(self, cost: Callable[..., Mapping[str, Any]], shape: Sequence[int | None], steps: int,
+                 callback: Callable[..., Any] | None, callback_every: int, progress: bool, live: Any,
+                 preview_every: int, unit: str = "step") -> None:
         self.cost, self.shape = cost, tuple(shape)
         self.steps = steps
         self.callback, self.callback_every = callback, max(1, int(callback_every))
@@ -225,7 +230,7 @@ class Watcher:
             events.append((step // self.preview_every + 1) * self.preview_every)
         return min(events)
 
-    def record(self, step: int, values: Mapping[str, float], image, seconds: float | None = None) -> None:
+    def record(self, step: int, values: Mapping[str, float], image: Any, seconds: float | None = None) -> None:
         total = float(values["total"])
         if not np.isfinite(total):
             named = ", ".join(f"{key}={value:g}" for key, value in weights_of(self.cost).items())
@@ -239,7 +244,7 @@ class Watcher:
             self.best_total = total
             self.best_image = np.asarray(image, dtype=np.float32).reshape(self.shape)[0].copy()
 
-    def after_steps(self, step: int, variable=None, image=None) -> bool:
+    def after_steps(self, step: int, variable: Any = None, image: Any = None) -> bool:
         """Progress, preview and callback after ``step``; returns False to stop."""
         self.bar.update(step - self._shown, self.history.last())
         self._shown = step

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -44,6 +44,9 @@ __all__ = [
 ]
 
 from ..defaults import LBFGS_CHUNK_SECONDS, LBFGS_MEMORY, OPTIMIZERS, PRECONDITIONED_FRACTION, SCIPY_LBFGS_MEMORY
+
+if TYPE_CHECKING:  # pragma: no cover - typing only (the solver imports it when first used)
+    from .lbfgs import LBFGS
 
 Cost = Callable[[tf.Tensor], Mapping[str, tf.Tensor]]
 
@@ -65,7 +68,7 @@ class StyleTransferResult:
     evaluations: int = 0
     seconds: float = 0.0
 
-    def __iter__(self):  # allows ``image, history = stylize(...)``
+    def __iter__(self) -> Iterator[Any]:  # allows ``image, history = stylize(...)``
         return iter((self.image, self.history))
 
 
@@ -102,16 +105,17 @@ class ImageSolver:
         return keys
 
     # ----- the compiled functions -------------------------------------------------------
-    def _components_eager(self, image: tf.Tensor):
+    def _components_eager(self, image: tf.Tensor) -> Mapping[str, tf.Tensor]:
         return self.cost(image)
 
-    def _value_and_grad_eager(self, image: tf.Tensor):
+    def _value_and_grad_eager(self, image: tf.Tensor) -> tuple[Mapping[str, tf.Tensor], tf.Tensor]:
         with tf.GradientTape() as tape:
             tape.watch(image)
             components = self.cost(image)
         return components, tape.gradient(components["total"], image)
 
-    def _preconditioned_eager(self, z: tf.Tensor, start: tf.Tensor, scale: tf.Tensor):
+    def _preconditioned_eager(self, z: tf.Tensor, start: tf.Tensor, scale: tf.Tensor
+                              ) -> tuple[Mapping[str, tf.Tensor], tf.Tensor, tf.Tensor]:
         """Costs, their gradient w.r.t. ``z`` and the image ``clip(start + P z, 0, 1)``."""
         with tf.GradientTape() as tape:
             tape.watch(z)
@@ -130,7 +134,7 @@ class ImageSolver:
             lambda: tf.identity(x),
         )
 
-    def _lbfgs_objective_eager(self, x: tf.Tensor):
+    def _lbfgs_objective_eager(self, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, Mapping[str, tf.Tensor]]:
         """Total cost, its gradient w.r.t. the L-BFGS variable, and the weighted costs (for the history)."""
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -138,7 +142,8 @@ class ImageSolver:
         return components["total"], tape.gradient(components["total"], x), components
 
     # ----- Adam -------------------------------------------------------------------------
-    def make_adam_step(self, learning_rate: float = 0.02, beta_1: float = 0.99, epsilon: float = 0.1):
+    def make_adam_step(self, learning_rate: float = 0.02, beta_1: float = 0.99, epsilon: float = 0.1
+                       ) -> Callable[[], Mapping[str, tf.Tensor]]:
         """A fresh Adam optimiser and a compiled step function bound to it (one trace per call).
 
         The step returns the costs as tensors and keeps the pixels in [0, 1].
@@ -148,7 +153,7 @@ class ImageSolver:
         optimizer = keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, epsilon=epsilon)
         optimizer.build([self.image])
 
-        def step():
+        def step() -> Mapping[str, tf.Tensor]:
             components, gradient = self._value_and_grad_eager(self.image)
             optimizer.apply_gradients([(gradient, self.image)])
             self.image.assign(tf.clip_by_value(self.image, 0.0, 1.0))
@@ -217,7 +222,8 @@ class ImageSolver:
             seconds=time.perf_counter() - watch.start,
         )
 
-    def _run_adam(self, steps: int, step, watch: Watcher, log_every: int) -> None:
+    def _run_adam(self, steps: int, step: Callable[[], Mapping[str, tf.Tensor]], watch: Watcher, log_every: int
+                  ) -> None:
         pending = PendingLosses()
 
         def flush(last: int) -> None:
@@ -236,7 +242,7 @@ class ImageSolver:
             raise
 
     # ----- L-BFGS in TensorFlow ------------------------------------------------------------
-    def device_lbfgs(self):
+    def device_lbfgs(self) -> LBFGS:
         """The in-graph L-BFGS over one variable, built once per solver (one trace for all runs)."""
         if self._lbfgs is None:
             from .lbfgs import LBFGS
@@ -295,7 +301,8 @@ class ImageSolver:
         """The image of the last L-BFGS evaluation, copied to the host (only for the callback and the preview)."""
         return self._lbfgs_image(self._lbfgs.trial).numpy()
 
-    def _record_lbfgs_rows(self, solver, watch: Watcher, seconds_before: float, rows=None) -> None:
+    def _record_lbfgs_rows(self, solver: LBFGS, watch: Watcher, seconds_before: float, rows: np.ndarray | None = None
+                           ) -> None:
         """Append the evaluations of the last ``solver.run`` call that the history lacks."""
         rows = solver.last_values() if rows is None else rows
         done_before = solver.evaluations - len(rows)  # evaluations of this phase before that call
@@ -307,7 +314,7 @@ class ImageSolver:
             values = dict(zip(solver.scalar_keys, rows[index, 1:]))
             watch.record(watch.evaluations + 1, values, image=None, seconds=seconds)
 
-    def _device_lbfgs_phase(self, solver, until: int, steps: int, watch: Watcher) -> bool:
+    def _device_lbfgs_phase(self, solver: LBFGS, until: int, steps: int, watch: Watcher) -> bool:
         """Evaluations up to number ``until``, a chunk per call; False if told to stop (or stalled)."""
         watch.phase_start = watch.evaluations
         per_evaluation = self.lbfgs_seconds  # from earlier calls (None: the first call traces the graph)
@@ -349,19 +356,20 @@ class ImageSolver:
             start = tf.constant(self.image)
             scale = tf.constant(frequency_scale(shape[1], shape[2], precondition))
 
-            def evaluate(x):
+            def evaluate(x: np.ndarray) -> tuple[Mapping[str, tf.Tensor], tf.Tensor, Any]:
                 return self.preconditioned(tf.constant(x.reshape(shape), tf.float32), start, scale)
 
             x0, bounds = np.zeros(int(np.prod(shape))), None
         else:
 
-            def evaluate(x):  # the pixels are x itself: no copy back from the device
+            # the pixels are x itself: no copy back from the device
+            def evaluate(x: np.ndarray) -> tuple[Mapping[str, tf.Tensor], tf.Tensor, Any]:
                 return (*self.value_and_grad(tf.constant(x.reshape(shape), tf.float32)), x.reshape(shape))
 
             x0, bounds = self.image.numpy().astype(np.float64).ravel(), Bounds(0.0, 1.0)
         stopped = []
 
-        def value_and_gradient(x: np.ndarray):
+        def value_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
             components, gradient, image = evaluate(x)
             values = {key: float(value) for key, value in components.items()}
             pixels = np.asarray(image)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = ["method_diagram"]
@@ -33,7 +34,7 @@ def _picture_or_placeholder(image: Any, fallback: str) -> np.ndarray:
     return to_numpy_image(image)
 
 
-def _box(ax, x: float, y: float, w: float, h: float, text: str, colour: str, *, size: float = 10.5) -> None:
+def _box(ax: Axes, x: float, y: float, w: float, h: float, text: str, colour: str, *, size: float = 10.5) -> None:
     from matplotlib.patches import FancyBboxPatch
 
     ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.012,rounding_size=0.02",
@@ -41,7 +42,7 @@ def _box(ax, x: float, y: float, w: float, h: float, text: str, colour: str, *, 
     ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=size, color=_INK, wrap=True)
 
 
-def _arrow(ax, start: tuple[float, float], end: tuple[float, float], text: str = "", *,
+def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float], text: str = "", *,
            curve: float = 0.0, colour: str = _INK, text_offset: tuple[float, float] = (0.0, 0.0)) -> None:
     ax.annotate("", xy=end, xytext=start,
                 arrowprops=dict(arrowstyle="-|>", color=colour, linewidth=1.6, mutation_scale=16,
@@ -52,7 +53,7 @@ def _arrow(ax, start: tuple[float, float], end: tuple[float, float], text: str =
                 bbox=dict(facecolor="white", edgecolor="none", pad=1.5))
 
 
-def _thumbnail(fig, rect: tuple[float, float, float, float], picture: np.ndarray, title: str) -> None:
+def _thumbnail(fig: Figure, rect: tuple[float, float, float, float], picture: np.ndarray, title: str) -> None:
     ax = fig.add_axes(rect)
     ax.imshow(picture, vmin=0.0, vmax=1.0)
     ax.set_xticks([])

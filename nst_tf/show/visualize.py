@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..defaults import DEFAULT_PRECONDITION, INITS
+from ..image.types import Image, ImageBatch, ImageSource
 from ..vgg.extractor import FeatureExtractor, feature_extractor, load_vgg
 
 __all__ = [
@@ -54,7 +55,7 @@ def _tile(tiles: np.ndarray, columns: int, padding: int, fill: float) -> np.ndar
 
 
 def feature_grid(
-    features, channels: Union[int, Sequence[int]] = 16, *, columns: int | None = None, padding: int = 1
+    features: ImageBatch, channels: Union[int, Sequence[int]] = 16, *, columns: int | None = None, padding: int = 1
 ) -> np.ndarray:
     """Tile one image's feature maps into a grey picture for ``plt.imshow`` (lesson 01).
 
@@ -87,19 +88,21 @@ def feature_grid(
     return _tile(tiles, columns, padding, fill=1.0)
 
 
-def _vgg_of(model, weights="auto", net: str = "vgg19", normalize: bool = True) -> keras.Model:
+def _vgg_of(model: keras.Model | FeatureExtractor | None, weights: str | os.PathLike | None = "auto", net: str = "vgg19",
+            normalize: bool = True) -> keras.Model:
     """The VGG Keras model behind ``model`` (a model, a :class:`FeatureExtractor`, or ``None``: load one)."""
     if model is None:
         return load_vgg(weights, net, normalize=normalize)
     return model.vgg if isinstance(model, FeatureExtractor) else model
 
 
-def _first_conv_kernel(model) -> np.ndarray:
+def _first_conv_kernel(model: keras.Model | FeatureExtractor | None) -> np.ndarray:
     kernel = _vgg_of(model).get_layer("block1_conv1").get_weights()[0]  # (3, 3, 3 in, 64 out)
     return np.asarray(kernel, dtype=np.float32)
 
 
-def filters_as_tiles(model=None, *, columns: int = 8, padding: int = 1) -> np.ndarray:
+def filters_as_tiles(model: keras.Model | FeatureExtractor | None = None, *, columns: int = 8, padding: int = 1
+                     ) -> np.ndarray:
     """The first layer's 64 filters as small RGB pictures in one grid (lesson 01).
 
     ``model`` is a VGG from :func:`nst_tf.load_vgg`, a :class:`FeatureExtractor` or
@@ -273,14 +276,14 @@ def activation_maximization(
 
 
 def reconstruct(
-    target_image,
+    target_image: ImageSource,
     layers: Union[str, Sequence[str]],
     *,
     kind: str = "content",
     size: int | None = 128,
     steps: int = 100,
     seed: int = 0,
-    init="noise",
+    init: str | Image = "noise",
     tv_weight: float | None = None,
     weights: str | os.PathLike | None = "auto",
     net: str = "vgg19",
@@ -289,7 +292,7 @@ def reconstruct(
     extractor: FeatureExtractor | None = None,
     progress: bool = False,
     **options: Any,
-) -> np.ndarray:
+) -> Image:
     """Rebuild an image from what some layers keep of it, starting from noise (lessons 01 and 02).
 
     ``kind="content"`` matches the activations of ``layers`` themselves (Gatys et al. 2015,

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Callable, Sequence, Union
+from typing import Any, Callable, Sequence, Union
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from ..image.colour import luminance_image, match_colors, recombine_luminance, s
 from ..defaults import DEFAULT_PRECONDITION, DEFAULT_STEPS, PRESERVE_COLORS
 from ..image.arrays import scaled_style
 from ..image.load import load_image
+from ..image.types import Image, ImageSource
 from ..losses.masks import load_mask, prepare_masks
 from ..optim.memory import check_run, peak_memory_bytes
 from .style_transfer import StyleTransfer
@@ -51,7 +52,8 @@ __all__ = [
 ]
 
 
-def luminance_transfer(content_image, style_image, *, match_luminance: bool = True, **kwargs) -> StyleTransferResult:
+def luminance_transfer(content_image: ImageSource, style_image: ImageSource | Sequence[ImageSource], *,
+                       match_luminance: bool = True, **kwargs: Any) -> StyleTransferResult:
     """Style transfer on the luminance only, then the content's colours back (Gatys et al. 2017).
 
     Content and style are turned into grey images (their Y channel on three channels; with
@@ -62,7 +64,8 @@ def luminance_transfer(content_image, style_image, *, match_luminance: bool = Tr
 
 
 
-def stylize_multiscale(content_image, style_image, *, size: int | None = None, **kwargs) -> MultiscaleResult:
+def stylize_multiscale(content_image: ImageSource, style_image: ImageSource | Sequence[ImageSource], *,
+                       size: int | None = None, **kwargs: Any) -> MultiscaleResult:
     """High resolution by coarse-to-fine (Gatys et al. 2017): small first, then larger.
 
     The first level stylizes a small copy (long side ``start_size`` or less); each next level
@@ -76,7 +79,8 @@ def stylize_multiscale(content_image, style_image, *, size: int | None = None, *
     return stylize(content_image, style_image, size=size, multiscale=True, **kwargs)
 
 
-def _validate(preserve_colors, style_scale, multiscale, max_single_size, levels) -> None:
+def _validate(preserve_colors: str | None, style_scale: float, multiscale: str | bool, max_single_size: int,
+              levels: Sequence[int] | None) -> None:
     from ..optim.memory import check_style_scale
 
     check_style_scale(style_scale)
@@ -95,8 +99,8 @@ def _validate(preserve_colors, style_scale, multiscale, max_single_size, levels)
 
 
 def stylize(
-    content_image,
-    style_image,
+    content_image: ImageSource,
+    style_image: ImageSource | Sequence[ImageSource],
     *,
     size: int | None = 384,
     steps: int = DEFAULT_STEPS,
@@ -104,7 +108,7 @@ def stylize(
     style_scale: float = 1.0,
     progress: bool = True,
     preview: bool = False,
-    callback=None,
+    callback: Callable[[int, Image, dict[str, float]], bool | None] | None = None,
     callback_every: int = 10,
     learning_rate: float = 0.02,
     precondition: float = DEFAULT_PRECONDITION,
@@ -120,7 +124,7 @@ def stylize(
     steps_per_level: int | Sequence[int] | None = None,
     level_callback: Callable[[LevelReport, np.ndarray], None] | None = None,
     bounded_memory: Union[str, bool] = "auto",
-    **options,
+    **options: Any,
 ) -> MultiscaleResult:
     """Stylize ``content_image`` with ``style_image`` (one or a list) and return ``(image, history)``.
 
@@ -196,9 +200,9 @@ def stylize(
     def finish(image: np.ndarray) -> np.ndarray:
         return recombine_luminance(image, content) if preserve_colors == "luminance" else image
 
-    run = dict(optimizer=optimizer, learning_rate=learning_rate, callback=callback, callback_every=callback_every,
-               log_every=log_every, progress=progress, preview=preview,
-               precondition=precondition)
+    run: dict[str, Any] = dict(optimizer=optimizer, learning_rate=learning_rate, callback=callback,
+                               callback_every=callback_every, log_every=log_every, progress=progress, preview=preview,
+                               precondition=precondition)
     reports, histories, extra = [], [], dict(options)
     interrupted, evaluations, started = False, 0, time.perf_counter()
     image: np.ndarray | None = None

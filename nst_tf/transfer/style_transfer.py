@@ -18,7 +18,7 @@ The one ``stylize``, with every control, is :func:`nst_tf.transfer.controls.styl
 from __future__ import annotations
 
 import os
-from typing import Callable, Mapping, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
@@ -26,6 +26,7 @@ import tensorflow as tf
 from ..vgg.extractor import FeatureExtractor
 from ..losses.gram import StyleStatistic
 from ..image.arrays import resize_image
+from ..image.types import Image, ImageSource
 from ..losses.objective import Objective
 from ..optim.solvers import ImageSolver, StyleTransferResult
 from ..defaults import DEFAULT_CONTENT_LAYERS, DEFAULT_PRECONDITION, DEFAULT_STEPS, DEFAULT_STYLE_LAYERS, DEFAULT_WEIGHTS, INITS
@@ -68,13 +69,15 @@ class StyleTransfer:
         seed: for the noise initialisation.
         jit_compile: compile the step with XLA (pays on some GPUs; not on CPU).
         extractor: a ready :class:`FeatureExtractor` to reuse (skips ``weights``/``net``).
-        bounded_memory: the bounded-memory path (:mod:`nst_tf.losses.highres`); :func:`stylize` chooses it.
+        bounded_memory: the bounded-memory path (:mod:`nst_tf.losses.highres`); :func:`stylize` chooses it. With a
+            ready ``objective`` (a sum of content, style and TV terms sharing one extractor) the transfer minimises
+            :class:`~nst_tf.losses.highres.BoundedCost` ``(objective)``; a sum it cannot compute raises ValueError.
     """
 
     def __init__(
         self,
-        content_image=None,
-        style_images=None,
+        content_image: ImageSource | None = None,
+        style_images: ImageSource | Sequence[ImageSource] | None = None,
         *,
         objective: Callable[[tf.Tensor], Mapping[str, tf.Tensor]] | None = None,
         style_blend: Sequence[float] | None = None,
@@ -97,7 +100,7 @@ class StyleTransfer:
         jit_compile: bool = False,
         extractor: FeatureExtractor | None = None,
         bounded_memory: bool = False,
-    ):
+    ) -> None:
         from ..image.validate import image_array
 
         if objective is None:
@@ -117,19 +120,27 @@ class StyleTransfer:
                 raise TypeError(f"objective must be a cost object (callable on an image), got {type(objective).__name__}.")
             if style_images is not None:
                 raise TypeError("Give style_images or a ready objective=, not both (the objective holds its styles).")
+        if not isinstance(bounded_memory, (bool, np.bool_)):
+            raise TypeError(f"bounded_memory must be True or False, got {bounded_memory!r}.")
         self.objective = objective
         if content_image is None:
             content_image = self._from_objective("content_image")
             if content_image is None:
                 raise ValueError("The objective has no content term: pass content_image= (the output's size).")
         self.content_image = image_array(content_image, "content_image", min_side=0)
+        #: What the solver minimises: the objective, or a ready sum of terms on the bounded-memory path.
+        self.cost = objective
+        if bounded_memory and getattr(objective, "bounded", None) is None:
+            from ..losses.highres import BoundedCost
+
+            self.cost = BoundedCost(objective, size=self.content_image.shape[:2])
         self.style_images = self._from_objective("style_images") or []
         self.seed = int(seed)
         self.jit_compile = jit_compile
         self.image = tf.Variable(self._initial_image(init)[np.newaxis], dtype=tf.float32, name="generated_image")
-        self.solver = ImageSolver(self.objective, self.image, jit_compile=jit_compile)
+        self.solver = ImageSolver(self.cost, self.image, jit_compile=jit_compile)
 
-    def _from_objective(self, attribute: str):
+    def _from_objective(self, attribute: str) -> Any:
         """The objective's ``attribute``, or that of the first of its parts (terms) that has it."""
         found = getattr(self.objective, attribute, None)
         for term in getattr(self.objective, "parts", {}).values():
@@ -137,12 +148,12 @@ class StyleTransfer:
         return found
 
     # ----- the objective, read and set through the transfer ----------------------------------
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         if name == "objective" or "objective" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return getattr(self.__dict__["objective"], name)
 
-    def __setattr__(self, name: str, value) -> None:
+    def __setattr__(self, name: str, value: Any) -> None:
         if name.endswith("_weight") and "objective" in self.__dict__ and hasattr(self.__dict__["objective"], name):
             setattr(self.__dict__["objective"], name, value)  # the objective's tf.Variable: nothing retraces
         else:
@@ -150,9 +161,9 @@ class StyleTransfer:
 
     def __call__(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """The objective's weighted costs of a batch ``(1, H, W, 3)``, differentiable (eager)."""
-        return dict(self.objective(image))
+        return dict(self.cost(image))
 
-    def _initial_image(self, init) -> np.ndarray:
+    def _initial_image(self, init: str | Image) -> Image:
         from ..image.validate import image_array
 
         height, width = self.content_image.shape[:2]
@@ -179,14 +190,14 @@ class StyleTransfer:
         """
         return self(tf.convert_to_tensor(image, tf.float32))
 
-    def losses(self, image=None) -> dict[str, float]:
+    def losses(self, image: tf.Tensor | None = None) -> dict[str, float]:
         """The weighted costs of ``image`` (default: the current generated image) as floats."""
         from ..image.validate import image_array
 
         image = self.image if image is None else tf.convert_to_tensor(image_array(image)[np.newaxis])
         return {key: float(value) for key, value in self.solver.components(tf.convert_to_tensor(image)).items()}
 
-    def value_and_gradient(self, image=None):
+    def value_and_gradient(self, image: tf.Tensor | None = None) -> tuple[Mapping[str, tf.Tensor], tf.Tensor]:
         """``(weighted costs dict, gradient of the total w.r.t. the image)``, compiled."""
         image = self.image if image is None else tf.convert_to_tensor(image, tf.float32)
         return self.solver.value_and_grad(tf.convert_to_tensor(image))
@@ -196,11 +207,12 @@ class StyleTransfer:
         """The current image, ``(H, W, 3)`` in [0, 1]."""
         return self.image.numpy()[0]
 
-    def reset(self, init="content") -> None:
+    def reset(self, init: str | Image = "content") -> None:
         self.image.assign(self._initial_image(init)[np.newaxis])
 
     # ----- optimising -------------------------------------------------------------------------
-    def make_adam_step(self, learning_rate: float = 0.02, beta_1: float = 0.99, epsilon: float = 0.1):
+    def make_adam_step(self, learning_rate: float = 0.02, beta_1: float = 0.99, epsilon: float = 0.1
+                       ) -> Callable[[], Mapping[str, tf.Tensor]]:
         """A fresh Adam optimiser and a compiled step function bound to it (one trace per call).
 
         The step returns the weighted costs as tensors and keeps the pixels in [0, 1].
@@ -208,7 +220,7 @@ class StyleTransfer:
         return self.solver.make_adam_step(learning_rate, beta_1, epsilon)
 
     def run(self, steps: int = DEFAULT_STEPS, optimizer: str = "lbfgs", *, precondition: float = DEFAULT_PRECONDITION,
-            **options) -> StyleTransferResult:
+            **options: Any) -> StyleTransferResult:
         """Optimise for ``steps`` evaluations of the cost and return the result (:meth:`ImageSolver.run
         <nst_tf.optim.solvers.ImageSolver.run>`).
 
@@ -249,10 +261,11 @@ class MaskedStyleTransfer(StyleTransfer):
     pulls on no pixel.
     """
 
-    def __init__(self, content_image, style_images, style_masks, **kwargs):
+    def __init__(self, content_image: ImageSource, style_images: ImageSource | Sequence[ImageSource],
+                 style_masks: Sequence[ImageSource], **kwargs: Any) -> None:
         super().__init__(content_image, style_images, style_masks=style_masks, **kwargs)
 
-    def style_terms(self, image=None) -> tf.Tensor:
+    def style_terms(self, image: tf.Tensor | None = None) -> tf.Tensor:
         """Each style's cost ``(num_styles,)`` (before ``style_weight``), differentiable (eager)."""
         image = self.image if image is None else image
         image = tf.convert_to_tensor(image, tf.float32)

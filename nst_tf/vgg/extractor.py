@@ -35,6 +35,7 @@ import keras
 import tensorflow as tf
 
 from .._runtime.logs import get_logger
+from ..image.types import ImageBatch
 from ..image.validate import image_batch
 from . import normalize as normalization
 from .layers import check_layers, layer_block
@@ -199,7 +200,7 @@ class FeatureExtractor:
     def description(self) -> str:
         return getattr(self.vgg, "nst_description", self.weights)
 
-    def __call__(self, images) -> dict[str, tf.Tensor]:
+    def __call__(self, images: ImageBatch) -> dict[str, tf.Tensor]:
         # uint8 scaled, floats outside [0, 1] refused, and sides the deepest layer cannot take.
         images = tf.cast(image_batch(images, "images", min_side=self.min_side), tf.float32)
         return self.model(images, training=False)

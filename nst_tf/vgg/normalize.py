@@ -59,9 +59,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - typing only (Keras is imported when a model is built)
+    import keras
 
 from .._runtime.env import cache_dir
 from .._runtime.logs import get_logger
@@ -226,7 +229,9 @@ class Normalization:
     path: Path | None = None
 
     @classmethod
-    def from_statistics(cls, digest, means, sizes, **extra) -> "Normalization":
+    def from_statistics(cls, digest: str, means: Mapping[str, np.ndarray], sizes: Mapping[str, np.ndarray],
+                        **extra: Any
+                        ) -> "Normalization":
         scales, dead, rare = scales_from_statistics(means, sizes)
         return cls(digest, scales, dict(means), dict(sizes), dead, rare, **extra)
 
@@ -329,7 +334,7 @@ def normalization_for(
     return result
 
 
-def statistics_function(base, order: Sequence[str]) -> Callable[[np.ndarray], dict[str, tuple]]:
+def statistics_function(base: keras.Model, order: Sequence[str]) -> Callable[[np.ndarray], dict[str, tuple]]:
     """``batch -> {layer: (mean activation, mean |pre-activation|)}`` for a Keras VGG conv base.
 
     Runs the base's own kernels and biases with TensorFlow ops in one compiled pass
@@ -349,7 +354,7 @@ def statistics_function(base, order: Sequence[str]) -> Callable[[np.ndarray], di
     deepest = max(i for i, (name, _, _) in enumerate(steps) if name in wanted)
 
     @tf.function(input_signature=[tf.TensorSpec((1, None, None, 3), tf.float32)])
-    def run(batch):
+    def run(batch: np.ndarray) -> dict[str, tuple]:
         x = caffe_preprocess(batch)
         found = {}
         for name, kernel, bias in steps[: deepest + 1]:
@@ -365,7 +370,7 @@ def statistics_function(base, order: Sequence[str]) -> Callable[[np.ndarray], di
     return lambda batch: run(tf.constant(batch, tf.float32))
 
 
-def normalize_model(base, net: str, *, use_cache: bool = True) -> Normalization:
+def normalize_model(base: keras.Model, net: str, *, use_cache: bool = True) -> Normalization:
     """Fold the normalisation into the conv layers of a Keras VGG conv base (in place).
 
     ``base`` is a ``keras.applications.VGG16/19`` conv base (caffe-preprocessed input).

@@ -7,9 +7,12 @@ statistics run it, :mod:`nst_tf.vgg.normalize`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import tensorflow as tf
 
 __all__ = ["VGG_MEAN_BGR", "caffe_preprocess", "VGGPreprocess"]
 
@@ -30,5 +33,5 @@ class VGGPreprocess(keras.layers.Layer):
     Matches ``keras.applications.vgg19.preprocess_input(255 * image)``.
     """
 
-    def call(self, images):
+    def call(self, images: tf.Tensor) -> tf.Tensor:
         return caffe_preprocess(images, self.compute_dtype)

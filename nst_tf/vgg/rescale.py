@@ -7,6 +7,7 @@ exactly the same features for a rescaled copy of a network.
 from __future__ import annotations
 
 from pathlib import Path
+import os
 from typing import Mapping
 
 import numpy as np
@@ -19,7 +20,8 @@ from .weights import vgg_constructor
 __all__ = ["save_rescaled_vgg"]
 
 
-def save_rescaled_vgg(path, scales: Mapping[str, np.ndarray | float], weights="offline", net: str = "vgg16") -> Path:
+def save_rescaled_vgg(path: str | os.PathLike, scales: Mapping[str, np.ndarray | float],
+                      weights: str | os.PathLike | None = "offline", net: str = "vgg16") -> Path:
     """Write a Keras VGG 'notop' weights file whose conv outputs are multiplied by ``scales``.
 
     ``scales`` maps layer names to a positive factor or one factor per channel; missing

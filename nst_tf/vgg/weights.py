@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 
@@ -72,7 +73,7 @@ def detect_net(path: str | os.PathLike) -> str:
 
     kernels: list[tuple[int, ...]] = []
 
-    def visit(_name, item) -> None:
+    def visit(_name: str, item: object) -> None:
         if isinstance(item, h5py.Dataset) and len(item.shape) == 4 and tuple(item.shape[:2]) == (3, 3):
             kernels.append(tuple(item.shape))
 
@@ -121,7 +122,7 @@ def resolve_weights(weights: str | os.PathLike | None = "auto", net: str = "vgg1
     return path, detect_net(path)
 
 
-def vgg_constructor(net: str):
+def vgg_constructor(net: str) -> Callable[..., Any]:
     """``keras.applications.VGG19`` or ``VGG16``."""
     import keras
 

@@ -15,8 +15,10 @@ import tensorflow as tf
 from nst_tf.cli import commands as cli
 from nst_tf.defaults import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 from nst_tf.losses import highres
+from nst_tf.losses.compose import ContentTerm, StyleTerm, Term, TVTerm
 from nst_tf.losses.objective import Objective
 from nst_tf.optim import memory
+from nst_tf.transfer.style_transfer import StyleTransfer
 from nst_tf.vgg import sizes
 from nst_tf.vgg.extractor import feature_extractor
 
@@ -68,8 +70,6 @@ def both(extractor, statistic, masked, content_layers=DEFAULT_CONTENT_LAYERS, ti
     bounded = Objective(content, styles, bounded_memory=True, **options)
     if blocks is not None:  # the targets do not depend on the tiling: keep them
         bounded.bounded = highres.BoundedCost(bounded, prefix_blocks=blocks)
-        if masked:
-            bounded.bounded.prepare_masks(HEIGHT, WIDTH)
     bounded.bounded.tile = tile
     return plain, bounded, image
 
@@ -145,6 +145,103 @@ def test_refused_where_it_cannot_be_exact(extractors):
                   style_statistic=lambda f: tf.reduce_max(f, axis=(1, 2)), **options)
     with pytest.raises(TypeError, match="bounded_memory"):
         Objective(content, styles[0], content_layers=DEFAULT_CONTENT_LAYERS, **{**options, "bounded_memory": "yes"})
+
+
+# ----- a sum of terms on the bounded path (issue 25) ---------------------------------------------
+
+
+def summed(extractor, statistic, masked, second=None):
+    """``content + 10 * style + 0.5 * tv`` (and ``+ 3 * texture``, a second style term) from terms sharing ``extractor``."""
+    content, styles, image = pictures()
+    extra = dict(masks=masks(), size=(HEIGHT, WIDTH)) if masked else dict(blend=[0.3, 0.7])
+    objective = ContentTerm(content, DEFAULT_CONTENT_LAYERS, extractor=extractor) \
+        + 10 * StyleTerm(styles, DEFAULT_STYLE_LAYERS, statistic=statistic, extractor=extractor, **extra) \
+        + 0.5 * TVTerm()
+    if second is not None:
+        objective = objective + 3 * StyleTerm(styles[1], {"block1_conv1": 1.0, "block3_conv1": 2.0, "block5_conv1": 1.0},
+                                              statistic=second, extractor=extractor, name="texture")
+    return objective, image
+
+
+def assert_same(costs_b, grad_b, costs_p, grad_p):
+    assert set(costs_b) == set(costs_p)
+    for key in costs_p:
+        assert costs_b[key] == pytest.approx(costs_p[key], rel=1e-4), key
+    assert np.linalg.norm(grad_b) == pytest.approx(np.linalg.norm(grad_p), rel=1e-3)
+    cosine = grad_b @ grad_p / (np.linalg.norm(grad_b) * np.linalg.norm(grad_p))
+    assert cosine > 1 - 1e-3
+    assert np.abs(grad_b - grad_p).max() <= 1e-3 * np.abs(grad_p).max()
+
+
+@pytest.mark.parametrize("net, statistic, masked, second, blocks", [
+    ("vgg19", "gram", False, None, 2),
+    pytest.param("vgg16", "gram", True, None, 3, marks=SLOW),
+    pytest.param("vgg19", "mean_std", False, None, 3, marks=SLOW),
+    pytest.param("vgg19", "mean_std", True, "gram", 2, marks=SLOW),
+    pytest.param("vgg16", "gram_centered", False, "mean_std", 3, marks=SLOW),
+])
+def test_a_sum_of_terms_on_the_bounded_path_gives_the_plain_cost_and_gradient(extractors, net, statistic, masked,
+                                                                             second, blocks):
+    """The reference is the sum itself, called on the whole picture with one tape."""
+    objective, image = summed(extractors[net], statistic, masked, second)
+    bounded = highres.BoundedCost(objective, tile=TILE, prefix_blocks=blocks)
+    assert bounded.stride == 2 ** blocks and bounded.loss_keys == objective.loss_keys
+    rows, cols = bounded._tiles(HEIGHT, WIDTH)
+    assert len(rows) * len(cols) >= 9
+    assert_same(*value_and_gradient(bounded, image), *value_and_gradient(objective, image))
+    if second is None and not masked:  # a weight set on the sum is read by the bounded cost at its next call
+        objective.style_weight = 3.0
+        before = value_and_gradient(bounded, image)
+        assert before[0]["style"] == pytest.approx(value_and_gradient(objective, image)[0]["style"], rel=1e-4)
+        assert_same(*before, *value_and_gradient(objective, image))
+
+
+def test_the_argument_built_objective_is_a_sum_of_terms_on_either_path(extractors):
+    plain, bounded, image = both(extractors["vgg19"], "gram", False)
+    assert bounded.bounded.objective is bounded  # BoundedCost reads the terms of the very sum
+    assert [type(term) for term in bounded.parts.values()] == [ContentTerm, StyleTerm, TVTerm]
+    objective, _ = summed(extractors["vgg19"], "gram", False)
+    ours, theirs = value_and_gradient(plain, image), value_and_gradient(objective, image)
+    assert ours[0] == pytest.approx(theirs[0], rel=1e-6)
+
+
+class Brightness(Term):
+    name = "brightness"
+
+    def cost(self, image, features):
+        return tf.reduce_mean(image)
+
+
+def test_a_sum_the_bounded_path_cannot_compute_is_refused_in_one_line(extractors):
+    content, styles, _ = pictures()
+    term = ContentTerm(content, DEFAULT_CONTENT_LAYERS, extractor=extractors["vgg16"])
+    cases = {
+        "cannot compute term 'brightness'": term + Brightness(),
+        "one shared extractor": term + StyleTerm(styles[0], DEFAULT_STYLE_LAYERS, extractor=extractors["vgg19"]),
+        "named style statistic": term + StyleTerm(styles[0], DEFAULT_STYLE_LAYERS, extractor=extractors["vgg16"],
+                                                  statistic=lambda f: tf.reduce_max(f, axis=(1, 2))),
+        "reads VGG features|shared extractor": TVTerm() * 2,
+        "sum of cost terms": lambda image: {"total": tf.reduce_sum(image)},
+    }
+    for message, objective in cases.items():
+        problem = highres.bounded_problem(objective)
+        assert problem is not None and "\n" not in problem
+        with pytest.raises(ValueError, match=message):
+            highres.BoundedCost(objective)
+    assert highres.bounded_problem(term + 2 * TVTerm()) is None
+    with pytest.raises(ValueError, match="cannot compute term"):  # the transfer asks for it, and is told why
+        StyleTransfer(objective=term + Brightness(), bounded_memory=True)
+
+
+def test_a_transfer_minimises_a_ready_sum_on_the_bounded_path(extractors):
+    objective, image = summed(extractors["vgg16"], "gram", False)
+    transfer = StyleTransfer(objective=objective, bounded_memory=True)
+    assert isinstance(transfer.cost, highres.BoundedCost) and transfer.objective is objective
+    transfer.cost.tile = TILE
+    before = transfer.losses()
+    assert before == pytest.approx({key: float(value) for key, value in objective(transfer.image).items()}, rel=1e-4)
+    result = transfer.run(4, progress=False)
+    assert result.history["total"][-1] < before["total"]
 
 
 @pytest.mark.parametrize("length, tile, stride, halo", [(2048, 512, 8, 32), (1000, 512, 8, 32), (13, 512, 8, 32),

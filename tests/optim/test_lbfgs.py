@@ -395,7 +395,13 @@ def solver_after(memory: int, iterations: int, count: int | None) -> LBFGS:
     return solver
 
 
-@pytest.mark.parametrize("memory, iterations, count", [(5, 3, None), (5, 12, None), (4, 9, 2), (6, 20, 1)])
+# Each case traces its own solver (20-30 s of CPU). The quick loop keeps two: a buffer not yet full (5, 3) and one
+# wrapped around and cut back by a restart (6, 20, 1); the full suite adds a plain wrap-around and a restart that
+# keeps two pairs, the same code paths with other numbers.
+@pytest.mark.parametrize("memory, iterations, count", [
+    (5, 3, None), pytest.param(5, 12, None, marks=pytest.mark.slow), pytest.param(4, 9, 2, marks=pytest.mark.slow),
+    (6, 20, 1),
+])
 def test_compact_product_equals_the_two_loop_recursion(memory, iterations, count):
     """The compact (Byrd-Nocedal-Schnabel) H q against the two-loop recursion by hand, on the
     pairs a real run stored in its ring buffer (wrapped around, and after a restart that keeps

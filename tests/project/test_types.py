@@ -43,3 +43,16 @@ def test_mypy_catches_a_wrong_type(tmp_path):
     layers.write_text(layers.read_text() + "\n\ndef broken() -> int:\n    return 'not an int'\n")
     result = _mypy(cwd=tmp_path)
     assert result.returncode != 0 and "layers.py" in result.stdout and "Incompatible return value" in result.stdout
+
+
+@pytest.mark.slow
+def test_mypy_refuses_an_unannotated_function(tmp_path):
+    """Every function must be annotated (disallow_untyped_defs in pyproject.toml): an untyped one is refused."""
+    import shutil
+
+    shutil.copytree(ROOT / "nst_tf", tmp_path / "nst_tf", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    layers = tmp_path / "nst_tf" / "vgg" / "layers.py"
+    layers.write_text(layers.read_text() + "\n\ndef untyped(value):\n    return value\n")
+    result = _mypy(cwd=tmp_path)
+    assert result.returncode != 0 and "layers.py" in result.stdout and "no-untyped-def" in result.stdout
