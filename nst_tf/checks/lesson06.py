@@ -12,14 +12,16 @@ and divide by ``sqrt(variance + epsilon)``. The reference is
 
 from __future__ import annotations
 
-from typing import Callable
+import re
+from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
 
-from ._common import ExerciseError, WriteItYourself, close, exercise_check, fail, passed, require_gradient, require_tensor
+from ._common import (ExerciseError, WriteItYourself, _not_attempted, close, exercise_check, fail, passed,
+                      require_gradient, require_tensor)
 
-__all__ = ["check_instance_norm", "check_instance_norm_layer"]
+__all__ = ["check_instance_norm", "check_instance_norm_layer", "norm_for_training"]
 
 #: Ready-made instance normalisations, unavailable to an answer while a lesson 06 check runs.
 HIDDEN = (
@@ -177,3 +179,54 @@ def check_instance_norm_layer(layer_class: Callable) -> None:
              "not through NumPy.")
     require_gradient(layer, "InstanceNorm", features, weights=_features(11))
     passed("InstanceNorm layer")
+
+
+def _first_sentence(error: BaseException) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    if "Error encountered:" in text:  # Keras wraps the error raised in call(): keep the error itself
+        text = text.split("Error encountered:", 1)[1].split("\n\n", 2)[1] if "\n\n" in text else text
+    text = " ".join(text.split())
+    return (text.split(". ")[0].rstrip(".") or type(error).__name__)[:160]
+
+
+def norm_for_training(layer_class: Callable[..., Any]) -> tuple[Callable[..., Any], str]:
+    """``(norm, line)``: the layer lesson 06's network trains with, and one line saying which and why.
+
+    The student's ``InstanceNorm`` if :func:`check_instance_norm_layer` passes and a small
+    :func:`nst_tf.fast.transform_net` built with it runs and keeps its gradients; otherwise the
+    package's :class:`nst_tf.fast.InstanceNormalization`, with the reason: not written yet (the
+    stub still raises ``NotImplementedError``) or the check's first sentence. A wrong layer
+    therefore never trains silently.
+    """
+    import contextlib
+    import io
+
+    from .. import fast
+
+    package = "the package's fast.InstanceNormalization"
+    try:
+        layer_class()(tf.zeros((1, 2, 2, 1)))
+    except NotImplementedError as error:
+        if _not_attempted(error):
+            return fast.InstanceNormalization, f"Training with {package}: your InstanceNorm is not written yet."
+    except Exception:  # noqa: BLE001 - the check below names the problem
+        pass
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # its "all tests passed" line is printed above already
+            check_instance_norm_layer(layer_class)
+    except ExerciseError as error:
+        return fast.InstanceNormalization, (f"Training with {package}: your InstanceNorm does not pass its check "
+                                            f"yet ({_first_sentence(error)}).")
+    try:  # inside a network: unknown image sizes, a compiled step, gradients to every weight
+        trial = fast.transform_net(2, 0, seed=0, norm=layer_class)
+        step = tf.function(lambda images: trial(images, training=True))
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(step(tf.random.uniform((2, 12, 10, 3), seed=1)))
+        gradients = tape.gradient(total, trial.trainable_variables)
+        if any(gradient is None for gradient in gradients) or not np.isfinite(float(total)):
+            raise ValueError("some weights got no gradient or the output was not finite")
+    except Exception as error:  # noqa: BLE001 - whatever breaks, the lesson trains with the package's layer
+        return fast.InstanceNormalization, (f"Training with {package}: your InstanceNorm passes its check but fails "
+                                            f"inside the network, which takes images of any size "
+                                            f"({_first_sentence(error)}).")
+    return layer_class, "Training with your InstanceNorm (it passes its check): your layer normalises this network."

@@ -31,7 +31,7 @@ from __future__ import annotations
 from .layers import CropToMatch, InstanceNormalization, PadToMultiple, ReflectionPad2D, instance_norm
 from .loss import PerceptualLoss
 from .model_files import ModelError, load_model, save_model
-from .network import layer_table, stylize_fast, transform_net
+from .network import layer_table, stylize_fast, transform_net, with_package_norm
 from .photos import image_files, training_images
 from .stripes import stripe_energy
 from .training import FastTrainingResult, train
@@ -44,6 +44,7 @@ __all__ = [
     "CropToMatch",
     "instance_norm",
     "transform_net",
+    "with_package_norm",
     "PerceptualLoss",
     "image_files",
     "training_images",

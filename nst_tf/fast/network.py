@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 from .layers import CropToMatch, InstanceNormalization, PadToMultiple, ReflectionPad2D
 
-__all__ = ["transform_net", "layer_table", "stylize_fast"]
+__all__ = ["transform_net", "with_package_norm", "layer_table", "stylize_fast"]
 
 
 class _Seeds:
@@ -41,30 +41,41 @@ def _conv(x: KerasTensor, filters: int, kernel: int, name: str, seeds: _Seeds, *
                                activation=activation, kernel_initializer=seeds.initializer(), name=name)(x)
 
 
-def _conv_norm_relu(x: KerasTensor, filters: int, kernel: int, name: str, seeds: _Seeds, *, strides: int = 1
-                    ) -> KerasTensor:
+def _normalise(x: KerasTensor, name: str, norm: Callable[..., keras.layers.Layer]) -> KerasTensor:
+    """``norm(name=name)`` applied to ``x``; it must make a Keras layer (TypeError naming ``norm`` if not)."""
+    layer = norm(name=name)
+    if not isinstance(layer, keras.layers.Layer):
+        raise TypeError(f"norm must make a Keras layer when called as norm(name=...); it made a {type(layer).__name__}.")
+    return layer(x)
+
+
+def _conv_norm_relu(x: KerasTensor, filters: int, kernel: int, name: str, seeds: _Seeds,
+                    norm: Callable[..., keras.layers.Layer], *, strides: int = 1) -> KerasTensor:
     x = _conv(x, filters, kernel, f"{name}_conv", seeds, strides=strides)
-    x = InstanceNormalization(name=f"{name}_norm")(x)
+    x = _normalise(x, f"{name}_norm", norm)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
-def _residual_block(x: KerasTensor, filters: int, name: str, seeds: _Seeds) -> KerasTensor:
+def _residual_block(x: KerasTensor, filters: int, name: str, seeds: _Seeds,
+                    norm: Callable[..., keras.layers.Layer]) -> KerasTensor:
     """``x + IN(conv(relu(IN(conv(x)))))``: the block can only add detail to what it gets."""
     shortcut = x
-    x = _conv_norm_relu(x, filters, 3, f"{name}_a", seeds)
+    x = _conv_norm_relu(x, filters, 3, f"{name}_a", seeds, norm)
     x = _conv(x, filters, 3, f"{name}_b_conv", seeds)
-    x = InstanceNormalization(name=f"{name}_b_norm")(x)
+    x = _normalise(x, f"{name}_b_norm", norm)
     return keras.layers.Add(name=f"{name}_add")([shortcut, x])
 
 
-def _upsample(x: KerasTensor, filters: int, name: str, seeds: _Seeds) -> KerasTensor:
+def _upsample(x: KerasTensor, filters: int, name: str, seeds: _Seeds,
+              norm: Callable[..., keras.layers.Layer]) -> KerasTensor:
     """Resize-convolution: nearest-neighbour x2, then a 3x3 conv (no checkerboard, unlike Conv2DTranspose)."""
     x = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_resize")(x)
-    return _conv_norm_relu(x, filters, 3, name, seeds)
+    return _conv_norm_relu(x, filters, 3, name, seeds, norm)
 
 
 def transform_net(
-    filters: int = 32, residual_blocks: int = 5, name: str = "transform_net", *, seed: int | None = None
+    filters: int = 32, residual_blocks: int = 5, name: str = "transform_net", *, seed: int | None = None,
+    norm: Callable[..., keras.layers.Layer] | None = None,
 ) -> keras.Model:
     """The image transformation network of Johnson et al. (2016), lesson 06.
 
@@ -77,23 +88,66 @@ def transform_net(
     the second convolution of each residual block (Johnson et al.'s blocks add to their input).
     With the defaults it has about 1.7 million weights. ``seed`` makes the
     initial weights reproducible.
+
+    ``norm`` replaces :class:`InstanceNormalization` (the default): a Keras layer class, or any
+    function, that ``norm(name=...)`` turns into a layer with its interface, a per-channel
+    normalisation with a learned scale and shift (lesson 06 trains with the student's
+    ``InstanceNorm``). A network with a layer that is not nst-tf's can only be loaded again
+    where that class is defined: :func:`with_package_norm` gives the same network with the
+    package's layers, for :func:`nst_tf.fast.save_model`.
     """
     if int(filters) < 1 or int(residual_blocks) < 0:
         raise ValueError("filters must be at least 1 and residual_blocks at least 0.")
+    if norm is None:
+        norm = InstanceNormalization
+    elif not callable(norm):
+        raise TypeError(f"norm must be a Keras layer class or a function that makes one, not {type(norm).__name__}.")
     seeds = _Seeds(seed)
     content_image = keras.Input(shape=(None, None, 3), name="content_image")
     x = PadToMultiple(4, name="pad_to_multiple_of_4")(content_image)
-    x = _conv_norm_relu(x, filters, 9, "in", seeds)
-    x = _conv_norm_relu(x, 2 * filters, 3, "down1", seeds, strides=2)
-    x = _conv_norm_relu(x, 4 * filters, 3, "down2", seeds, strides=2)
+    x = _conv_norm_relu(x, filters, 9, "in", seeds, norm)
+    x = _conv_norm_relu(x, 2 * filters, 3, "down1", seeds, norm, strides=2)
+    x = _conv_norm_relu(x, 4 * filters, 3, "down2", seeds, norm, strides=2)
     for index in range(1, int(residual_blocks) + 1):
-        x = _residual_block(x, 4 * filters, f"res{index}", seeds)
-    x = _upsample(x, 2 * filters, "up1", seeds)
-    x = _upsample(x, filters, "up2", seeds)
+        x = _residual_block(x, 4 * filters, f"res{index}", seeds, norm)
+    x = _upsample(x, 2 * filters, "up1", seeds, norm)
+    x = _upsample(x, filters, "up2", seeds, norm)
     # sigmoid(t) = (tanh(t / 2) + 1) / 2: the paper's scaled tanh, mapped to [0, 1].
     x = _conv(x, 3, 9, "out_conv", seeds, activation="sigmoid", use_bias=True)
     generated_image = CropToMatch(name="crop_to_input")([x, content_image])
     return keras.Model(content_image, generated_image, name=name)
+
+
+def with_package_norm(model: keras.Model) -> keras.Model:
+    """``model``, a :func:`transform_net` built with another ``norm``, rebuilt with :class:`InstanceNormalization`.
+
+    Every weight is copied: convolutions as they are, each normalisation layer's ``gamma`` and
+    ``beta`` by name (whatever order its class made them in), and its ``epsilon`` if it has one.
+    The result computes the same function and saves and loads with :func:`nst_tf.fast.save_model`
+    anywhere nst-tf is installed; a network that already uses the package's layers is returned as it is.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"model must be a Keras model made by fast.transform_net, not {type(model).__name__}.")
+    names = {layer.name for layer in model.layers}
+    norms = [layer for layer in model.layers if layer.name.endswith("_norm")]
+    if "in_conv" not in names or not norms:
+        raise ValueError("model must be a network made by fast.transform_net (it has no in_conv or *_norm layers).")
+    if all(type(layer) is InstanceNormalization for layer in norms):
+        return model
+    blocks = sum(1 for name in names if name.startswith("res") and name.endswith("_add"))
+    rebuilt = transform_net(model.get_layer("in_conv").filters, blocks, model.name)
+    for layer in rebuilt.layers:
+        source = model.get_layer(layer.name)
+        if isinstance(layer, InstanceNormalization):
+            missing = [part for part in ("gamma", "beta") if getattr(source, part, None) is None]
+            if missing:
+                raise ValueError(f"model's layer {source.name} has no {' or '.join(missing)} weight to copy.")
+            layer.gamma.assign(source.gamma)
+            layer.beta.assign(source.beta)
+            layer.epsilon = float(getattr(source, "epsilon", layer.epsilon))
+        else:
+            layer.set_weights(source.get_weights())
+    return rebuilt
 
 
 def layer_table(model: keras.Model, height: int = 256, width: int = 256, *, skip_pads: bool = True) -> list[tuple]:

@@ -94,13 +94,13 @@ class _Parts:
 
 def _build(strategy: tf.distribute.Strategy, style_image: ImageSource, model: keras.Model | None, *,
            learning_rate: float, size: int, style_size: int | None, filters: int, residual_blocks: int, seed: int,
-           **loss_options: Any) -> _Parts:
+           norm: Callable[..., keras.layers.Layer] | None = None, **loss_options: Any) -> _Parts:
     """The loss, the network (``model`` or a new one), Adam and the step counter, made in ``strategy.scope()``."""
     # VGG is loaded (and cached) outside any strategy; PerceptualLoss copies it into this one.
     feature_extractor([loss_options["content_layer"]], weights=loss_options["weights"], net=loss_options["net"])
     with strategy.scope():
         loss = PerceptualLoss(style_image, style_size=style_size or max(size, 64), **loss_options)
-        model = model or transform_net(filters, residual_blocks, seed=seed)
+        model = model or transform_net(filters, residual_blocks, seed=seed, norm=norm)
         optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -272,6 +272,7 @@ def train(
     filters: int = 32,
     residual_blocks: int = 5,
     model: keras.Model | None = None,
+    norm: Callable[..., keras.layers.Layer] | None = None,
 ) -> FastTrainingResult:
     """Train a transformation network for one style (Johnson et al., 2016; lesson 06).
 
@@ -311,6 +312,9 @@ def train(
         seed: the initial weights and the random crops.
         filters, residual_blocks: the network's size (see :func:`transform_net`).
         model: continue training this network instead of building a new one.
+        norm: the new network's normalisation layer instead of :class:`InstanceNormalization`
+            (see :func:`transform_net`; lesson 06 trains with the student's ``InstanceNorm``).
+            Not with ``model``, which already has its layers.
 
     Returns:
         :class:`FastTrainingResult`, which unpacks as ``model, history``.
@@ -324,6 +328,10 @@ def train(
         if value is not None:
             validate.weight(value, name)
     validate.count(checkpoint_every, "checkpoint_every")
+    if norm is not None and model is not None:
+        raise ValueError("norm builds a new network; model already has its normalisation layers: give one of them.")
+    if norm is not None and not callable(norm):
+        raise TypeError(f"norm must be a Keras layer class or a function that makes one, not {type(norm).__name__}.")
     strategy = strategy or tf.distribute.get_strategy()
     if batch_size < 1 or batch_size % _replicas(strategy):
         raise ValueError(
@@ -336,7 +344,7 @@ def train(
     preview_picture = _preview_array(preview_image, images, size) if schedule.preview_every > 0 else None
 
     parts = _build(strategy, style_image, model, learning_rate=learning_rate, size=size, style_size=style_size,
-                   filters=filters, residual_blocks=residual_blocks, seed=seed, content_layer=content_layer,
+                   filters=filters, residual_blocks=residual_blocks, seed=seed, norm=norm, content_layer=content_layer,
                    style_layers=style_layers, content_weight=content_weight, style_weight=style_weight,
                    tv_weight=tv_weight, weights=weights, net=net, normalize=normalize)
     checkpoints = _Checkpoints(parts, checkpoint_dir, strategy, resume=resume)

@@ -220,3 +220,52 @@ def test_answers_assembled_from_other_functions_are_refused():
 
     _assert(check_instance_norm, from_mean_std, "the package's own")
     _assert(check_instance_norm, from_layer_normalization, "Keras's own")
+
+
+# --------------------------------------------------------------------------- which layer lesson 06 trains with
+
+
+class NotWritten(InstanceNorm):
+    """The student copy's stub: build still raises."""
+
+    def build(self, input_shape):
+        raise NotImplementedError("two trainable weights with one number per channel")
+
+
+class StaticSizes(InstanceNorm):
+    """Right on the check's fixed-size features, but it needs the image size, unknown inside the network."""
+
+    def call(self, features):
+        count = features.shape[1] * features.shape[2]
+        mean = tf.reduce_sum(features, axis=[1, 2], keepdims=True) / count
+        variance = tf.reduce_sum(tf.square(features - mean), axis=[1, 2], keepdims=True) / count
+        return self.gamma * (features - mean) / tf.sqrt(variance + self.epsilon) + self.beta
+
+
+def test_the_students_layer_trains_when_it_passes(capsys):
+    from nst_tf.checks import norm_for_training
+
+    norm, line = norm_for_training(InstanceNorm)
+    assert norm is InstanceNorm
+    assert line.startswith("Training with your InstanceNorm") and "\n" not in line
+    assert "all tests passed" not in capsys.readouterr().out  # the check's own line is not repeated
+
+
+@pytest.mark.parametrize(
+    "layer_class, reason",
+    [
+        (NotWritten, "your InstanceNorm is not written yet"),
+        (ShiftScaled, "does not pass its check yet \\(The shift is scaled too"),
+        (PackageInside, "does not pass its check yet \\(Your InstanceNorm calls the package's own"),
+        (StaticSizes, "passes its check but fails inside the network, .*\\(unsupported operand"),
+    ],
+)
+def test_the_package_layer_trains_otherwise_and_the_line_says_why(layer_class, reason):
+    from nst_tf import fast
+    from nst_tf.checks import norm_for_training
+
+    norm, line = norm_for_training(layer_class)
+    assert norm is fast.InstanceNormalization
+    assert line.startswith("Training with the package's fast.InstanceNormalization: ")
+    assert re.search(reason, line), line
+    assert "\n" not in line
