@@ -4,6 +4,7 @@ the environment, two small pictures, and a run that is interfered with once it h
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,6 +15,15 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def ctrl_c_reaches_it() -> None:
+    """``preexec_fn`` for a child that a test stops with SIGINT, as Ctrl-C in a terminal would.
+
+    A shell starts a background job (``pytest ... &``, ``nohup``, some CI runners) with SIGINT ignored;
+    the children inherit that and Python then installs no ``KeyboardInterrupt`` handler, so the signal
+    would do nothing and the test would hang. The child gets SIGINT's default back, as a foreground job has."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 #: Printed on stdout by :data:`ANNOUNCE_PROGRESS` after each report from step 3 on.
 PROGRESS = "PROGRESS"

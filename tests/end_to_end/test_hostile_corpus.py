@@ -27,7 +27,7 @@ from PIL import Image
 from nst_tf.cli import commands as cli
 from nst_tf._runtime import safefile
 
-from cli_runs import cli_env, run_after_progress, write_pictures
+from cli_runs import cli_env, ctrl_c_reaches_it, run_after_progress, write_pictures
 
 #: Seconds each in-process case may take (the slow subprocess cases state their own).
 LIMIT_S = 20
@@ -262,7 +262,7 @@ sys.exit(exit_status_for_interrupt())
 def test_a_burst_of_signals_stops_once_and_writes_the_result(tmp_path, signum, status):
     out = tmp_path / "best.txt"
     process = subprocess.Popen([sys.executable, "-c", BURST, str(out)], env=_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, preexec_fn=ctrl_c_reaches_it)
     try:
         assert process.stdout.readline().strip() == "READY"
         for _ in range(6):  # as process managers and impatient people send them

@@ -22,6 +22,8 @@ from PIL import Image
 from nst_tf.image import load_image
 from nst_tf.image import download as fetch
 
+from cli_runs import ctrl_c_reaches_it
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -223,8 +225,8 @@ def test_progress_goes_to_stderr_only(server, capsys):
 def _start_download(server, url) -> subprocess.Popen:
     code = "import sys; from nst_tf.image import download as fetch; fetch.fetch(sys.argv[1], read_timeout=60, progress=False)"
     env = dict(os.environ, PYTHONPATH=str(ROOT), NST_TF_CACHE=str(server.cache.parent))
-    process = subprocess.Popen([sys.executable, "-c", code, url], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen([sys.executable, "-c", code, url], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, preexec_fn=ctrl_c_reaches_it)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until half the picture has arrived
         parts = [p for p in server.cache.glob(".download-*")] if server.cache.exists() else []
