@@ -1,5 +1,6 @@
 """Whole ``nst-tf`` runs in a subprocess, for the end-to-end tests (test_lost_work, test_hostile_corpus):
-the environment, two small pictures, and a run that is interfered with once it has made progress."""
+the environment, two small pictures, and a run that is interfered with once it has made progress; and
+:func:`ctrl_c_reaches_it`, which tests/image/test_fetch.py also uses for its interrupted downloads."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def ctrl_c_reaches_it() -> None:
     the children inherit that and Python then installs no ``KeyboardInterrupt`` handler, so the signal
     would do nothing and the test would hang. The child gets SIGINT's default back, as a foreground job has."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 
 #: Printed on stdout by :data:`ANNOUNCE_PROGRESS` after each report from step 3 on.
 PROGRESS = "PROGRESS"
