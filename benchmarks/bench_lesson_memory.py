@@ -114,13 +114,20 @@ def measure(path: Path, backbone: str, *, fast: bool, interval: float, extra_env
             client = PatientNotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
                                            resources={"metadata": {"path": folder}})
             sampler = Sampler(client, interval)
-            client.on_cell_start = lambda cell, cell_index: setattr(sampler, "cell", cell_index)
+            starts: list[tuple[int, float]] = []  # (cell index, when it started)
+
+            def cell_started(cell, cell_index):
+                sampler.cell = cell_index
+                starts.append((cell_index, time.perf_counter()))
+
+            client.on_cell_start = cell_started
             sampler.start()
             try:
                 client.execute()
             finally:
                 sampler.done.set()
                 sampler.join()
+            ended = time.perf_counter()
     finally:
         for key, value in saved.items():
             if value is None:
@@ -135,6 +142,8 @@ def measure(path: Path, backbone: str, *, fast: bool, interval: float, extra_env
             "peak_cell_line": next((line.strip() for line in source.splitlines()
                                     if line.strip() and not line.lstrip().startswith("#")), "")[:60],
             "by_cell_gib": {index: round(rss / GIB, 3) for index, rss in sorted(sampler.by_cell.items())},
+            "by_cell_seconds": {index: round(end - start, 1) for (index, start), (_, end)
+                                in zip(starts, [*starts[1:], (-1, ended)])},
             "samples": sampler.samples, "seconds": time.perf_counter() - started, "errors": errors}
 
 
@@ -155,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="an environment variable for the kernel (e.g. MALLOC_ARENA_MAX=2); repeatable")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds one cell may take (default 1800)")
     parser.add_argument("--json", type=Path, help="also write the rows to this file")
-    parser.add_argument("--cells", action="store_true", help="also print each cell's highest sample")
+    parser.add_argument("--cells", action="store_true",
+                        help="also print each cell's highest sample and the seconds of each cell taking 1 s or more")
     args = parser.parse_args(argv)
     if args.interval <= 0:
         parser.error("--interval must be positive")
@@ -185,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{row['seconds']:6.0f}  {row['peak_cell']}: {row['peak_cell_line']}", flush=True)
             if args.cells:
                 print("    by cell (GiB): " + ", ".join(f"{index}: {gib:.2f}" for index, gib in row["by_cell_gib"].items()))
+                print("    by cell (s):   " + ", ".join(f"{index}: {seconds:.0f}"
+                                                       for index, seconds in row["by_cell_seconds"].items()
+                                                       if seconds >= 1))
             for error in row["errors"]:
                 print(f"    error in the lesson: {error}")
     worst = max(rows, key=lambda row: row["peak_gib"])

@@ -52,7 +52,7 @@ _SUBMODULES = ("checks", "cli", "defaults", "fast", "image", "losses", "optim", 
 from ._runtime.allocator import tune_malloc as _tune_malloc
 from ._runtime.lazy import lazy_exports as _lazy_exports
 
-_tune_malloc()  # freed tensors go back to the system (nst_tf/_runtime/allocator.py; NST_TF_MALLOC=default: not)
+_tune_malloc()  # two malloc arenas in a Jupyter kernel (nst_tf/_runtime/allocator.py; NST_TF_MALLOC chooses)
 
 if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:
     # In a notebook the lesson needs TensorFlow next: load it now, without the C++ start-up

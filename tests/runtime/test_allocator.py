@@ -1,7 +1,9 @@
-"""nst_tf._runtime.allocator: with glibc, large freed blocks go back to the system (measured in a child process)."""
+"""nst_tf._runtime.allocator, with glibc: two arenas for many threads, and with ``lean`` large freed blocks go
+back to the system (each measured in a child process, which the setting cannot leave)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,14 +11,22 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+glibc_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+
+# The module is loaded from its file alone: importing the package in a (pretended) Jupyter kernel would load
+# TensorFlow too, which these children do not need.
+LOAD = """
+import importlib.util
+spec = importlib.util.spec_from_file_location("allocator", sys.argv[1] + "/nst_tf/_runtime/allocator.py")
+allocator = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(allocator)
+"""
 
 # Frees one 4 MiB block (glibc then raises its mmap threshold to 4 MiB), then makes 100 blocks of 2 MiB and
 # frees every other one (the others stay, so the freed ones are holes): prints the resident MiB they leave.
 RETAINED = """
 import ctypes, ctypes.util, os, sys
-sys.path.insert(0, sys.argv[1])
-import nst_tf._runtime.allocator as allocator
-print("tuned", allocator.tune_malloc())
+{load}print("tuned", allocator.tune_malloc())
 libc = ctypes.CDLL(ctypes.util.find_library("c"))
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
@@ -33,35 +43,73 @@ allocated = rss()
 for block in large[::2]:
     libc.free(block)
 print("retained", 100 - (allocated - rss()))
-"""
+""".replace("{load}", LOAD)
+
+# Eight threads each allocate (ctypes releases the GIL, so they run at once, as TensorFlow's pools do); glibc
+# gives each new thread an arena of its own up to its limit. Prints how many arenas malloc_info reports.
+ARENAS = """
+import ctypes, ctypes.util, sys, tempfile, threading
+{load}print("tuned", allocator.tune_malloc())
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.fopen.restype, libc.fopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+start = threading.Barrier(8)
+kept = []
+def work():
+    start.wait()
+    blocks = [libc.malloc(4096) for _ in range(2000)]
+    kept.append(blocks)
+threads = [threading.Thread(target=work) for _ in range(8)]
+for thread in threads: thread.start()
+for thread in threads: thread.join()
+with tempfile.NamedTemporaryFile(suffix=".xml") as report:
+    handle = libc.fopen(report.name.encode(), b"w")
+    libc.malloc_info(0, handle)
+    libc.fclose(handle)
+    print("arenas", open(report.name).read().count("<heap nr="))
+""".replace("{load}", LOAD)
 
 
-def retained(tmp_path, **env) -> tuple[bool, float]:
-    import os
-
-    done = subprocess.run([sys.executable, "-c", RETAINED, str(ROOT)], capture_output=True, text=True, timeout=60,
+def run_child(script: str, tmp_path: Path, **env: str) -> dict[str, str]:
+    done = subprocess.run([sys.executable, "-c", script, str(ROOT)], capture_output=True, text=True, timeout=60,
                           env=dict(os.environ, **env), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
-    return lines["tuned"] == "True", float(lines["retained"])
+    return dict(line.split(" ", 1) for line in done.stdout.splitlines())
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
-def test_freed_large_blocks_leave_the_process(tmp_path):
-    tuned, kept = retained(tmp_path, NST_TF_MALLOC="tuned")
-    untuned, kept_untuned = retained(tmp_path, NST_TF_MALLOC="default")
-    assert retained(tmp_path, NST_TF_MALLOC="auto")[0] is False  # not in a Jupyter kernel: left alone
-    assert tuned and not untuned
-    assert kept_untuned > 80, f"glibc kept only {kept_untuned:.0f} MiB untuned: the test no longer shows the effect"
-    assert kept < 10, f"{kept:.0f} MiB of 100 MiB freed stayed resident"
+@glibc_only
+def test_lean_gives_freed_large_blocks_back(tmp_path):
+    lean = run_child(RETAINED, tmp_path, NST_TF_MALLOC="lean")
+    untuned = run_child(RETAINED, tmp_path, NST_TF_MALLOC="default")
+    arenas = run_child(RETAINED, tmp_path, NST_TF_MALLOC="arenas")
+    assert lean["tuned"] == "True" and untuned["tuned"] == "False"
+    assert float(untuned["retained"]) > 80, f"glibc kept only {untuned['retained']} MiB: the test shows nothing"
+    assert float(lean["retained"]) < 10, f"{lean['retained']} MiB of 100 MiB freed stayed resident"
+    assert float(arenas["retained"]) > 80  # two arenas alone leave the threshold to glibc: the holes stay
+
+
+@glibc_only
+def test_arenas_keep_many_threads_to_two(tmp_path):
+    counts = {choice: int(run_child(ARENAS, tmp_path, NST_TF_MALLOC=choice)["arenas"])
+              for choice in ("default", "arenas", "lean")}
+    assert counts["default"] > 2, f"glibc made only {counts['default']} arenas for 8 threads: the test shows nothing"
+    assert counts["arenas"] <= 2 and counts["lean"] <= 2, counts
+
+
+@glibc_only
+def test_auto_leaves_scripts_alone_and_tunes_a_jupyter_kernel(tmp_path):
+    assert run_child(RETAINED, tmp_path, NST_TF_MALLOC="auto")["tuned"] == "False"  # not in a Jupyter kernel
+    kernel = "import sys, types; sys.modules['ipykernel'] = types.ModuleType('ipykernel')\n" + ARENAS
+    seen = run_child(kernel, tmp_path, NST_TF_MALLOC="auto")
+    assert seen["tuned"] == "True" and int(seen["arenas"]) <= 2
 
 
 def test_a_misspelt_choice_is_said_in_one_line_and_changes_nothing(tmp_path):
-    import os
-
-    tuned, _ = retained(tmp_path, NST_TF_MALLOC="tunned")
-    assert tuned is False
+    assert run_child(RETAINED, tmp_path, NST_TF_MALLOC="tuned")["tuned"] == "False"
     done = subprocess.run([sys.executable, "-c", "import nst_tf"], capture_output=True, text=True, timeout=60,
                           env=dict(os.environ, NST_TF_MALLOC="tunned", PYTHONPATH=str(ROOT)), cwd=tmp_path)
     assert done.returncode == 0 and done.stderr.strip().splitlines() == [
-        "nst-tf: NST_TF_MALLOC must be 'auto', 'tuned' or 'default', got 'tunned'; malloc left as it is"]
+        "nst-tf: NST_TF_MALLOC must be one of 'auto', 'arenas', 'lean', 'default', got 'tunned'; malloc left as it is"]
