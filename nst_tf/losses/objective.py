@@ -184,6 +184,7 @@ class Objective(WeightedSum):
         return blend_weights(style_blend, count)
 
     # ----- the costs -------------------------------------------------------------------
+    @tf.autograph.experimental.do_not_convert  # Python control flow on Python values only (compose._cost_of)
     def __call__(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """The weighted costs of a batch ``(1, H, W, 3)``, differentiable (eager; compile it yourself)."""
         if self.bounded is not None:

@@ -452,8 +452,8 @@ class LBFGS:
         # Nothing left to do: the (projected) gradient vanishes.
         self._n["status"].assign(tf.where(tf.equal(norm, 0.0), _CONVERGED, self._n["status"]))
 
-    def _accept(self, f: tf.Tensor, g: tf.Tensor) -> None:
-        """The trial point becomes the current point; update the history and find the next direction."""
+    def _accept(self, f: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+        """The trial point becomes the current point and the history is updated; True: a new direction is needed."""
         x_old, g_old, f_old = self.x.read_value(), self.g.read_value(), self._v["f"].read_value()
         x_new = self.trial.read_value()
         s, y = x_new - x_old, g - g_old
@@ -497,14 +497,10 @@ class LBFGS:
             scale = tf.maximum(tf.maximum(tf.abs(f_old), tf.abs(f)), tf.ones([], self.dtype))
             converged = converged | (((f_old - f) <= self._ftol * scale) & tf.equal(self._n["fallback"], 0))
         self._n["status"].assign(tf.where(converged, _CONVERGED, self._n["status"]))
+        return tf.logical_not(converged)
 
-        def go_on() -> tf.Tensor:
-            self._new_direction()
-            return tf.constant(True)
-
-        tf.cond(converged, lambda: tf.constant(False), go_on)
-
-    def _start(self, f: tf.Tensor, g: tf.Tensor) -> None:
+    def _start(self, f: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+        """The first evaluation: the starting point becomes the current point; True: a direction is needed."""
         self.x.assign(self.trial)  # the starting point, projected onto the bounds
         self.g.assign(g)
         self._v["f"].assign(f)
@@ -515,26 +511,27 @@ class LBFGS:
             if self._gtol > 0:
                 converged = self._projected_gradient_max(self.x.read_value(), g) <= self._gtol
                 self._n["status"].assign(tf.where(converged, _CONVERGED, self._n["status"]))
-            self._new_direction()
             return tf.constant(True)
 
-        tf.cond(tf.math.is_finite(f), go, lambda: tf.constant(False))
+        return tf.cond(tf.math.is_finite(f), go, lambda: tf.constant(False))
 
-    def _restart_or_stall(self) -> None:
-        """The line search failed: drop the history and go downhill, or stop if that was already so."""
+    def _restart_or_stall(self) -> tf.Tensor:
+        """The line search failed: drop the history (True: go downhill), or stop if that was already so."""
         stalled = tf.equal(self._n["count"], 0)
         self._n["status"].assign(tf.where(stalled, _STALLED, self._n["status"]))
 
         def restart() -> tf.Tensor:
             self._n["count"].assign(0)
             self._v["gamma"].assign(1.0)
-            self._new_direction()
             return tf.constant(True)
 
-        tf.cond(stalled, lambda: tf.constant(False), restart)
+        return tf.cond(stalled, lambda: tf.constant(False), restart)
 
-    def _line_search(self, f: tf.Tensor, g: tf.Tensor) -> None:
-        """One evaluation ``(f, g)`` at ``trial = x + t d``: accept it or choose the next ``t``."""
+    def _line_search(self, f: tf.Tensor, g: tf.Tensor) -> tf.Tensor:
+        """One evaluation ``(f, g)`` at ``trial = x + t d``: accept it or choose the next ``t``.
+
+        True when the point was accepted or the search restarts: a new direction is needed.
+        """
         v = {name: var.read_value() for name, var in self._v.items()}
         t, f0, dphi0 = v["t"], v["f"], v["dphi0"]
         d = self.d.read_value()
@@ -583,15 +580,7 @@ class LBFGS:
         restart = failed & tf.logical_not(take_this) & tf.logical_not(go_back)
         branch = tf.where(accept | take_this, 0, tf.where(restart, 1, 2))
 
-        def do_accept() -> tf.Tensor:
-            self._accept(f, g)
-            return tf.constant(0)
-
-        def do_restart() -> tf.Tensor:
-            self._restart_or_stall()
-            return tf.constant(1)
-
-        tf.switch_case(branch, [do_accept, do_restart, lambda: tf.constant(2)])
+        return tf.switch_case(branch, [lambda: self._accept(f, g), self._restart_or_stall, lambda: tf.constant(False)])
 
     def _run_graph(self, n: tf.Tensor) -> tuple[tf.Tensor, tuple[tf.Tensor, ...]]:
         self._n["done"].assign(0)
@@ -618,15 +607,15 @@ class LBFGS:
 
             tf.cond(better, keep_best, lambda: tf.constant(False))
 
-            def first() -> tf.Tensor:
-                self._start(f, g)
+            renew = tf.cond(started, lambda: self._line_search(f, g), lambda: self._start(f, g))
+
+            def direction() -> tf.Tensor:
+                self._new_direction()
                 return tf.constant(True)
 
-            def later() -> tf.Tensor:
-                self._line_search(f, g)
-                return tf.constant(True)
-
-            tf.cond(started, later, first)
+            # The direction is built once here, not in each of the three branches that need one
+            # (start, accept, restart): the same steps, a third of the graph to trace and optimise.
+            tf.cond(renew, direction, lambda: tf.constant(False))
             return (i + 1,)
 
         def cond(i: tf.Tensor) -> tf.Tensor:

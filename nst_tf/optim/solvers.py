@@ -123,6 +123,7 @@ class ImageSolver:
             components = self.cost(image)
         return components, tape.gradient(components["total"], z), image
 
+    @tf.autograph.experimental.do_not_convert  # explicit tf.cond; nothing for AutoGraph to convert
     def _lbfgs_image_eager(self, x: tf.Tensor) -> tf.Tensor:
         """The image the default L-BFGS's variable stands for: ``clip(image + C^T (scale x), 0, 1)`` or ``x`` itself.
 

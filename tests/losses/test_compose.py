@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst_tf.losses.compose import ContentTerm, StyleTerm, TVTerm, WeightedSum
+from nst_tf.losses.compose import ContentTerm, StyleTerm, Term, TVTerm, WeightedSum
 from nst_tf.losses.objective import Objective
 from nst_tf.optim.progress import NonFiniteLossError
 from nst_tf.optim.solvers import ImageSolver
@@ -238,3 +238,25 @@ def test_a_transfer_built_from_arguments_holds_an_objective(extractor, pictures)
     values = transfer.losses()
     assert values == pytest.approx({key: float(value) for key, value in transfer.objective(transfer.image).items()},
                                    rel=1e-6)
+
+
+class _Brighter(Term):
+    """A term written outside the package whose cost branches on a tensor (AutoGraph turns the if into a tf.cond)."""
+
+    name = "brighter"
+
+    def cost(self, image, features):
+        if tf.reduce_mean(image) > 0.5:
+            return tf.reduce_mean(image) - 0.5
+        return 0.5 - tf.reduce_mean(image)
+
+
+def test_a_term_of_ones_own_that_branches_on_a_tensor_still_compiles():
+    """The package's own costs skip AutoGraph (compose._cost_of); a term from outside still goes through it."""
+    objective = 2 * _Brighter() + TVTerm()
+    compiled = tf.function(lambda image: objective(image)["brighter"])
+    lone = tf.function(lambda image: _Brighter()(image)["total"])
+    for level, expected in ((0.2, 2 * 0.3), (0.9, 2 * 0.4)):
+        image = tf.fill((1, 8, 8, 3), level)
+        assert float(compiled(image)) == pytest.approx(expected, rel=1e-5)
+        assert float(lone(image)) == pytest.approx(expected / 2, rel=1e-5)
