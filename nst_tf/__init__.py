@@ -49,10 +49,11 @@ _EXPORTS = {
 _SUBMODULES = ("checks", "cli", "defaults", "fast", "image", "losses", "optim", "settings", "show", "transfer", "vgg")
 
 
-from ._runtime.allocator import tune_malloc as _tune_malloc
+from ._runtime.allocator import trim_between_cells as _trim_between_cells, tune_malloc as _tune_malloc
 from ._runtime.lazy import lazy_exports as _lazy_exports
 
 _tune_malloc()  # two malloc arenas in a Jupyter kernel (nst_tf/_runtime/allocator.py; NST_TF_MALLOC chooses)
+_trim_between_cells()  # and the heap's free pages back to the system after each cell
 
 if "ipykernel" in sys.modules and "tensorflow" not in sys.modules:
     # In a notebook the lesson needs TensorFlow next: load it now, without the C++ start-up

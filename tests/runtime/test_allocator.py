@@ -113,3 +113,63 @@ def test_a_misspelt_choice_is_said_in_one_line_and_changes_nothing(tmp_path):
                           env=dict(os.environ, NST_TF_MALLOC="tunned", PYTHONPATH=str(ROOT)), cwd=tmp_path)
     assert done.returncode == 0 and done.stderr.strip().splitlines() == [
         "nst-tf: NST_TF_MALLOC must be one of 'auto', 'arenas', 'lean', 'default', got 'tunned'; malloc left as it is"]
+
+
+# 200 MiB in 64 KiB blocks from the heap (under glibc's mmap threshold), all freed but the last one, which pins
+# the top of the heap so that free() alone cannot shrink it: prints the resident MiB before and after trim().
+TRIMMED = """
+import ctypes, ctypes.util, os, sys
+{load}print("tuned", allocator.tune_malloc())
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+blocks = []
+for _ in range(3200):
+    block = libc.malloc(64 << 10)
+    ctypes.memset(block, 1, 64 << 10)
+    blocks.append(block)
+for block in blocks[:-1]:
+    libc.free(block)
+print("before", rss())
+print("trimmed", allocator.trim())
+print("after", rss())
+""".replace("{load}", LOAD)
+
+
+@glibc_only
+def test_trim_gives_the_heaps_free_pages_back(tmp_path):
+    seen = run_child(TRIMMED, tmp_path, NST_TF_MALLOC="arenas")
+    before, after = float(seen["before"]), float(seen["after"])
+    assert before - after > 150, f"trim left {after:.0f} of {before:.0f} MiB resident"
+    assert seen["trimmed"] == "True"
+
+
+class FakeEvents:
+    def __init__(self):
+        self.callbacks = {"post_run_cell": []}
+
+    def register(self, event, callback):
+        self.callbacks[event].append(callback)
+
+
+class FakeShell:
+    def __init__(self):
+        self.events = FakeEvents()
+
+
+def test_kernels_with_two_arenas_trim_after_each_cell_once(monkeypatch):
+    from nst_tf._runtime import allocator
+
+    shell = FakeShell()
+    monkeypatch.setattr(allocator, "_done", [True])
+    monkeypatch.setattr(allocator, "_chosen", ["arenas"])
+    assert allocator.trim_between_cells(shell) and allocator.trim_between_cells(shell)
+    assert [callback.__name__ for callback in shell.events.callbacks["post_run_cell"]] == ["_trim_after_cell"]
+    shell.events.callbacks["post_run_cell"][0](None)  # a cell ended: runs without error
+    for chosen, done in (("lean", [True]), ("default", [False]), ("arenas", [False])):
+        other = FakeShell()
+        monkeypatch.setattr(allocator, "_done", done)
+        monkeypatch.setattr(allocator, "_chosen", [chosen])
+        assert not allocator.trim_between_cells(other) and other.events.callbacks["post_run_cell"] == []
