@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 
@@ -68,8 +69,7 @@ def tune_malloc() -> bool:
     _chosen.append(choice)
     if choice != "default" and sys.platform.startswith("linux"):
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            mallopt = libc.mallopt
+            mallopt = _libc().mallopt
             mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
             ok = bool(mallopt(M_ARENA_MAX, ARENA_MAX))
             if ok and choice == "lean":
@@ -80,7 +80,9 @@ def tune_malloc() -> bool:
     return ok
 
 
+@functools.lru_cache(maxsize=1)
 def _libc() -> ctypes.CDLL:
+    """The C library, loaded once (``find_library`` runs ``ldconfig``, and :func:`trim` runs after every cell)."""
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 

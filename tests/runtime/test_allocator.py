@@ -24,15 +24,19 @@ spec.loader.exec_module(allocator)
 
 # Frees one 4 MiB block (glibc then raises its mmap threshold to 4 MiB), then makes 100 blocks of 2 MiB and
 # frees every other one (the others stay, so the freed ones are holes): prints the resident MiB they leave.
-RETAINED = """
-import ctypes, ctypes.util, os, sys
-{load}print("tuned", allocator.tune_malloc())
+# The C library's malloc and free, and the process's resident MiB.
+HEAP = """
 libc = ctypes.CDLL(ctypes.util.find_library("c"))
 libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-def touched(size):
+"""
+
+RETAINED = """
+import ctypes, ctypes.util, os, sys
+{load}print("tuned", allocator.tune_malloc())
+{heap}def touched(size):
     block = libc.malloc(size)
     ctypes.memset(block, 1, size)
     return block
@@ -43,7 +47,7 @@ allocated = rss()
 for block in large[::2]:
     libc.free(block)
 print("retained", 100 - (allocated - rss()))
-""".replace("{load}", LOAD)
+""".replace("{load}", LOAD).replace("{heap}", HEAP)
 
 # Eight threads each allocate (ctypes releases the GIL, so they run at once, as TensorFlow's pools do); glibc
 # gives each new thread an arena of its own up to its limit. Prints how many arenas malloc_info reports.
@@ -120,12 +124,7 @@ def test_a_misspelt_choice_is_said_in_one_line_and_changes_nothing(tmp_path):
 TRIMMED = """
 import ctypes, ctypes.util, os, sys
 {load}print("tuned", allocator.tune_malloc())
-libc = ctypes.CDLL(ctypes.util.find_library("c"))
-libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-libc.free.argtypes = [ctypes.c_void_p]
-def rss():
-    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-blocks = []
+{heap}blocks = []
 for _ in range(3200):
     block = libc.malloc(64 << 10)
     ctypes.memset(block, 1, 64 << 10)
@@ -135,7 +134,7 @@ for block in blocks[:-1]:
 print("before", rss())
 print("trimmed", allocator.trim())
 print("after", rss())
-""".replace("{load}", LOAD)
+""".replace("{load}", LOAD).replace("{heap}", HEAP)
 
 
 @glibc_only
