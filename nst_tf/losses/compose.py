@@ -1,7 +1,9 @@
 """Cost terms that add and scale: ``objective = content + 30 * style + 200 * tv`` (issue 25).
 
 Each term is one cost with its targets taken once (as in Lucid's objectives and pystiche's loss
-containers):
+containers), kept in ``tf.Variable`` s: new pictures of the same size give a term new targets
+(:meth:`ContentTerm.set_content_image`, :meth:`StyleTerm.set_style_images`) without retracing what was
+compiled from it:
 
 * :class:`ContentTerm` ``(content_image, layers)``: the mean over ``layers`` of :func:`~nst_tf.losses.content_loss`;
 * :class:`StyleTerm` ``(style_image(s), layers)``: :func:`~nst_tf.losses.style_loss` against the style
@@ -96,6 +98,26 @@ def _extractor_for(layers: Sequence[str], extractor: FeatureExtractor | None, op
     return extractor
 
 
+def _variable(value: Any, name: str) -> tf.Variable:
+    """A target kept in a variable: new pictures are assigned to it, and a compiled step reads it without a new trace."""
+    return tf.Variable(value, trainable=False, name=name.replace("/", "_"))
+
+
+def _check_shapes(new: Mapping[str, Any], old: Mapping[str, tf.Variable]) -> None:
+    for layer, variable in old.items():
+        shape = tuple(tf.convert_to_tensor(new[layer]).shape)
+        if shape != tuple(variable.shape):
+            raise ValueError(f"The new target of {layer} has shape {shape}, the old one {tuple(variable.shape)}; "
+                             "build a new term for these pictures.")
+
+
+def _assign_all(new: Mapping[str, Any], old: Mapping[str, tf.Variable]) -> None:
+    """Every variable of ``old`` takes its value in ``new``, after all shapes are checked (all or nothing)."""
+    _check_shapes(new, old)
+    for layer, variable in old.items():
+        variable.assign(tf.cast(new[layer], variable.dtype))
+
+
 def _cost_of(term: "Term") -> Any:
     """``term.cost`` as a sum calls it.
 
@@ -184,7 +206,23 @@ class ContentTerm(Term):
         self.extractor = _extractor_for(self.layers, extractor, extractor_options)
         image_array(self.content_image, "content_image", min_side=self.extractor.min_side)
         features = self.extractor(self.content_image[np.newaxis]) if targets is None else targets
-        self.targets = {layer: tf.constant(features[layer]) for layer in self.layers}
+        self.targets = {layer: _variable(features[layer], f"content_target_{layer}") for layer in self.layers}
+
+    def set_content_image(self, content_image: ImageSource, *, targets: Mapping[str, Any] | None = None) -> None:
+        """Another content picture of the same size: its activations become the targets.
+
+        The targets' variables are assigned, so a step compiled with this term runs on without a new trace.
+        ``targets`` as for the constructor. ValueError (nothing changed) for a picture of another size.
+        """
+        from ..image.validate import image_array
+
+        picture = image_array(content_image, "content_image", min_side=self.extractor.min_side)
+        if picture.shape != self.content_image.shape:
+            raise ValueError(f"The new content_image is {picture.shape[1]} x {picture.shape[0]} px; this term's "
+                             f"targets are for {self.content_image.shape[1]} x {self.content_image.shape[0]} px.")
+        features = self.extractor(picture[np.newaxis]) if targets is None else targets
+        _assign_all({layer: features[layer] for layer in self.layers}, self.targets)
+        self.content_image = picture
 
     def cost(self, image: tf.Tensor, features: Features) -> tf.Tensor:  # type: ignore[override]  # has an extractor
         costs = [L.content_loss(self.targets[layer], features[layer], self.normalization) for layer in self.layers]
@@ -236,26 +274,79 @@ class StyleTerm(Term):
             image_array(picture, label, min_side=self.extractor.min_side)
         #: The masks ``(H, W)`` as given, checked and resized (None: no masks), and each at every layer's size.
         self.masks: list[np.ndarray] | None = None
-        self.layer_masks: list[dict[str, tf.Tensor]] | None = None
+        self.layer_masks: list[dict[str, tf.Variable]] | None = None
         if masks is not None:
-            from .masks import downsample_mask, prepare_masks
-
             height, width = (int(side) for side in cast(tuple, size))
-            self.masks = prepare_masks(masks, len(self.style_images), (height, width))
-            shapes = layer_sizes(self.extractor, height, width)
-            self.layer_masks = [{layer: tf.constant(downsample_mask(mask, shapes[layer])) for layer in self.layer_weights}
-                                for mask in self.masks]
+            self.masks, layer_masks = self._masks_of(masks, len(self.style_images), (height, width))
+            self.layer_masks = [{layer: _variable(value, f"mask_{index}_{layer}") for layer, value in each.items()}
+                                for index, each in enumerate(layer_masks)]
+        targets = self._targets_of(self.style_images, self.blend, statistics)
+        if self.layer_masks is None:  # the blended target: the weighted mean of the statistics
+            self.targets: Any = {layer: _variable(value, f"style_target_{layer}") for layer, value in targets.items()}
+        else:  # one target per style
+            self.targets = [{layer: _variable(value, f"style_target_{index}_{layer}") for layer, value in each.items()}
+                            for index, each in enumerate(targets)]
+
+    def _masks_of(self, masks: Sequence, count: int, size: tuple[int, int]
+                  ) -> tuple[list[np.ndarray], list[dict[str, tf.Tensor]]]:
+        """The masks checked and resized to ``size``, and each at every layer's size."""
+        from .masks import downsample_mask, prepare_masks
+
+        prepared = prepare_masks(masks, count, size)
+        shapes = layer_sizes(self.extractor, *size)
+        return prepared, [{layer: downsample_mask(mask, shapes[layer]) for layer in self.layer_weights}
+                          for mask in prepared]
+
+    def _targets_of(self, styles: Sequence[np.ndarray], blend: Sequence[float],
+                    statistics: Sequence[Mapping[str, Any]] | None) -> Any:
+        """The targets of ``styles``: their blended statistics ``{layer: value}``, or one such dict per style (masks)."""
         if statistics is None:
             statistics = [{layer: self.statistic(value) for layer, value in self.extractor(style[np.newaxis]).items()
-                           if layer in self.layer_weights} for style in self.style_images]
-        elif len(statistics) != len(self.style_images):
-            raise ValueError(f"Got {len(statistics)} sets of statistics for {len(self.style_images)} style images.")
-        if self.layer_masks is None:  # the blended target: the weighted mean of the statistics
-            self.targets: Any = {layer: tf.constant(tf.add_n([weight * each[layer] for weight, each in
-                                                              zip(self.blend, statistics)]))
-                                 for layer in self.layer_weights}
-        else:  # one target per style
-            self.targets = [{layer: tf.constant(value) for layer, value in each.items()} for each in statistics]
+                           if layer in self.layer_weights} for style in styles]
+        elif len(statistics) != len(styles):
+            raise ValueError(f"Got {len(statistics)} sets of statistics for {len(styles)} style images.")
+        if self.masks is None:
+            return {layer: tf.add_n([weight * each[layer] for weight, each in zip(blend, statistics)])
+                    for layer in self.layer_weights}
+        return [{layer: each[layer] for layer in self.layer_weights} for each in statistics]
+
+    def set_style_images(self, style_images: ImageSource | Sequence[ImageSource], *,
+                         blend: Sequence[float] | None = None, masks: Sequence | None = None,
+                         statistics: Sequence[Mapping[str, Any]] | None = None) -> None:
+        """Other style pictures (any sizes) for the same layers and statistic: their statistics become the targets.
+
+        The targets' variables are assigned (and, with masks, the masks'), so a step compiled with this term
+        runs on without a new trace. A term built with masks takes as many styles and new ``masks``; one built
+        without takes any number of styles and a ``blend``. ValueError (nothing changed) when the new targets
+        cannot take the old ones' place.
+        """
+        from ..image.validate import image_array
+
+        styles, names = style_image_list(style_images)
+        if (masks is None) != (self.masks is None):
+            raise ValueError("This term was built " + ("with" if self.masks is not None else "without")
+                             + " masks; give new pictures the same way.")
+        if self.masks is not None and len(styles) != len(self.masks):
+            raise ValueError(f"This term matches {len(self.masks)} styles in their regions; got {len(styles)}.")
+        if masks is not None and blend is not None:
+            raise ValueError("blend cannot be combined with masks; blend with overlapping fractional masks.")
+        new_blend = blend_weights(blend, len(styles))
+        for picture, label in zip(styles, names):
+            image_array(picture, label, min_side=self.extractor.min_side)
+        layer_masks = None
+        if self.masks is not None:
+            new_masks, layer_masks = self._masks_of(cast(Sequence, masks), len(styles), self.masks[0].shape[:2])
+        targets = self._targets_of(styles, new_blend, statistics)
+        if self.layer_masks is None:
+            _check_shapes(targets, self.targets)
+            _assign_all(targets, self.targets)
+        else:
+            for new, old in zip([*targets, *cast(list, layer_masks)], [*self.targets, *self.layer_masks]):
+                _check_shapes(new, old)
+            for new, old in zip([*targets, *cast(list, layer_masks)], [*self.targets, *self.layer_masks]):
+                _assign_all(new, old)
+            self.masks = new_masks
+        self.style_images, self.blend = styles, new_blend
 
     def style_costs(self, features: Features) -> list[tf.Tensor]:
         """Each style's cost: one (blended), or one per style image matched in its own region."""

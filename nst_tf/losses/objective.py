@@ -179,6 +179,30 @@ class Objective(WeightedSum):
         else:
             object.__setattr__(self, attribute, value)
 
+    def retarget(self, content_image: ImageSource, style_images: ImageSource | Sequence[ImageSource], *,
+                 style_blend: Sequence[float] | None = None, style_masks: Sequence | None = None) -> None:
+        """Other pictures for the same objective: a content image of the same size and any style images.
+
+        Their activations and statistics are assigned to the targets' variables (:meth:`ContentTerm.set_content_image
+        <nst_tf.losses.compose.ContentTerm.set_content_image>`, :meth:`StyleTerm.set_style_images
+        <nst_tf.losses.compose.StyleTerm.set_style_images>`), so a solver compiled for this objective runs on them
+        without a new trace, and computes what a new objective built from them would. Masks as at construction
+        (with as many styles, or none). ValueError when the pictures do not fit, before the style targets change;
+        not on the bounded-memory path.
+        """
+        if self.bounded is not None:
+            raise ValueError("An objective on the bounded-memory path is built anew for other pictures.")
+        content, style = cast(ContentTerm, self["content"]), cast(StyleTerm, self["style"])
+        picture = content.content_image
+        content.set_content_image(content_image)
+        try:
+            style.set_style_images(style_images, blend=style_blend, masks=style_masks)
+        except Exception:
+            content.set_content_image(picture)  # all or nothing
+            raise
+        self.content_image, self.style_images = content.content_image, style.style_images
+        self.style_masks, self.style_blend, self.layer_masks = style.masks, style.blend, style.layer_masks
+
     @staticmethod
     def _blend_weights(style_blend: Sequence[float] | None, count: int) -> list[float]:
         return blend_weights(style_blend, count)

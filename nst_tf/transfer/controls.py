@@ -28,18 +28,20 @@ The colour and mask pieces lesson 05 shows live in :mod:`nst_tf.image.colour` an
 from __future__ import annotations
 
 import gc
+import os
 import time
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import numpy as np
 
 from ..image import arrays as images, validate
 from ..image.colour import luminance_image, match_colors, recombine_luminance, style_luminance
-from ..defaults import DEFAULT_PRECONDITION, DEFAULT_STEPS, PRESERVE_COLORS
+from ..defaults import DEFAULT_PRECONDITION, DEFAULT_STEPS, DEFAULT_WEIGHTS, PRESERVE_COLORS
 from ..image.arrays import scaled_style
 from ..image.load import load_image
 from ..image.types import Image, ImageSource
 from ..losses.masks import load_mask, prepare_masks
+from ..vgg import extractor as _vgg_extractor
 from ..optim.memory import check_run, peak_memory_bytes
 from .style_transfer import StyleTransfer
 from ..optim.pyramid import LevelReport, MultiscaleResult, join_histories, level_steps, pyramid_sizes
@@ -49,7 +51,77 @@ __all__ = [
     "luminance_transfer",
     "stylize_multiscale",
     "stylize",
+    "forget_transfers",
 ]
+
+#: The transfer of the last ``stylize`` run, by what shapes its compiled graphs (see :func:`_graph_key`).
+#: A next run of that key gives it new pictures (:meth:`StyleTransfer.retarget`) instead of building and
+#: tracing a new one: a lesson's short runs at one size spent ~3.5 s each on tracing before.
+_KEPT: dict[tuple, StyleTransfer] = {}
+#: Largest output (pixels) whose transfer is kept: its L-BFGS history (~25 copies of the image) stays in memory.
+KEEP_MAX_PIXELS = 384 * 384
+#: Arguments that change no compiled graph: the weights are variables, ``init`` and ``seed`` the first image.
+_NOT_IN_GRAPH = ("content_weight", "style_weight", "tv_weight", "init", "seed")
+_UNKEYABLE = object()
+
+
+def forget_transfers() -> None:
+    """Drop the transfer ``stylize`` keeps for its next run (its network, solver and L-BFGS history)."""
+    _KEPT.clear()
+
+
+_vgg_extractor.CLEAR_HOOKS.append(forget_transfers)  # nst_tf.clear_cache() lets go of the kept network too
+
+
+def _frozen(value: Any) -> Any:
+    """``value`` as part of a dict key: numbers, strings and objects (by identity) as they are, sequences as
+    tuples, mappings as tuples of items; ``_UNKEYABLE`` for an array or anything else unhashable."""
+    if isinstance(value, (str, bytes, int, float, bool, type(None))):
+        return (type(value).__name__, value)
+    if isinstance(value, os.PathLike):
+        return ("path", os.fspath(value))
+    if isinstance(value, Mapping):
+        items = tuple((_frozen(key), _frozen(item)) for key, item in value.items())
+        return _UNKEYABLE if any(_UNKEYABLE in pair for pair in items) else ("map", items)
+    if isinstance(value, (list, tuple)):
+        items = tuple(_frozen(item) for item in value)
+        return _UNKEYABLE if _UNKEYABLE in items else ("seq", items)
+    if isinstance(value, np.ndarray) or getattr(value, "shape", None) is not None:
+        return _UNKEYABLE
+    try:
+        hash(value)
+    except TypeError:
+        return _UNKEYABLE
+    return ("object", id(value), value)  # a function or an extractor: the same object only
+
+
+def _graph_key(shape: tuple[int, int], style_count: int, masked: bool, bounded: bool, options: Mapping[str, Any]
+               ) -> tuple | None:
+    """What a transfer's compiled graphs depend on, or None when its transfer is not kept (too large, the
+    bounded-memory path, or an argument that cannot be compared cheaply)."""
+    if bounded or shape[0] * shape[1] > KEEP_MAX_PIXELS:
+        return None
+    items = tuple((name, _frozen(value)) for name, value in sorted(options.items()) if name not in _NOT_IN_GRAPH)
+    if any(value is _UNKEYABLE for _, value in items):
+        return None
+    # the class too (a test, or a user, that swaps StyleTransfer gets its own), and the weights the environment names
+    return (StyleTransfer, os.environ.get("NST_TF_WEIGHTS"), tuple(shape), style_count if masked else 0, masked, items)
+
+
+def _kept_transfer(key: tuple | None, content: Image, styles: list[Image], *, style_blend: Sequence[float] | None,
+                   masks: list[Image] | None, init: Any, options: Mapping[str, Any]) -> StyleTransfer | None:
+    """The kept transfer of ``key``, given these pictures and weights; None if there is none or they do not fit."""
+    transfer = _KEPT.pop(key, None) if key is not None else None
+    if transfer is None:
+        return None
+    try:
+        transfer.retarget(content, styles, style_blend=style_blend, style_masks=masks, init=init,
+                          seed=options.get("seed", 0))
+    except ValueError:  # pictures it cannot take (a statistic of another shape ...): a new transfer says why
+        return None
+    for name in ("content_weight", "style_weight", "tv_weight"):
+        setattr(transfer, name, options.get(name, DEFAULT_WEIGHTS[name]))
+    return transfer
 
 
 def luminance_transfer(content_image: ImageSource, style_image: ImageSource | Sequence[ImageSource], *,
@@ -214,12 +286,19 @@ def stylize(
         level_start = time.perf_counter()
         level_masks = None if masks is None else [load_mask(mask, shape) for mask in masks]
         bounded = check_run(shape, style_shapes, style_scale, optimizer, options, bounded=bounded_memory)
-        transfer = StyleTransfer(level_content, level_styles, style_blend=style_blend, style_masks=level_masks,
-                                 init=level_init, bounded_memory=bounded, **extra)
+        key = _graph_key(shape, len(level_styles), level_masks is not None, bounded, extra)
+        transfer = _kept_transfer(key, level_content, level_styles, style_blend=style_blend, masks=level_masks,
+                                  init=level_init, options=extra)
+        if transfer is None:
+            forget_transfers()  # one kept at a time: its memory goes before a new one is built
+            transfer = StyleTransfer(level_content, level_styles, style_blend=style_blend, style_masks=level_masks,
+                                     init=level_init, bounded_memory=bounded, **extra)
         extra["extractor"] = transfer.extractor  # build the network once
         setup_seconds = time.perf_counter() - level_start
         result = transfer.run(level_steps_count, **run)
         image = result.image
+        if key is not None and not result.interrupted:
+            _KEPT[key] = transfer
         del transfer
         gc.collect()
         finished = finish(image)

@@ -210,6 +210,26 @@ class StyleTransfer:
     def reset(self, init: str | Image = "content") -> None:
         self.image.assign(self._initial_image(init)[np.newaxis])
 
+    def retarget(self, content_image: ImageSource, style_images: ImageSource | Sequence[ImageSource], *,
+                 style_blend: Sequence[float] | None = None, style_masks: Sequence | None = None,
+                 init: str | Image = "content", seed: int | None = None) -> None:
+        """Other pictures for this transfer (a content image of the same size), and the image started afresh.
+
+        The objective's targets are assigned (:meth:`Objective.retarget <nst_tf.losses.objective.Objective.retarget>`),
+        so the solver compiled for this transfer runs on at once: what :meth:`run` does next is what a new
+        ``StyleTransfer`` of these pictures and the same options would do, without its seconds of tracing
+        (``nst_tf.stylize`` reuses its last transfer so). ``init`` and ``seed`` as for the constructor.
+        ValueError, with nothing changed, for pictures that do not fit (then build a new transfer).
+        """
+        retarget = getattr(self.objective, "retarget", None)
+        if retarget is None:
+            raise ValueError(f"This transfer's objective ({type(self.objective).__name__}) takes no other pictures.")
+        retarget(content_image, style_images, style_blend=style_blend, style_masks=style_masks)
+        self.content_image = self._from_objective("content_image")
+        self.style_images = self._from_objective("style_images") or []
+        self.seed = self.seed if seed is None else int(seed)
+        self.reset(init)
+
     # ----- optimising -------------------------------------------------------------------------
     def make_adam_step(self, learning_rate: float = 0.02, beta_1: float = 0.99, epsilon: float = 0.1
                        ) -> Callable[[], Mapping[str, tf.Tensor]]:

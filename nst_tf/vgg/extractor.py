@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 
 import keras
@@ -51,6 +51,8 @@ __all__ = ["load_vgg", "FeatureExtractor", "feature_extractor", "clear_cache"]
 
 #: Models that :func:`clear_cache` puts back into the cache, by their cache key.
 _REINSERT: dict[tuple, keras.Model] = {}
+#: Called by :func:`clear_cache` first: those who keep a network alive let go of it (``stylize``'s last transfer).
+CLEAR_HOOKS: list[Callable[[], None]] = []
 
 
 @functools.lru_cache(maxsize=8)
@@ -117,8 +119,8 @@ def clear_cache(keep: Sequence[keras.Model] = ()) -> int:
     other versions of the network calls this when it is done with them, so that their weights
     (about 60 MB for VGG16, 80 MB for VGG19 each) can be freed on a small classroom server;
     ``keep`` names the networks (from :func:`load_vgg`, or an extractor's ``.vgg``) that stay
-    cached, so later calls still share them instead of building a second copy. Models still
-    referenced elsewhere stay alive until dropped; a forgotten network is built again on the next
+    cached, so later calls still share them instead of building a second copy. ``nst_tf.stylize``
+    forgets the transfer it keeps for its next call; models still referenced elsewhere stay alive until dropped; a forgotten network is built again on the next
     call (its normalisation's scales then come from the disk cache).
     """
     import gc
@@ -129,6 +131,8 @@ def clear_cache(keep: Sequence[keras.Model] = ()) -> int:
         if key is None:
             raise TypeError(f"keep must hold networks from nst_tf.load_vgg(), not {type(model).__name__}")
         kept[key] = model
+    for hook in CLEAR_HOOKS:
+        hook()
     before = _load_vgg_cached.cache_info().currsize
     _load_vgg_cached.cache_clear()
     _REINSERT.update(kept)

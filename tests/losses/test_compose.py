@@ -260,3 +260,90 @@ def test_a_term_of_ones_own_that_branches_on_a_tensor_still_compiles():
         image = tf.fill((1, 8, 8, 3), level)
         assert float(compiled(image)) == pytest.approx(expected, rel=1e-5)
         assert float(lone(image)) == pytest.approx(expected / 2, rel=1e-5)
+
+
+# ----- new pictures for built terms: the targets are variables, assigned ------------------------------------
+
+
+def _values(targets):
+    if isinstance(targets, dict):
+        return {layer: np.asarray(value) for layer, value in targets.items()}
+    return [_values(each) for each in targets]
+
+
+def _assert_same(first, second):
+    if isinstance(first, dict):
+        assert first.keys() == second.keys()
+        for layer in first:
+            np.testing.assert_array_equal(first[layer], second[layer])
+    else:
+        assert len(first) == len(second)
+        for a, b in zip(first, second):
+            _assert_same(a, b)
+
+
+def test_a_content_term_takes_a_new_picture_of_its_size(extractor, pictures):
+    content, _, _ = pictures
+    other = np.random.default_rng(5).uniform(size=content.shape).astype(np.float32)
+    term = ContentTerm(content, CONTENT_LAYERS, extractor=extractor)
+    variables = dict(term.targets)
+    term.set_content_image(other)
+    _assert_same(_values(term.targets), _values(ContentTerm(other, CONTENT_LAYERS, extractor=extractor).targets))
+    assert all(term.targets[layer] is variables[layer] for layer in variables)  # assigned, not replaced
+    np.testing.assert_array_equal(term.content_image, other)
+    before = _values(term.targets)
+    with pytest.raises(ValueError, match="28 x 24 px"):
+        term.set_content_image(content[:20])
+    _assert_same(_values(term.targets), before)  # nothing changed
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_a_style_term_takes_new_pictures_as_a_new_term_would(masked, extractor, pictures):
+    content, styles, _ = pictures
+    rng = np.random.default_rng(6)
+    others = [rng.uniform(size=(36, 30, 3)).astype(np.float32), rng.uniform(size=(24, 24, 3)).astype(np.float32)]
+    masks = _half_masks(*content.shape[:2]) if masked else None
+    other_masks = [np.flipud(mask) * 0.5 for mask in masks] if masked else None
+    options = dict(masks=masks, size=content.shape[:2]) if masked else dict(blend=[0.3, 0.7])
+    new_options = dict(masks=other_masks, size=content.shape[:2]) if masked else dict(blend=[0.9, 0.1])
+    term = StyleTerm(styles, STYLE_LAYERS, extractor=extractor, **options)
+    term.set_style_images(others, **{k: v for k, v in new_options.items() if k != "size"})
+    fresh = StyleTerm(others, STYLE_LAYERS, extractor=extractor, **new_options)
+    _assert_same(_values(term.targets), _values(fresh.targets))
+    if masked:
+        _assert_same(_values(term.layer_masks), _values(fresh.layer_masks))
+    generated = np.random.default_rng(7).uniform(size=(1, *content.shape)).astype(np.float32)
+    assert float(term(generated)["total"]) == float(fresh(generated)["total"])
+
+
+def test_a_style_term_refuses_pictures_that_cannot_take_the_old_ones_place(extractor, pictures):
+    content, styles, _ = pictures
+    masked = StyleTerm(styles, STYLE_LAYERS, extractor=extractor, masks=_half_masks(*content.shape[:2]),
+                       size=content.shape[:2])
+    before = _values(masked.targets)
+    with pytest.raises(ValueError, match="matches 2 styles"):
+        masked.set_style_images(styles[:1], masks=_half_masks(*content.shape[:2])[:1])
+    with pytest.raises(ValueError, match="built with masks"):
+        masked.set_style_images(styles)
+    _assert_same(_values(masked.targets), before)
+    spatial = StyleTerm(styles[0], STYLE_LAYERS, extractor=extractor, statistic=lambda features: features[0, :4, :4])
+    with pytest.raises(ValueError, match="new target of block1_conv1 has shape"):
+        spatial.set_style_images(styles[1][:3, :3])
+
+
+def test_a_compiled_solver_runs_on_new_pictures_as_a_new_one_would(extractor, pictures):
+    """One traced L-BFGS, retargeted: the same evaluations, to the last bit, as a transfer built for the pictures."""
+    content, styles, _ = pictures
+    rng = np.random.default_rng(8)
+    other_content = rng.uniform(size=content.shape).astype(np.float32)
+    other_style = rng.uniform(size=(30, 30, 3)).astype(np.float32)
+    options = dict(extractor=extractor, content_layers=CONTENT_LAYERS, style_layers=STYLE_LAYERS)
+    kept = StyleTransfer(content, styles[0], **options)
+    kept.run(6, progress=False)
+    traced = kept.solver.device_lbfgs()
+    kept.retarget(other_content, other_style, init="noise", seed=3)
+    again = kept.run(6, progress=False)
+    fresh = StyleTransfer(other_content, other_style, init="noise", seed=3, **options).run(6, progress=False)
+    assert kept.solver.device_lbfgs() is traced
+    np.testing.assert_array_equal(again.image, fresh.image)
+    assert again.history["total"] == fresh.history["total"]

@@ -143,6 +143,10 @@ def _record_transfers(monkeypatch):
             seen.append({"content": np.asarray(content_image), "styles": list(style_images), **kwargs})
             super().__init__(content_image, style_images, **kwargs)
 
+        def retarget(self, content_image, style_images, **kwargs):  # a next run of the same shape (kept transfer)
+            seen.append({"content": np.asarray(content_image), "styles": list(style_images), **kwargs})
+            super().retarget(content_image, style_images, **kwargs)
+
     monkeypatch.setattr(C, "StyleTransfer", Recording)
     return seen
 
@@ -170,6 +174,60 @@ def test_one_stylize_that_never_enlarges(content_image, style_images, extractor)
     assert kept.image.shape[:2] == content_image.shape[:2] == (40, 48)
     shrunk = C.stylize(content_image, style_images[0], size=36, steps=1, extractor=extractor, progress=False)
     assert shrunk.image.shape[:2] == (30, 36)
+
+
+
+# ----- one traced solver for a lesson's many short runs ------------------------------------------
+
+
+def test_a_next_run_of_the_same_shape_reuses_the_transfer_and_computes_what_a_new_one_would(
+        content_image, style_images, extractor):
+    """stylize keeps its last transfer; a run of the same size and options gives it new pictures and weights
+    (nothing is traced again) and paints, to the last bit, what a transfer built for them paints."""
+    C.forget_transfers()
+    options = dict(size=None, steps=4, extractor=extractor, progress=False)
+    other_content = np.ascontiguousarray(content_image[::-1])
+    C.stylize(content_image, style_images[0], **options)
+    (kept,) = C._KEPT.values()
+    reused = C.stylize(other_content, style_images[1], style_weight=3.0, init="noise", seed=2, **options)
+    assert list(C._KEPT.values()) == [kept]  # the same transfer ran
+    C.forget_transfers()
+    fresh = C.stylize(other_content, style_images[1], style_weight=3.0, init="noise", seed=2, **options)
+    np.testing.assert_array_equal(reused.image, fresh.image)
+    assert reused.history["total"] == fresh.history["total"]
+    # weights left out next time are the defaults again, not the last run's
+    (kept,) = C._KEPT.values()
+    default = C.stylize(content_image, style_images[0], **options)
+    assert list(C._KEPT.values()) == [kept]
+    assert kept.style_weight == defaults.DEFAULT_WEIGHTS["style_weight"]
+    C.forget_transfers()
+    assert default.history["total"] == C.stylize(content_image, style_images[0], **options).history["total"]
+
+
+def test_only_transfers_that_fit_are_kept_and_clear_cache_lets_go(content_image, style_images, extractor,
+                                                                  monkeypatch):
+    from nst_tf.vgg.extractor import clear_cache
+
+    C.forget_transfers()
+    options = dict(steps=1, extractor=extractor, progress=False)
+    C.stylize(content_image, style_images[0], size=None, **options)
+    (first,) = C._KEPT.values()
+    C.stylize(content_image, style_images[0], size=36, **options)  # another size: a new transfer, one kept
+    (second,) = C._KEPT.values()
+    assert second is not first and second.content_image.shape[:2] == (30, 36)
+    C.stylize(content_image, style_images[0], size=None, init=content_image * 0.5, **options)  # an array init: fine
+    assert len(C._KEPT) == 1
+    monkeypatch.setattr(C, "KEEP_MAX_PIXELS", 30 * 36 - 1)
+    C.stylize(content_image, style_images[0], size=36, **options)
+    assert not C._KEPT  # too large to keep
+    monkeypatch.undo()
+    C.stylize(content_image, style_images[0], size=36, style_statistic=lambda f: f[0, 0, 0], **options)
+    assert len(C._KEPT) == 1
+    C.stylize(content_image, style_images[0], size=36, style_layers=np.array(["block1_conv1"]), **options)
+    assert not C._KEPT  # an argument it cannot compare: not kept
+    C.stylize(content_image, style_images[0], size=36, **options)
+    clear_cache(keep=[extractor.vgg])
+    assert not C._KEPT
 
 
 # ----- masks ------------------------------------------------------------------------------------
