@@ -16,7 +16,10 @@ options of jcjohnson/neural-style, on top of the engine in :mod:`nst_tf.transfer
   stylize small, upsample, continue at the next size, up to the requested size, with
   per-level time and peak memory.
 
-:func:`stylize` does all of it; it is ``nst_tf.stylize`` and what ``nst-tf stylize`` calls.
+:func:`stylize` does all of it; it is ``nst_tf.stylize`` and what ``nst-tf stylize`` calls. It keeps
+its last transfer (up to :data:`KEEP_MAX_PIXELS`): a next call of the same size and options gives it the
+new pictures and weights instead of tracing a new solver, and paints what a new one would
+(:meth:`StyleTransfer.retarget`; :func:`forget_transfers` lets it go; ``benchmarks/bench_calls.py``).
 The colour and mask pieces lesson 05 shows live in :mod:`nst_tf.image.colour` and :mod:`nst_tf.losses.masks`.
 
 >>> result = stylize("content/chelsea", "style/waves", size=256, preserve_colors="luminance")  # doctest: +SKIP
@@ -234,6 +237,10 @@ def stylize(
     Returns:
         a :class:`MultiscaleResult` (a ``StyleTransferResult``; ``levels`` has one report
         per level, a single one when not coarse-to-fine).
+
+    A call of the same size and options as the last one (up to :data:`KEEP_MAX_PIXELS`, not on the
+    bounded-memory path) runs on the last call's compiled solver with the new pictures and weights:
+    the same result without seconds of tracing.
     """
     _validate(preserve_colors, style_scale, multiscale, max_single_size, levels)
     # Numbers first, before any picture is read or any network built (as the command line checks its options).

@@ -71,3 +71,14 @@ def test_bench_normalize_quick_reports_first_use_stability_and_step_ratio():
     assert completed.returncode == 0, completed.stderr[-2000:]
     for text in ("first use:", "leave-one-out, per channel:", "ratio raw/normalised"):
         assert text in completed.stdout
+
+
+@pytest.mark.slow
+def test_bench_calls_quick_compares_kept_and_new_transfers_and_finds_the_same_pictures():
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_calls.py"), "--quick", "--weights", "random"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    for text in ("kept transfer: median", "new transfer:  median", "ratio new / kept:", "the same pictures both ways: yes"):
+        assert text in completed.stdout
