@@ -323,6 +323,7 @@ def drip(request):
     server.close()
 
 
+@pytest.mark.slow  # waits out a limit of seconds
 def test_a_dripping_server_cannot_outlast_the_total_limit(drip, tmp_path, monkeypatch):
     from nst_tf.image.download import FetchError, fetch
 
@@ -334,6 +335,7 @@ def test_a_dripping_server_cannot_outlast_the_total_limit(drip, tmp_path, monkey
     assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []  # no half file left, nothing cached
 
 
+@pytest.mark.slow  # waits out a limit of seconds
 def test_the_command_line_download_limit_holds_too(drip, pics, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("NST_TF_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("NST_TF_DOWNLOAD_TIMEOUT_S", "3")
@@ -577,6 +579,7 @@ def test_a_wait_past_its_limit_ends_with_one_line_and_exit_2():
     assert elapsed < 30
 
 
+@pytest.mark.slow  # waits out a limit of seconds
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the C timer (timer_create) is Linux's")
 def test_a_wait_that_holds_the_interpreter_lock_ends_with_one_line_and_exit_2():
     """A cluster's start-up holds the interpreter lock (measured: no Python thread runs), so the Python
@@ -587,6 +590,7 @@ def test_a_wait_that_holds_the_interpreter_lock_ends_with_one_line_and_exit_2():
     assert elapsed < 1.5 + 5 + 20  # before the backstop's 5 s (plus interpreter start-up on a loaded machine)
 
 
+@pytest.mark.slow  # waits out a limit of seconds
 def test_a_wait_that_ends_in_time_leaves_no_line_and_no_timer():
     status, err, _ = _watched("time.sleep(0.3)\nwatch.stop()\ntime.sleep(8)\nsys.exit(0)\n")
     assert status == 0 and err == [], err

@@ -94,6 +94,7 @@ def test_train_refuses_norm_with_a_model():
         fast.train("style/swirls", steps=1, model=fast.transform_net(**TINY), norm=ByHand)
 
 
+@pytest.mark.slow
 def test_train_builds_its_network_with_norm():
     result = fast.train("style/swirls", steps=1, size=16, batch_size=2, weights="offline", style_size=64,
                         progress=False, preview_every=0, norm=ByHand, **TINY)

@@ -331,6 +331,7 @@ def test_a_style_term_refuses_pictures_that_cannot_take_the_old_ones_place(extra
         spatial.set_style_images(styles[1][:3, :3])
 
 
+@pytest.mark.slow
 def test_a_compiled_solver_runs_on_new_pictures_as_a_new_one_would(extractor, pictures):
     """One traced L-BFGS, retargeted: the same evaluations, to the last bit, as a transfer built for the pictures."""
     content, styles, _ = pictures

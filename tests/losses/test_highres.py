@@ -86,7 +86,7 @@ SLOW = pytest.mark.slow
 @pytest.mark.parametrize("net, statistic, masked, blocks", [
     pytest.param("vgg16", "gram", False, 3, marks=SLOW), pytest.param("vgg19", "gram", True, 3, marks=SLOW),
     pytest.param("vgg19", "mean_std", False, 2, marks=SLOW), pytest.param("vgg19", "mean_std", True, 3, marks=SLOW),
-    pytest.param("vgg16", "gram_centered", True, 2, marks=SLOW), ("vgg19", "gram", False, 2),
+    pytest.param("vgg16", "gram_centered", True, 2, marks=SLOW), pytest.param("vgg19", "gram", False, 2, marks=SLOW),
 ])
 def test_bounded_path_gives_the_plain_cost_and_gradient(extractors, net, statistic, masked, blocks):
     """Blocks 1-3 (stride 8, halo 32 px) or 1-2 (stride 4, halo 12 px) in tiles."""
@@ -180,7 +180,7 @@ def assert_same(costs_b, grad_b, costs_p, grad_p):
 
 
 @pytest.mark.parametrize("net, statistic, masked, second, blocks", [
-    ("vgg19", "gram", False, None, 2),
+    pytest.param("vgg19", "gram", False, None, 2, marks=SLOW),
     pytest.param("vgg16", "gram", True, None, 3, marks=SLOW),
     pytest.param("vgg19", "mean_std", False, None, 3, marks=SLOW),
     pytest.param("vgg19", "mean_std", True, "gram", 2, marks=SLOW),
@@ -203,6 +203,7 @@ def test_a_sum_of_terms_on_the_bounded_path_gives_the_plain_cost_and_gradient(ex
         assert_same(*after, *value_and_gradient(objective, image))
 
 
+@SLOW
 def test_the_argument_built_objective_is_a_sum_of_terms_on_either_path(extractors):
     plain, bounded, image = both(extractors["vgg19"], "gram", False)
     assert bounded.bounded.objective is bounded  # BoundedCost reads the terms of the very sum
@@ -240,6 +241,7 @@ def test_a_sum_the_bounded_path_cannot_compute_is_refused_in_one_line(extractors
         StyleTransfer(objective=term + Brightness(), bounded_memory=True)
 
 
+@SLOW
 def test_a_transfer_minimises_a_ready_sum_on_the_bounded_path(extractors):
     objective, image = summed(extractors["vgg16"], "gram", False)
     transfer = StyleTransfer(objective=objective, bounded_memory=True)

@@ -180,6 +180,7 @@ def test_one_stylize_that_never_enlarges(content_image, style_images, extractor)
 # ----- one traced solver for a lesson's many short runs ------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_next_run_of_the_same_shape_reuses_the_transfer_and_computes_what_a_new_one_would(
         content_image, style_images, extractor):
     """stylize keeps its last transfer; a run of the same size and options gives it new pictures and weights
@@ -204,6 +205,7 @@ def test_a_next_run_of_the_same_shape_reuses_the_transfer_and_computes_what_a_ne
     assert default.history["total"] == C.stylize(content_image, style_images[0], **options).history["total"]
 
 
+@pytest.mark.slow
 def test_only_transfers_that_fit_are_kept_and_clear_cache_lets_go(content_image, style_images, extractor,
                                                                   monkeypatch):
     from nst_tf.vgg.extractor import clear_cache
