@@ -193,6 +193,8 @@ class ContentTerm(Term):
             computes them in tiles); default: the extractor's, once.
     """
 
+    extractor: FeatureExtractor  # always one (built from the options when not given)
+
     def __init__(self, content_image: ImageSource, layers: Union[str, Sequence[str]], *, normalization: str = "mse",
                  extractor: FeatureExtractor | None = None, name: str = "content",
                  targets: Mapping[str, Any] | None = None, **extractor_options: Any) -> None:
@@ -245,6 +247,8 @@ class StyleTerm(Term):
         statistics: one ``{layer: statistic}`` per style image, computed elsewhere (the bounded-memory path
             computes them in tiles); default: the extractor's, once.
     """
+
+    extractor: FeatureExtractor  # always one (built from the options when not given)
 
     def __init__(self, style_images: ImageSource | Sequence[ImageSource],
                  layers: Union[str, Sequence[str], Mapping[str, float]], *,
