@@ -49,7 +49,8 @@ def site(tmp_path, monkeypatch):
 
     httpd = QuietServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    # serve_forever looks for shutdown() every poll_interval (0.5 s by default), which each case's teardown waited out
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
