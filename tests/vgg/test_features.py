@@ -119,6 +119,30 @@ def test_output_names_and_shapes(random_extractors, net, size):
         assert tuple(out["block5_pool"].shape[1:3]) == (3, 2)
 
 
+@pytest.mark.parametrize("net", ["vgg16", pytest.param("vgg19", marks=pytest.mark.slow)])
+def test_the_network_is_keras_applications_vgg_layer_for_layer(net, pixels):
+    """nst-tf builds the conv base itself (no random initialisation to throw away): the same layers
+    and settings as keras.applications, and with the same weights the same activations."""
+    keras_vgg = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}[net]
+    reference = keras_vgg(include_top=False, weights=None, input_shape=(None, None, 3))
+    ours = load_vgg(weights="random", net=net, seed=4, normalize=False)
+    assert [layer.name for layer in ours.layers] == ["rgb_0_1", "vgg_preprocess"] + [
+        layer.name for layer in reference.layers[1:]]
+    ignored = ("kernel_initializer", "bias_initializer", "trainable")  # ours is frozen (test_models_are_frozen)
+    for layer in reference.layers[1:]:
+        mine = ours.get_layer(layer.name)
+        assert type(mine) is type(layer), layer.name
+        theirs = {k: v for k, v in layer.get_config().items() if k not in ignored}
+        assert {k: v for k, v in mine.get_config().items() if k not in ignored} == theirs, layer.name
+        layer.set_weights(mine.get_weights())
+    preprocessed = keras.applications.vgg19.preprocess_input(255.0 * pixels.copy())
+    np.testing.assert_array_equal(ours(pixels).numpy(), reference(preprocessed).numpy())
+    averaged = load_vgg(weights="random", net=net, seed=4, normalize=False, pooling="avg")
+    pools = [layer for layer in averaged.layers if "pool" in layer.name]
+    assert [type(layer) for layer in pools] == [keras.layers.AveragePooling2D] * 5
+    assert {(layer.pool_size, layer.strides, layer.padding) for layer in pools} == {((2, 2), (2, 2), "valid")}
+
+
 def test_single_image_is_a_batch_of_one(random_extractors):
     image = np.random.default_rng(1).uniform(0, 1, (32, 40, 3)).astype(np.float32)
     out = random_extractors["vgg16"](image)
