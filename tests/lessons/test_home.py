@@ -7,6 +7,7 @@ patterns, not the tool's) so that a hand edit or a forgotten file fails here.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import sys
@@ -45,13 +46,12 @@ WITH_REF = [
 def published_files(root: Path) -> list[Path]:
     """Every text file a reader or a service sees (documents, lessons, metadata), code excluded."""
     found = []
-    for path in root.rglob("*"):
-        parts = set(path.relative_to(root).parts[:-1])
-        if parts & SKIPPED_FOLDERS or any(p.startswith(".venv") or p.endswith(".egg-info") for p in parts):
-            continue
-        if path.is_file() and path.suffix in TEXT_SUFFIXES:
-            found.append(path)
-    return found
+    for folder, folders, files in os.walk(root):
+        # pruned, not walked and filtered: a virtual environment alone holds tens of thousands of files
+        folders[:] = sorted(name for name in folders if name not in SKIPPED_FOLDERS
+                            and not name.startswith(".venv") and not name.endswith(".egg-info"))
+        found += [Path(folder, name) for name in sorted(files) if Path(name).suffix in TEXT_SUFFIXES]
+    return [path for path in found if path.is_file()]
 
 
 # The rendered solutions (docs/solutions/*.html, tools/render_solutions.py) embed nbconvert's lab
