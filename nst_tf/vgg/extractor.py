@@ -39,7 +39,7 @@ from .._runtime.logs import get_logger
 from ..image.types import ImageBatch
 from ..image.validate import image_batch
 from . import normalize as normalization
-from .layers import BLOCK_CONVS, check_layers, conv_layer_names, layer_block, layer_channels
+from .layers import check_layers, conv_layer_names, layer_block, layer_channels, layer_names
 from .preprocess import VGGPreprocess
 from .weights import (WeightsError, enable_gpu_memory_growth, imagenet_space_problem, offline_conv_weights,
                       random_conv_weights, resolve_weights, vgg_constructor)
@@ -127,16 +127,16 @@ def _build(net: str, pooling: str, conv_weights: Mapping[str, Sequence[np.ndarra
     """
     inputs = keras.Input(shape=(None, None, 3), name="rgb_0_1")
     x = VGGPreprocess(name="vgg_preprocess")(inputs)
+    pool = keras.layers.AveragePooling2D if pooling == "avg" else keras.layers.MaxPooling2D
     convs = []
-    for block, n_convs in enumerate(BLOCK_CONVS[net], start=1):
-        for i in range(1, n_convs + 1):
-            layer_name = f"block{block}_conv{i}"
-            conv = keras.layers.Conv2D(layer_channels(layer_name), (3, 3), activation="relu", padding="same",
-                                       kernel_initializer="zeros", name=layer_name)
-            x = conv(x)
-            convs.append(conv)
-        pool = keras.layers.AveragePooling2D if pooling == "avg" else keras.layers.MaxPooling2D
-        x = pool((2, 2), strides=(2, 2), name=f"block{block}_pool")(x)
+    for layer_name in layer_names(net):
+        if layer_name.endswith("_pool"):
+            x = pool((2, 2), strides=(2, 2), name=layer_name)(x)
+            continue
+        conv = keras.layers.Conv2D(layer_channels(layer_name), (3, 3), activation="relu", padding="same",
+                                   kernel_initializer="zeros", name=layer_name)
+        x = conv(x)
+        convs.append(conv)
     for conv in convs:
         conv.set_weights(conv_weights[conv.name])
     return keras.Model(inputs, x, name=name)

@@ -71,7 +71,7 @@ from .._runtime.logs import get_logger
 from ..image import samples
 from ..image.arrays import resize_image
 from ..image.load import load_image
-from .layers import BLOCK_CONVS, conv_layer_names
+from .layers import conv_layer_names, layer_names
 from .preprocess import caffe_preprocess
 
 _log = get_logger(__name__)
@@ -360,11 +360,12 @@ def statistics_function(base: keras.Model, order: Sequence[str]) -> Callable[[np
 def _steps_of_weights(conv_weights: Mapping[str, Sequence[np.ndarray]], net: str) -> list[Step]:
     """The steps of a VGG conv base given by its conv layers' [kernel, bias] (each block's convolutions, then its pool)."""
     steps: list[Step] = []
-    for block, n_convs in enumerate(BLOCK_CONVS[net], start=1):
-        for i in range(1, n_convs + 1):
-            kernel, bias = conv_weights[f"block{block}_conv{i}"]
-            steps.append((f"block{block}_conv{i}", kernel, bias))
-        steps.append(("pool", None, None))
+    for name in layer_names(net):
+        if name.endswith("_pool"):
+            steps.append(("pool", None, None))
+        else:
+            kernel, bias = conv_weights[name]
+            steps.append((name, kernel, bias))
     return steps
 
 
