@@ -240,12 +240,13 @@ def test_a_transfer_holds_a_ready_objective(extractor, pictures, ready):
 def test_the_transfers_lbfgs_names_the_objectives_own_weights_when_the_cost_overflows(ready):
     objective, transfer = ready
     transfer.reset("noise")
+    content_weight = objective.content_weight
     objective.content_weight = 3e38
     try:
         with pytest.raises(NonFiniteLossError, match=r"content_weight=3e\+38, style_weight=\S+, tv_weight=0\.1"):
             transfer.run(5, progress=False)
     finally:
-        objective.content_weight = 1.0
+        objective.content_weight = content_weight  # the shared transfer as the other tests know it
     assert np.isfinite(transfer.run(2, progress=False).history["total"]).all()  # and it runs on afterwards
 
 
