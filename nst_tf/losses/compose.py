@@ -342,9 +342,8 @@ class StyleTerm(Term):
             new_masks, layer_masks = self._masks_of(cast(Sequence, masks), len(styles), self.masks[0].shape[:2])
         targets = self._targets_of(styles, new_blend, statistics)
         if self.layer_masks is None:
-            _check_shapes(targets, self.targets)
             _assign_all(targets, self.targets)
-        else:
+        else:  # every pair checked before any is assigned: all or nothing
             for new, old in zip([*targets, *cast(list, layer_masks)], [*self.targets, *self.layer_masks]):
                 _check_shapes(new, old)
             for new, old in zip([*targets, *cast(list, layer_masks)], [*self.targets, *self.layer_masks]):
