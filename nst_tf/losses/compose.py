@@ -32,49 +32,15 @@ import numpy as np
 import tensorflow as tf
 
 from . import terms as L
+from .masks import layer_sizes
 from ..image.types import ImageBatch, ImageSource
 from ..vgg.extractor import FeatureExtractor, feature_extractor
-from .gram import StyleStatistic
+from .gram import StyleStatistic, blend_weights, style_image_list
 from .gram import style_statistic as lookup_statistic
 
-__all__ = ["Term", "ContentTerm", "StyleTerm", "TVTerm", "WeightedSum", "style_image_list", "blend_weights"]
+__all__ = ["Term", "ContentTerm", "StyleTerm", "TVTerm", "WeightedSum"]
 
 Features = Mapping[str, tf.Tensor]
-
-
-def style_image_list(style_images: ImageSource | Sequence[ImageSource]) -> tuple[list[np.ndarray], list[str]]:
-    """One style image or a list of them, checked, as ``(images, labels)`` (labels for error messages:
-    ``style_image`` or ``style_images[i]``); at least one image."""
-    from ..image.validate import image_array
-
-    single = isinstance(style_images, (np.ndarray, tf.Tensor)) and len(style_images.shape) == 3
-    styles = [style_images] if single else list(cast("Sequence[ImageSource]", style_images))
-    labels = ["style_image"] if single else [f"style_images[{index}]" for index in range(len(styles))]
-    images = [image_array(style, label, min_side=0) for style, label in zip(styles, labels)]
-    if not images:
-        raise ValueError("Give at least one style image.")
-    return images, labels
-
-
-def blend_weights(blend: Sequence[float] | None, count: int, argument: str = "blend") -> list[float]:
-    """One weight per style image, normalised to sum to 1 (``None``: equal)."""
-    weights = [1.0] * count if blend is None else [float(w) for w in blend]
-    if len(weights) != count:
-        raise ValueError(f"Got {len(weights)} style {argument} weights for {count} style images.")
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise ValueError(f"Style {argument} weights must be non-negative and not all zero.")
-    return [w / sum(weights) for w in weights]
-
-
-def layer_sizes(extractor: FeatureExtractor, height: int, width: int) -> dict[str, tuple[int, int]]:
-    """Each VGG layer's ``(h, w)`` for a ``height x width`` picture, by VGG's arithmetic ('same' convolutions,
-    2x2 poolings that floor), without running the net."""
-    sizes, (h, w) = {}, (int(height), int(width))
-    for layer in extractor.vgg.layers:
-        if "pool" in layer.name:
-            h, w = h // 2, w // 2
-        sizes[layer.name] = (h, w)
-    return sizes
 
 
 def _check_name(name: Any) -> str:

@@ -4,15 +4,20 @@ A layer's activations have shape ``(batch, nH, nW, nC)``. The Gram matrix of one
 image is ``G[c, d] = sum over positions of F[p, c] * F[p, d]``: how strongly channel
 ``c`` and channel ``d`` fire *together*, wherever that happens. It forgets where
 things are, which is why it describes texture ("style") rather than content.
+
+Several style pictures are blended through their statistics: :func:`style_image_list` checks them,
+:func:`blend_weights` gives each its share (lesson 05).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Union
+from typing import Callable, Sequence, Union, cast
 
+import numpy as np
 import tensorflow as tf
 
 from ..image import validate
+from ..image.types import ImageSource
 
 __all__ = [
     "GRAM_NORMALIZATIONS",
@@ -20,6 +25,8 @@ __all__ = [
     "mean_std",
     "style_statistic",
     "STYLE_STATISTICS",
+    "style_image_list",
+    "blend_weights",
 ]
 
 #: How :func:`gram_matrix` divides the raw sum over positions.
@@ -94,3 +101,28 @@ def style_statistic(statistic: Union[str, StyleStatistic] = "gram") -> StyleStat
         raise ValueError(
             f"Unknown style statistic {statistic!r}; choose one of {', '.join(STYLE_STATISTICS)} or pass a function."
         ) from None
+
+
+# ----- the style pictures whose statistics are blended (lesson 05) -----
+
+
+def style_image_list(style_images: ImageSource | Sequence[ImageSource]) -> tuple[list[np.ndarray], list[str]]:
+    """One style image or a list of them, checked, as ``(images, labels)`` (labels for error messages:
+    ``style_image`` or ``style_images[i]``); at least one image."""
+    single = isinstance(style_images, (np.ndarray, tf.Tensor)) and len(style_images.shape) == 3
+    styles = [style_images] if single else list(cast("Sequence[ImageSource]", style_images))
+    labels = ["style_image"] if single else [f"style_images[{index}]" for index in range(len(styles))]
+    images = [validate.image_array(style, label, min_side=0) for style, label in zip(styles, labels)]
+    if not images:
+        raise ValueError("Give at least one style image.")
+    return images, labels
+
+
+def blend_weights(blend: Sequence[float] | None, count: int, argument: str = "blend") -> list[float]:
+    """One weight per style image, normalised to sum to 1 (``None``: equal)."""
+    weights = [1.0] * count if blend is None else [float(w) for w in blend]
+    if len(weights) != count:
+        raise ValueError(f"Got {len(weights)} style {argument} weights for {count} style images.")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError(f"Style {argument} weights must be non-negative and not all zero.")
+    return [w / sum(weights) for w in weights]

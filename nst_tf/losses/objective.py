@@ -33,8 +33,8 @@ import tensorflow as tf
 from . import terms as L
 from ..image.types import ImageSource
 from ..vgg.extractor import FeatureExtractor, feature_extractor
-from .compose import ContentTerm, StyleTerm, TVTerm, WeightedSum, blend_weights, style_image_list
-from .gram import StyleStatistic
+from .compose import ContentTerm, StyleTerm, TVTerm, WeightedSum
+from .gram import StyleStatistic, blend_weights, style_image_list
 
 __all__ = ["Objective", "Targets", "is_single_image", "style_image_list"]
 
