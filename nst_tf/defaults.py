@@ -80,7 +80,7 @@ DEFAULT_FAST_STYLE_LAYERS = tuple(DEFAULT_STYLE_LAYERS)
 #: VGG (the default); picked by eye from short trainings on two paintings (benchmarks/README.md).
 DEFAULT_FAST_WEIGHTS = {"content_weight": 1.0, "style_weight": 0.5, "tv_weight": 3.0}
 #: The fast network's loss VGG divides rarely firing channels by this x their mean |pre-activation|
-#: (the optimisation lessons use nst_tf.normalize.RARE_FLOOR, 0.2): with 0.2 and 0.5 the network
+#: (the optimisation lessons use nst_tf.vgg.normalize.RARE_FLOOR, 0.2): with 0.2 and 0.5 the network
 #: learnt fine horizontal stripes to excite them, with 1.0 not (issue 23, benchmarks/README.md).
 FAST_RARE_FLOOR = 1.0
 #: ``nst_tf.fast.train``'s defaults that ``nst-tf train-fast`` offers as options.

@@ -1,7 +1,7 @@
 """Memory estimates for ``train-fast`` and ``apply``, checked before the work (no TensorFlow import).
 
 Both used to run until the machine swapped when ``--batch-size`` or ``--size`` was too
-large. The estimates follow :mod:`nst_tf.memory` (same budget: ``MemAvailable``, the
+large. The estimates follow :mod:`nst_tf.optim.memory` (same budget: ``MemAvailable``, the
 cgroup, the first GPU's free memory, or ``NST_TF_MEMORY_LIMIT_MB``):
 
 * **apply** (one picture ``H x W`` at a time, forward only): TensorFlow, Keras and the small
