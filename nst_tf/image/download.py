@@ -47,11 +47,11 @@ from typing import IO, Any, Iterator, NoReturn, TypeGuard
 from urllib.parse import urlparse
 
 from .decode import ImageError
-from .._runtime.env import cache_dir as _cache_root
+from .._runtime.env import cache_dir
 from .._runtime.env import cache_space_problem, megabytes_from_environment
 from .._runtime.errors import one_line
 
-__all__ = ["FetchError", "MAX_BYTES", "MAX_REDIRECTS", "cache_dir", "cached_path", "fetch", "is_url"]
+__all__ = ["FetchError", "MAX_BYTES", "MAX_REDIRECTS", "downloads_dir", "cached_path", "fetch", "is_url"]
 
 #: Default largest download, in bytes (``NST_TF_MAX_DOWNLOAD_MB`` overrides it).
 MAX_BYTES = 64 * 1024 * 1024
@@ -81,9 +81,9 @@ def is_remote(location: object) -> bool:
     return isinstance(location, str) and "://" in location and not is_url(location)
 
 
-def cache_dir() -> Path:
-    """The download cache folder (not created here): ``downloads`` in nst-tf's cache folder."""
-    return _cache_root() / "downloads"
+def downloads_dir() -> Path:
+    """The download cache folder (not created here): ``downloads`` in nst-tf's cache folder (:func:`cache_dir`)."""
+    return cache_dir() / "downloads"
 
 
 def cached_path(url: str) -> Path:
@@ -91,7 +91,7 @@ def cached_path(url: str) -> Path:
     suffix = Path(urlparse(url).path).suffix.lower()
     if not re.fullmatch(r"\.[a-z0-9]{1,5}", suffix):
         suffix = ""
-    return cache_dir() / f"url-{hashlib.sha256(url.encode('utf-8')).hexdigest()[:32]}{suffix}"
+    return downloads_dir() / f"url-{hashlib.sha256(url.encode('utf-8')).hexdigest()[:32]}{suffix}"
 
 
 def total_timeout_default() -> float:

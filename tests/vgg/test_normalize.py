@@ -244,7 +244,7 @@ def test_one_cache_dir_follows_nst_tf_cache_then_xdg(monkeypatch, tmp_path):
     assert cache_dir() == tmp_path / "home" / ".cache" / "nst-tf"
     monkeypatch.setenv("NST_TF_CACHE", str(tmp_path / "mine"))  # the normalisation's scales and downloads follow it
     assert N._cache_file("ab" * 20).parent == tmp_path / "mine"
-    assert download.cache_dir() == tmp_path / "mine" / "downloads"
+    assert download.downloads_dir() == tmp_path / "mine" / "downloads"
 
 
 # --------------------------------------------------------------------------- invariance
