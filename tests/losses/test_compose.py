@@ -140,8 +140,8 @@ def test_scaling_a_term_scales_its_value_and_gradient(extractor, pictures):
     thrice, gradient3 = _value_and_gradient(3 * style, generated)
     assert thrice["style"] == float(np.float32(3.0) * np.float32(once["style"]))  # one float32 product: exact
     # The factor 3 meets the gradient before the network's backward pass, whose float32 sums then round
-    # differently: about 1e-6 of the largest entry where terms cancel (oneDNN, TensorFlow 2.21); a wrong
-    # factor would be off by whole multiples.
+    # differently: about 1e-6 of the largest entry where terms cancel (oneDNN, which TensorFlow turns on for
+    # CPUs with AVX-512 VNNI or BF16); a wrong factor would be off by whole multiples.
     np.testing.assert_allclose(gradient3, 3.0 * gradient, rtol=1e-6, atol=1e-5 * np.abs(gradient3).max())
     scaled_sum, _ = _value_and_gradient(2 * (style + 0.5 * TVTerm()), generated)
     assert scaled_sum["style"] == pytest.approx(2 * once["style"], rel=1e-7)
