@@ -51,6 +51,16 @@ def cluster_from_env() -> dict | None:
     return cluster if tasks > 1 else None
 
 
+def _own_address() -> str:
+    """This task's address in ``TF_CONFIG`` (``host:port``), with its type and index, for messages."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG", ""))
+        kind, index = config["task"]["type"], int(config["task"]["index"])
+        return f"{config['cluster'][kind][index]} (TF_CONFIG's {kind} {index})"
+    except (ValueError, KeyError, IndexError, TypeError):
+        return "the address TF_CONFIG gives it"
+
+
 def make_strategy(name: str = "auto", *, tpu: str | None = None) -> tf.distribute.Strategy:
     """The ``tf.distribute`` strategy called ``name`` (see :data:`STRATEGIES`).
 
@@ -89,6 +99,11 @@ def make_strategy(name: str = "auto", *, tpu: str | None = None) -> tf.distribut
                                   "(it must be created before TensorFlow runs anything)") from None
         except (ValueError, KeyError) as error:
             raise DistributeError(f"cannot start the multi-worker strategy: TF_CONFIG is not usable ({error})") from None
+        except tf.errors.OpError as error:
+            if "Could not start gRPC server" not in str(error):
+                raise
+            raise DistributeError(f"cannot start this worker's server on {_own_address()}: is that port taken by "
+                                  "another program, or the address not this machine's?") from None
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
         tf.config.experimental_connect_to_cluster(resolver)

@@ -343,6 +343,8 @@ def _free_ports(count: int) -> list[int]:
 #: A cluster that has not formed by then ends with the watchdog's one line (exit 2), well before the tests stop
 #: waiting (the default is 600 s, as long as the longest wait below).
 CLUSTER_TIMEOUT_S = 240
+#: What a worker says when it cannot take its port.
+PORT_TAKEN = "cannot start this worker's server on"
 
 
 def _start_cluster(arguments: list[str], cwd: Path) -> list[subprocess.Popen]:
@@ -387,12 +389,12 @@ def _run_cluster(arguments: list[str], cwd: Path, timeout: float) -> list[tuple[
     """A cluster run to its end; started once more on new ports if a worker could not take its port.
 
     The ports come from binding port 0 and letting go, so another process (the suite's Jupyter kernels and
-    browser, beside this test) can take one before the worker binds it. That worker ends at once ("Could not
-    start gRPC server", exit 1) and the other waits for it until the watchdog's limit (tried by hand: a port
-    held by another socket gives exactly this). Any other failure, and a second one, fails the test.
+    browser, beside this test) can take one before the worker binds it. That worker ends at once (exit 2, its
+    one line: test_a_worker_whose_port_is_taken_ends_at_once_with_one_line) and the other waits for it until
+    the watchdog's limit. Any other failure, and a second one, fails the test.
     """
     results = _finish(_start_cluster(arguments, cwd), timeout)
-    if any(status == 1 and "Could not start gRPC server" in err for status, _, err in results):
+    if any(status == 2 and PORT_TAKEN in err for status, _, err in results):
         print("a worker could not take its port; once more on new ports:", [err[-300:] for _, _, err in results])
         results = _finish(_start_cluster(arguments, cwd), timeout)
     return results
@@ -415,7 +417,7 @@ def _training_cluster(arguments: list[str], cwd: Path, checkpoints: Path) -> lis
         ended = [p for p in processes if p.poll() is not None]
         if ended:
             _, err = ended[0].communicate()
-            assert ended[0].returncode == 1 and "Could not start gRPC server" in err, (ended[0].returncode, err)
+            assert ended[0].returncode == 2 and PORT_TAKEN in err, (ended[0].returncode, err)
             print("a worker could not take its port; once more on new ports:", err[-300:])
             for process in processes:  # the other one would wait for it
                 if process.poll() is None:
@@ -426,6 +428,28 @@ def _training_cluster(arguments: list[str], cwd: Path, checkpoints: Path) -> lis
         time.sleep(0.05)
     _wait_for_a_checkpoint(processes, checkpoints)
     return processes
+
+
+@pytest.mark.slow  # a process that imports TensorFlow
+def test_a_worker_whose_port_is_taken_ends_at_once_with_one_line(tmp_path):
+    """A port held by another program: the worker says which address it could not take, exit 2, before
+    waiting for anyone (TensorFlow alone says "UnknownError: Could not start gRPC server")."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        address = f"127.0.0.1:{held.getsockname()[1]}"
+        cluster = {"worker": [f"127.0.0.1:{_free_ports(1)[0]}", address]}
+        env = dict(_env(), TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}}))
+        started = time.monotonic()
+        completed = subprocess.run(
+            [sys.executable, "-m", "nst_tf", "train-fast", STYLE, "--images", str(_photos(tmp_path / "photos")),
+             "--size", "32", "--weights", "offline", "--steps", "2", "-o", str(tmp_path / "never.keras")],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 2, completed.stderr[-2000:]
+    assert completed.stderr.splitlines() == [
+        f"nst-tf: error: {PORT_TAKEN} {address} (TF_CONFIG's worker 1): is that port taken by another program, "
+        "or the address not this machine's?"], completed.stderr[-2000:]
+    assert time.monotonic() - started < 120 and not (tmp_path / "never.keras").exists()
 
 
 @pytest.mark.slow
