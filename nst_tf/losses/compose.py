@@ -32,9 +32,10 @@ import numpy as np
 import tensorflow as tf
 
 from . import terms as L
-from .masks import layer_sizes
+from .masks import downsample_mask, prepare_masks
 from ..image.types import ImageBatch, ImageSource
 from ..vgg.extractor import FeatureExtractor, feature_extractor
+from ..vgg.sizes import layer_sizes
 from .gram import StyleStatistic, blend_weights, style_image_list
 from .gram import style_statistic as lookup_statistic
 
@@ -260,10 +261,8 @@ class StyleTerm(Term):
     def _masks_of(self, masks: Sequence, count: int, size: tuple[int, int]
                   ) -> tuple[list[np.ndarray], list[dict[str, tf.Tensor]]]:
         """The masks checked and resized to ``size``, and each at every layer's size."""
-        from .masks import downsample_mask, prepare_masks
-
         prepared = prepare_masks(masks, count, size)
-        shapes = layer_sizes(self.extractor, *size)
+        shapes = layer_sizes(*size, net=self.extractor.net)
         return prepared, [{layer: downsample_mask(mask, shapes[layer]) for layer in self.layer_weights}
                           for mask in prepared]
 

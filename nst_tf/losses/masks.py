@@ -2,8 +2,7 @@
 
 A mask ``(H, W)`` in [0, 1] says where a style may paint. :func:`downsample_mask` shrinks it
 the way VGG shrinks the image, and :func:`masked_statistic` takes a style statistic over the
-region only; :func:`nst_tf.losses.style_loss` uses both when given ``masks``. :func:`layer_sizes`
-gives the size each layer sees, without running the net.
+region only; :func:`nst_tf.losses.style_loss` uses both when given ``masks``.
 """
 
 from __future__ import annotations
@@ -16,9 +15,8 @@ import tensorflow as tf
 
 from ..image.load import load_image
 from ..image.types import ImageSource
-from ..vgg.extractor import FeatureExtractor
 
-__all__ = ["load_mask", "downsample_mask", "masked_statistic", "prepare_masks", "layer_sizes"]
+__all__ = ["load_mask", "downsample_mask", "masked_statistic", "prepare_masks"]
 
 
 def load_mask(source: ImageSource, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -105,13 +103,3 @@ def prepare_masks(style_masks: ImageSource | Sequence[ImageSource], count: int, 
         raise ValueError(f"Got {len(masks)} style masks for {count} style images; give one mask per style image.")
     return [load_mask(mask, size) for mask in masks]
 
-
-def layer_sizes(extractor: FeatureExtractor, height: int, width: int) -> dict[str, tuple[int, int]]:
-    """Each VGG layer's ``(h, w)`` for a ``height x width`` picture, by VGG's arithmetic ('same' convolutions,
-    2x2 poolings that floor), without running the net."""
-    sizes, (h, w) = {}, (int(height), int(width))
-    for layer in extractor.vgg.layers:
-        if "pool" in layer.name:
-            h, w = h // 2, w // 2
-        sizes[layer.name] = (h, w)
-    return sizes

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .layers import BLOCK_CONVS, LayerError, layer_block, layer_channels
+from .layers import BLOCK_CONVS, LayerError, layer_block, layer_channels, layer_names
 
 __all__ = [
     "BACKWARD_FACTOR",
     "HIGHRES_TILE",
     "HIGHRES_PREFIX_BLOCKS",
+    "layer_sizes",
     "activation_bytes",
     "highres_prefix_blocks",
     "highres_blocks",
@@ -46,6 +47,17 @@ def _deepest_block(layers: Iterable[str]) -> tuple[int, int]:
         conv = 99 if name.endswith("_pool") else int(name.rsplit("conv", 1)[-1]) if "conv" in name else 1
         deepest = max(deepest, (block, conv))
     return deepest
+
+
+def layer_sizes(height: int, width: int, net: str = "vgg19") -> dict[str, tuple[int, int]]:
+    """Each VGG layer's ``(h, w)`` for a ``height x width`` picture, by VGG's arithmetic ('same' convolutions,
+    2x2 poolings that floor), without running the net."""
+    sizes, (h, w) = {}, (int(height), int(width))
+    for name in layer_names(net):
+        if name.endswith("_pool"):
+            h, w = h // 2, w // 2
+        sizes[name] = (h, w)
+    return sizes
 
 
 def activation_bytes(height: int, width: int, layers: Iterable[str], net: str = "vgg19") -> int:

@@ -146,6 +146,17 @@ def test_the_network_is_keras_applications_vgg_layer_for_layer(net):
     assert {(layer.pool_size, layer.strides, layer.padding) for layer in pools} == {((2, 2), (2, 2), "valid")}
 
 
+def test_layer_sizes_are_the_sizes_the_network_gives(random_extractors):
+    """nst_tf.vgg.sizes.layer_sizes, by arithmetic only, against the activations of the seeded net (odd sizes:
+    every pooling floors)."""
+    from nst_tf.vgg.sizes import layer_sizes
+
+    out = random_extractors["vgg16"](np.zeros((1, 45, 67, 3), np.float32))
+    sizes = layer_sizes(45, 67, net="vgg16")
+    assert list(sizes) == VGG16_LAYERS
+    assert {name: tuple(out[name].shape[1:3]) for name in VGG16_LAYERS} == sizes
+
+
 def test_single_image_is_a_batch_of_one(random_extractors):
     image = np.random.default_rng(1).uniform(0, 1, (32, 40, 3)).astype(np.float32)
     out = random_extractors["vgg16"](image)
